@@ -1,0 +1,270 @@
+"""Dataset configs: BasicSR dataset options (dict or YAML) validated into a typed `Config`.
+
+Accepts a single dataset section, or a whole BasicSR option file (top-level `scale`,
+`manual_seed`, `datasets: {train: ..., val: ...}`) from which one section is picked by
+phase. Unknown keys and wrong types fail with a one-line `ConfigError`.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+import yaml
+
+from .errors import ConfigError
+
+PHASES = ("train", "val", "test")
+DEVICES = ("auto", "gpu", "cpu")
+IO_BACKENDS = ("disk", "lmdb")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One accepted config key: its type check, default and a value check."""
+
+    types: tuple
+    default: Any = None
+    check: Optional[Callable[[Any], bool]] = None
+    expect: str = ""  # human words for what `check` wants
+
+
+def _positive(v: Any) -> bool:
+    return v > 0
+
+
+def _non_negative(v: Any) -> bool:
+    return v >= 0
+
+
+def _floats(v: Any) -> bool:
+    return len(v) in (1, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+
+_NONE = type(None)
+_INT, _FLOAT, _BOOL, _STR = (int,), (int, float), (bool,), (str,)
+
+# BasicSR dataset option names, then dali_sr's own keys.
+OPTIONS: dict[str, Option] = {
+    "type": Option(_STR),
+    "name": Option(_STR + (_NONE,)),
+    "phase": Option(_STR, None, lambda v: v in PHASES, f"one of {PHASES}"),
+    "scale": Option(_INT, None, _positive, "a positive integer"),
+    "dataroot_gt": Option(_STR + (_NONE,)),
+    "dataroot_lq": Option(_STR + (_NONE,)),
+    "meta_info_file": Option(_STR + (_NONE,)),
+    "filename_tmpl": Option(_STR, "{}", lambda v: "{}" in v, "a template containing '{}'"),
+    "io_backend": Option((dict,), None),
+    "gt_size": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
+    "use_hflip": Option(_BOOL, False),
+    "use_flip": Option(_BOOL, None),  # BasicSR's old name of use_hflip
+    "use_rot": Option(_BOOL, False),
+    "mean": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
+    "std": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
+    "color": Option(_STR + (_NONE,), None, lambda v: v in (None, "y", "rgb"), "'y' or omitted"),
+    "batch_size_per_gpu": Option(_INT, None, _positive, "a positive integer"),
+    "num_worker_per_gpu": Option(_INT, None, _non_negative, "a non-negative integer"),
+    "dataset_enlarge_ratio": Option(_INT, 1, _positive, "a positive integer"),
+    "prefetch_mode": Option(_STR + (_NONE,), None, lambda v: v in (None, "cpu", "cuda"), "cpu, cuda or omitted"),
+    "num_prefetch_queue": Option(_INT, None, _positive, "a positive integer"),
+    "pin_memory": Option(_BOOL, False),
+    "use_shuffle": Option(_BOOL, None),  # BasicSR's name of shuffle
+    # dali_sr's own keys
+    "device": Option(_STR, "auto", lambda v: v in DEVICES, f"one of {DEVICES}"),
+    "device_id": Option(_INT + (_NONE,), None, lambda v: v is None or v >= 0, "a non-negative integer"),
+    "seed": Option(_INT, 0, _non_negative, "a non-negative integer"),
+    "num_threads": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
+    "prefetch_queue_depth": Option(_INT, 2, _positive, "a positive integer"),
+    "hw_decoder_load": Option(_FLOAT, 0.65, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]"),
+    "shuffle": Option(_BOOL, None),
+    "drop_last": Option(_BOOL, None),
+}
+
+# Keys of a whole BasicSR option file that are read (the rest of such a file is ignored).
+_OPTION_FILE_KEYS = ("scale", "manual_seed")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated dataset config. `extra` holds options specific to the pipeline type."""
+
+    type: str
+    phase: str
+    name: str
+    scale: int
+    dataroot_gt: Optional[str]
+    dataroot_lq: Optional[str]
+    meta_info_file: Optional[str]
+    filename_tmpl: str
+    io_backend: str
+    gt_size: Optional[int]
+    use_hflip: bool
+    use_rot: bool
+    mean: Optional[tuple]
+    std: Optional[tuple]
+    color: Optional[str]
+    batch_size: int
+    dataset_enlarge_ratio: int
+    device: str
+    device_id: int
+    seed: int
+    num_threads: int
+    prefetch_queue_depth: int
+    hw_decoder_load: float
+    shuffle: bool
+    drop_last: bool
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_train(self) -> bool:
+        return self.phase == "train"
+
+    @property
+    def out_channels(self) -> int:
+        return 1 if self.color == "y" else 3
+
+
+def _read_yaml(path: Union[str, Path]) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise ConfigError(f"config file {p} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of options, not {type(data).__name__}")
+    return data
+
+
+def _pick_section(opts: dict, phase: Optional[str], origin: str) -> dict:
+    """Return the dataset section: `opts` itself, or one of `opts['datasets']` by phase."""
+    if "datasets" not in opts:
+        section = dict(opts)
+        if phase is not None:
+            section["phase"] = phase
+        return section
+    datasets = opts["datasets"]
+    if not isinstance(datasets, dict) or not datasets:
+        raise ConfigError(f"{origin}: 'datasets' must be a non-empty mapping of phase -> dataset options")
+    want = phase or "train"
+    name = want if want in datasets else next((k for k in datasets if str(k).split("_")[0] == want), None)
+    if name is None:
+        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: {', '.join(map(str, datasets))})")
+    section = dict(datasets[name] or {})
+    section["phase"] = str(name).split("_")[0]
+    for key in _OPTION_FILE_KEYS:
+        if key in opts:
+            target = "seed" if key == "manual_seed" else key
+            if key == "scale" or target not in section:
+                section[target] = opts[key]
+    return section
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _type_words(types: tuple) -> str:
+    names = {int: "integer", float: "number", bool: "true/false", str: "string", dict: "mapping",
+             list: "list", tuple: "list", _NONE: "null"}
+    return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def check_options(section: Mapping[str, Any], options: Mapping[str, Option], where: str) -> dict:
+    """Validate `section` against `options`; return it with defaults filled in."""
+    out = {}
+    for key, value in section.items():
+        if key not in options:
+            raise ConfigError(f"{where}: unknown key '{key}'{_suggest(str(key), list(options))}")
+        opt = options[key]
+        ok_type = isinstance(value, opt.types) and not (isinstance(value, bool) and bool not in opt.types)
+        if not ok_type:
+            raise ConfigError(f"{where}: '{key}' must be {_type_words(opt.types)}, got {value!r}")
+        if opt.check is not None and value is not None and not opt.check(value):
+            raise ConfigError(f"{where}: '{key}' must be {opt.expect}, got {value!r}")
+        out[key] = value
+    for key, opt in options.items():
+        out.setdefault(key, opt.default)
+    return out
+
+
+def _io_backend(value: Optional[dict], where: str) -> str:
+    if value is None:
+        return "disk"
+    kind = value.get("type")
+    if kind not in IO_BACKENDS:
+        raise ConfigError(f"{where}: io_backend.type must be one of {IO_BACKENDS}, got {kind!r}")
+    return kind
+
+
+def _default_threads(hint: Optional[int]) -> int:
+    if hint:
+        return hint
+    return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, **overrides: Any) -> Config:
+    """Validate a dataset section or a whole BasicSR option file into a `Config`.
+
+    `source` is a YAML path or a dict; `phase` picks the section of an option file
+    (`train`, `val`, `test` or an exact key such as `val_2`); `overrides` replace keys.
+    """
+    from pipelines.registry import get_pipeline  # pipelines depend on config, not the reverse
+
+    origin = str(source) if isinstance(source, (str, Path)) else "config"
+    opts = _read_yaml(source) if isinstance(source, (str, Path)) else dict(source)
+    if phase is not None and phase.split("_")[0] not in PHASES:
+        raise ConfigError(f"phase must be one of {PHASES}, got {phase!r}")
+    section = _pick_section(opts, phase, origin)
+    section.update(overrides)
+    if "type" not in section:
+        raise ConfigError(f"{origin}: missing 'type' (the pipeline, e.g. PairedImageDataset)")
+    spec = get_pipeline(str(section["type"]))
+    where = f"{origin} [{section.get('name') or section['type']}]"
+    all_options = {**OPTIONS, **spec.options}
+    v = check_options(section, all_options, where)
+
+    phase_ = v["phase"] or "train"
+    if v["scale"] is None:
+        raise ConfigError(f"{where}: missing 'scale' (the SR factor; 1 for restoration)")
+    use_hflip = v["use_hflip"] if "use_hflip" in section or v["use_flip"] is None else v["use_flip"]
+    mean, std = v["mean"], v["std"]
+    if (mean is None) != (std is None):
+        raise ConfigError(f"{where}: give both 'mean' and 'std' or neither")
+    channels = 1 if v["color"] == "y" else 3
+    for key, val in (("mean", mean), ("std", std)):
+        if val is not None and len(val) not in (1, channels):
+            raise ConfigError(f"{where}: '{key}' needs {channels} values for color {v['color'] or 'rgb'}, got {len(val)}")
+    if std is not None and any(s == 0 for s in std):
+        raise ConfigError(f"{where}: 'std' values must be non-zero, got {list(std)}")
+    train = phase_ == "train"
+    if train and v["gt_size"] is None and spec.needs_gt_size:
+        raise ConfigError(f"{where}: training needs 'gt_size' (GT patch size, e.g. 128)")
+    if v["gt_size"] is not None and train and v["gt_size"] % v["scale"]:
+        raise ConfigError(f"{where}: 'gt_size' {v['gt_size']} is not a multiple of scale {v['scale']}")
+    shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
+    device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
+    cfg = Config(
+        type=v["type"], phase=phase_, name=v["name"] or v["type"], scale=v["scale"],
+        dataroot_gt=v["dataroot_gt"], dataroot_lq=v["dataroot_lq"], meta_info_file=v["meta_info_file"],
+        filename_tmpl=v["filename_tmpl"], io_backend=_io_backend(v["io_backend"], where),
+        gt_size=v["gt_size"], use_hflip=use_hflip, use_rot=v["use_rot"],
+        mean=tuple(float(x) for x in mean) if mean is not None else None,
+        std=tuple(float(x) for x in std) if std is not None else None,
+        color="y" if v["color"] == "y" else None,
+        batch_size=v["batch_size_per_gpu"] or (16 if train else 1),
+        dataset_enlarge_ratio=v["dataset_enlarge_ratio"] if train else 1,
+        device=v["device"], device_id=device_id, seed=v["seed"],
+        num_threads=v["num_threads"] or _default_threads(v["num_worker_per_gpu"]),
+        prefetch_queue_depth=v["prefetch_queue_depth"], hw_decoder_load=float(v["hw_decoder_load"]),
+        shuffle=shuffle, drop_last=v["drop_last"] if v["drop_last"] is not None else train,
+        extra={k: v[k] for k in spec.options},
+    )
+    spec.validate(cfg, where)
+    return cfg

@@ -1,0 +1,51 @@
+"""Which samples a rank reads in an epoch, in which order, with which random draws.
+
+Everything is a pure function of (seed, epoch, rank, world_size): the same seed gives
+the same batches on any machine and thread count, and resuming at batch k needs only k.
+Training follows BasicSR's `EnlargedSampler`: the index repeated `dataset_enlarge_ratio`
+times, padded to a multiple of `world_size`, permuted with one generator shared by all
+ranks, and dealt out `rank::world_size`, so shards are disjoint and equally long.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """Sample indices of one rank's epoch and, per sample, uniform draws and augment flags."""
+
+    indices: np.ndarray  # (n,) int64 dataset indices, in reading order
+    uniforms: np.ndarray  # (n, 2) float64 in [0, 1): crop position draws (y, x)
+    flips: np.ndarray  # (n, 3) bool: hflip, vflip, transpose (BasicSR's augment order)
+    batch_size: int
+    drop_last: bool
+
+    def __len__(self) -> int:
+        """Batches in the epoch."""
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def batch(self, b: int) -> slice:
+        return slice(b * self.batch_size, min((b + 1) * self.batch_size, len(self.indices)))
+
+
+def make_plan(n: int, epoch: int, *, seed: int, shuffle: bool, enlarge: int, rank: int, world_size: int,
+              batch_size: int, drop_last: bool, pad_to_equal: bool) -> EpochPlan:
+    """The plan of `rank` for `epoch` over a dataset of `n` samples.
+
+    `pad_to_equal` (training) wraps around so every rank gets the same count;
+    without it (validation) every sample appears exactly once across ranks.
+    """
+    total = n * enlarge
+    if pad_to_equal:
+        total = math.ceil(total / world_size) * world_size
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(total) if shuffle else np.arange(total)
+    uniforms = rng.random((total, 2))
+    flips = rng.random((total, 3)) < 0.5
+    mine = slice(rank, total, world_size)
+    return EpochPlan((order[mine] % n).astype(np.int64), uniforms[mine], flips[mine], batch_size, drop_last)

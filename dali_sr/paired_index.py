@@ -1,0 +1,138 @@
+"""The sample index of paired (LQ, GT) images: which keys pair up, checked before any batch."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .config import Config
+from .errors import DatasetError
+from .meta_info import read_lmdb_meta, read_meta_info_file
+from .storage import DiskStorage, LmdbStorage, Storage, check_relative_key
+
+SCANNED_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2"}
+
+
+@dataclass
+class PairedIndex:
+    """Sorted (LQ key, GT key) pairs over two storages; raw shapes for old EDVR LMDBs."""
+
+    name: str
+    lq: Storage
+    gt: Storage
+    lq_keys: list[str]
+    gt_keys: list[str]
+    lq_raw_shape: Optional[tuple[int, int, int]] = None
+    gt_raw_shape: Optional[tuple[int, int, int]] = None
+
+    def __len__(self) -> int:
+        return len(self.gt_keys)
+
+    @property
+    def raw(self) -> bool:
+        return self.gt_raw_shape is not None
+
+    def paths(self, indices: Sequence[int]) -> dict[str, list[str]]:
+        """BasicSR's `lq_path` / `gt_path` for the given sample indices (file paths or LMDB keys)."""
+        return {"lq_path": [self.lq.label(self.lq_keys[i]) for i in indices],
+                "gt_path": [self.gt.label(self.gt_keys[i]) for i in indices]}
+
+    def encoded(self, i: int) -> list[tuple[str, np.ndarray]]:
+        """(name, stored bytes) of every image of sample `i`, for error reports."""
+        return [(self.lq.label(self.lq_keys[i]), self.lq.get(self.lq_keys[i])),
+                (self.gt.label(self.gt_keys[i]), self.gt.get(self.gt_keys[i]))]
+
+    def close(self) -> None:
+        self.lq.close()
+        self.gt.close()
+
+
+def _listing(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _lq_name(gt_name: str, tmpl: str) -> str:
+    folder, base = os.path.split(gt_name)
+    stem, ext = os.path.splitext(base)
+    return os.path.join(folder, tmpl.format(stem) + ext)
+
+
+def _scan(root: str) -> list[str]:
+    return sorted(e.name for e in os.scandir(root)
+                  if e.is_file() and os.path.splitext(e.name)[1].lower() in SCANNED_EXTENSIONS)
+
+
+def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str], list[str]]:
+    if cfg.meta_info_file:
+        rows = read_meta_info_file(cfg.meta_info_file)
+        gt_keys = [r[0] for r in rows]
+        lq_keys = [r[1] if len(r) > 1 else _lq_name(r[0], cfg.filename_tmpl) for r in rows]
+        for key in gt_keys + lq_keys:
+            check_relative_key(key, cfg.meta_info_file)
+        for store, keys, side in ((gt, gt_keys, "GT"), (lq, lq_keys, "LQ")):
+            missing = [store.path(k) for k in keys if not store.has(k)]
+            if missing:
+                raise DatasetError(f"{cfg.name}: {len(missing)} {side} file(s) listed in {cfg.meta_info_file} do not "
+                                   f"exist: {_listing(missing)}; fix the meta file or the folder")
+        order = sorted(range(len(gt_keys)), key=gt_keys.__getitem__)
+        return [lq_keys[i] for i in order], [gt_keys[i] for i in order]
+    gt_keys = _scan(gt.root)
+    lq_present = set(_scan(lq.root))
+    lq_keys = [_lq_name(k, cfg.filename_tmpl) for k in gt_keys]
+    missing = [lq.path(k) for k in lq_keys if k not in lq_present]
+    if missing:
+        raise DatasetError(f"{cfg.name}: LQ partner missing for {len(missing)} GT image(s): expected {_listing(missing)} "
+                           f"(filename_tmpl {cfg.filename_tmpl!r}); add the files or fix filename_tmpl")
+    extra = sorted(lq_present - set(lq_keys))
+    if extra:
+        raise DatasetError(f"{cfg.name}: {len(extra)} LQ file(s) have no GT partner in {gt.root}: "
+                           f"{_listing([lq.path(k) for k in extra])}; remove them or add the GT images")
+    return lq_keys, gt_keys
+
+
+def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
+    lq_meta, gt_meta = read_lmdb_meta(lq.root), read_lmdb_meta(gt.root)
+    if (lq_meta.raw_shape is None) != (gt_meta.raw_shape is None):
+        raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
+                           f"({lq.root}, {gt.root}); pack both the same way")
+    lq_set, gt_set = set(lq_meta.keys), set(gt_meta.keys)
+    if lq_set != gt_set:
+        only_gt, only_lq = sorted(gt_set - lq_set), sorted(lq_set - gt_set)
+        where = (f"key {only_gt[0]!r} is in GT {gt.root} but not in LQ {lq.root}" if only_gt
+                 else f"key {only_lq[0]!r} is in LQ {lq.root} but not in GT {gt.root}")
+        raise DatasetError(f"{cfg.name}: paired LMDBs must hold the same keys: {where} "
+                           f"({len(only_gt) + len(only_lq)} differ); re-create the LMDBs from matching folders")
+    keys = sorted(gt_set)
+    for key in keys:
+        check_relative_key(key, gt.root)
+    for store in (gt, lq):
+        missing = store.missing(keys)
+        if missing:
+            raise DatasetError(f"{cfg.name}: {len(missing)} key(s) of {store.root}/meta_info.txt are missing from its "
+                               f"data.mdb: {_listing(missing)}; the LMDB is incomplete, re-create it")
+    return PairedIndex(cfg.name, lq, gt, keys, list(keys), lq_meta.raw_shape, gt_meta.raw_shape)
+
+
+def build_paired_index(cfg: Config) -> PairedIndex:
+    """Index the pairs of `cfg` (LMDB meta, meta_info_file or folder scan); fail early and by name."""
+    if not cfg.dataroot_gt or not cfg.dataroot_lq:
+        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
+    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
+    lq, gt = store_cls(cfg.dataroot_lq), store_cls(cfg.dataroot_gt)
+    try:
+        if cfg.io_backend == "lmdb":
+            index = _lmdb_pairs(cfg, lq, gt)
+        else:
+            lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
+            index = PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys)
+    except BaseException:
+        lq.close()
+        gt.close()
+        raise
+    if len(index) == 0:
+        index.close()
+        raise DatasetError(f"{cfg.name}: dataset is empty (no images in {cfg.dataroot_gt}); check dataroot_gt")
+    return index

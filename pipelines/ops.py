@@ -1,0 +1,52 @@
+"""DALI graph pieces shared by the pipelines: decode, integer-window crop, sync flips, output."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from nvidia.dali import fn, types
+
+# BT.601 luma of [0, 1] RGB, as BasicSR's rgb2ycbcr(y_only=True), applied to uint8 input.
+_Y_ROW = [c / (255.0 * 255.0) for c in (65.481, 128.553, 24.966)]
+_Y_OFFSET = 16.0 / 255.0
+
+
+def decode(encoded, on_gpu: bool, hw_decoder_load: float):
+    """Encoded PNG/JPEG bytes -> HWC uint8 RGB (gray and RGBA converted, as cv2.IMREAD_COLOR).
+
+    On GPU, JPEG decodes with nvJPEG (hardware engines for `hw_decoder_load` of it) and PNG
+    on DALI's CPU threads; the whole image is decoded and cropped afterwards, because ROI
+    decode crashes nvImageCodec 0.9 on H100 (see DESIGN.md).
+    """
+    if on_gpu:
+        return fn.decoders.image(encoded, device="mixed", output_type=types.RGB,
+                                 hw_decoder_load=hw_decoder_load, jpeg_fancy_upsampling=True)
+    return fn.decoders.image(encoded, device="cpu", output_type=types.RGB)
+
+
+def crop(image, shape, anchor=None):
+    """Cut the window of size `shape` (w, h) at integer pixel `anchor` (x, y), default (0, 0)."""
+    if anchor is None:
+        return fn.slice(image, shape=shape, axis_names="WH", out_of_bounds_policy="error")
+    return fn.slice(image, start=anchor, shape=shape, axis_names="WH", out_of_bounds_policy="error")
+
+
+def flip(image, horizontal, vertical):
+    """Per-sample flips; the same flag nodes on every image of a sample keep them in sync."""
+    return fn.flip(image, horizontal=horizontal, vertical=vertical)
+
+
+def transpose_hw(image):
+    """Swap H and W of an HWC image (BasicSR's rot90 = `img.transpose(1, 0, 2)`)."""
+    return fn.transpose(image, perm=[1, 0, 2], transpose_layout=False)
+
+
+def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool):
+    """HWC uint8 -> CHW float32 in [0, 1], BT.601 Y if `color_y`, then (x - mean) / std."""
+    scale = 1.0
+    if color_y:
+        image = fn.coord_transform(image, M=[_Y_ROW], T=[_Y_OFFSET], dtype=types.FLOAT)
+    else:
+        scale = 255.0
+    m = [scale * x for x in (mean or [0.0])]
+    s = [scale * x for x in (std or [1.0])]
+    return fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="CHW", mean=m, std=s)
