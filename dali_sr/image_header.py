@@ -75,11 +75,14 @@ def _jpeg(data: bytes, name: str) -> ImageHeader:
 
 def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
     """Format and size of PNG/JPEG bytes; `DatasetError` naming `name` if unsupported or bad."""
-    data = encoded[:65536].tobytes()
+    data = encoded[:1024].tobytes()
     if data.startswith(_PNG_MAGIC):
         header = _png(data, name)
     elif data[:3] == b"\xff\xd8\xff":
-        header = _jpeg(encoded.tobytes() if len(encoded) > 65536 else data, name)
+        try:
+            header = _jpeg(data, name)
+        except DatasetError:  # frame header after large APP segments (EXIF thumbnails)
+            header = _jpeg(encoded.tobytes(), name)
     elif not data:
         raise DatasetError(f"{name}: empty file (0 bytes); re-create it")
     else:

@@ -23,6 +23,12 @@ def decode(encoded, on_gpu: bool, hw_decoder_load: float):
     return fn.decoders.image(encoded, device="cpu", output_type=types.RGB)
 
 
+def decode_crop(encoded, shape, anchor):
+    """CPU decode of only the window (`shape` (w, h) at `anchor` (x, y)) -> HWC uint8 RGB."""
+    return fn.decoders.image_slice(encoded, anchor, shape, device="cpu", output_type=types.RGB, axis_names="WH",
+                                   normalized_anchor=False, normalized_shape=False)
+
+
 def crop(image, shape, anchor=None):
     """Cut the window of size `shape` (w, h) at integer pixel `anchor` (x, y), default (0, 0)."""
     if anchor is None:

@@ -16,7 +16,8 @@ def define(cfg: Config, index: PairedIndex, source: PairedSource, on_gpu: bool):
 
     Runs under `pipeline_def(enable_conditionals=True)`; returns (lq, gt, idx).
     """
-    nodes = dict(zip(source.names, fn.external_source(source, num_outputs=len(source.names), batch=True)))
+    nodes = dict(zip(source.names, fn.external_source(source, num_outputs=len(source.names), batch=True,
+                                                     no_copy=True)))
     lq, gt = nodes["lq"], nodes["gt"]
     lq_window = (nodes["lq_shape"], nodes["lq_anchor"]) if cfg.is_train else None
     gt_window = (nodes["gt_shape"], nodes.get("gt_anchor"))
@@ -26,12 +27,15 @@ def define(cfg: Config, index: PairedIndex, source: PairedSource, on_gpu: bool):
         gt = ops.crop(gt, *gt_window)
         if on_gpu:
             lq, gt = lq.gpu(), gt.gpu()
-    else:
+    elif on_gpu or not lq_window:  # GPU: full decode then slice (H100 ROI-decode crash)
         lq = ops.decode(lq, on_gpu, cfg.hw_decoder_load)
         gt = ops.decode(gt, on_gpu, cfg.hw_decoder_load)
         if lq_window:
             lq = ops.crop(lq, *lq_window)
         gt = ops.crop(gt, *gt_window)
+    else:  # CPU training: decode only the windows
+        lq = ops.decode_crop(lq, *lq_window)
+        gt = ops.decode_crop(gt, *gt_window)
     if "hflip" in nodes:
         vflip = nodes.get("vflip", 0)
         lq = ops.flip(lq, nodes["hflip"], vflip)

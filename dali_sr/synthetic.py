@@ -1,0 +1,83 @@
+"""Built-in paired datasets: natural-looking synthetic GT images and their LQ versions.
+
+Used by `dali-sr demo`, the benchmarks and the tests; PNG sizes and decode costs are
+close to DIV2K sub-images (smooth regions, edges and texture, not white noise).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .lmdb_writer import write_lmdb
+
+
+def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """An HWC uint8 BGR image: blurred colour fields at several scales, shapes, fine texture."""
+    img = np.zeros((height, width, 3), np.float32)
+    for cells, weight in ((4, 0.5), (16, 0.3), (64, 0.15)):
+        field = rng.random((max(2, height * cells // 480), max(2, width * cells // 480), 3)).astype(np.float32)
+        img += weight * cv2.resize(field, (width, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(int(rng.integers(3, 9))):
+        color = rng.random(3).tolist()
+        center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        if rng.random() < 0.5:
+            cv2.circle(img, center, int(rng.integers(8, max(9, min(height, width) // 4))), color, -1)
+        else:
+            corner = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            cv2.rectangle(img, center, corner, color, -1)
+    img += rng.normal(0.0, 0.02, img.shape).astype(np.float32)
+    return np.clip(img * 255.0, 0, 255).astype(np.uint8)
+
+
+def _encode(img: np.ndarray, codec: str) -> bytes:
+    if codec == "png":
+        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    else:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return buf.tobytes()
+
+
+def _pairs(n: int, size: int, scale: int, seed: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        gt = natural_image(rng, size, size)
+        lq = cv2.resize(gt, (size // scale, size // scale), interpolation=cv2.INTER_AREA)
+        yield f"{k:04d}_s001", lq, gt
+
+
+def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4, codec: str = "png",
+                        seed: int = 0, lmdb: bool = True) -> dict[str, str]:
+    """Write `n` pairs under `root` as folders `gt/`, `lq/` and, if `lmdb`, `gt.lmdb`, `lq.lmdb`.
+
+    Returns the dataroots; does nothing for parts that already exist complete.
+    """
+    base = Path(root)
+    ext = ".png" if codec == "png" else ".jpg"
+    roots = {"gt": str(base / "gt"), "lq": str(base / "lq")}
+    done = base / ".complete"
+    if not done.is_file():
+        for side in roots.values():
+            os.makedirs(side, exist_ok=True)
+        for key, lq, gt in _pairs(n, size, scale, seed):
+            Path(roots["lq"], key + ext).write_bytes(_encode(lq, codec))
+            Path(roots["gt"], key + ext).write_bytes(_encode(gt, codec))
+        done.write_text(f"{n} pairs, {size}px, x{scale}, {codec}\n")
+    if lmdb:
+        for side in ("gt", "lq"):
+            db = base / f"{side}.lmdb"
+            roots[f"{side}_lmdb"] = str(db)
+            if not (db / "meta_info.txt").is_file():
+                names = sorted(os.listdir(roots[side]))
+                write_lmdb(str(db), ((os.path.splitext(f)[0], Path(roots[side], f).read_bytes(),
+                                      _shape(Path(roots[side], f))) for f in names))
+    return roots
+
+
+def _shape(path: Path) -> tuple[int, int, int]:
+    h, w = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape[:2]
+    return h, w, 3
