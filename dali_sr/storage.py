@@ -82,6 +82,9 @@ class _SharedEnvs:
                 try:
                     env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False, max_readers=512)
                 except lmdb.Error as e:
+                    if "already open" in str(e):
+                        raise DatasetError(f"LMDB {path} is already open in this process by code outside dali_sr "
+                                           f"(py-lmdb allows one handle per path and process); close that handle") from None
                     raise DatasetError(f"cannot open LMDB {path}: {e}; check it is a complete BasicSR LMDB folder") from None
                 entry = self._envs[key] = [env, 0]
             entry[1] += 1

@@ -50,7 +50,7 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
     """HWC uint8 -> CHW float32 in [0, 1], BT.601 Y if `color_y`, then (x - mean) / std."""
     scale = 1.0
     if color_y:
-        image = fn.coord_transform(image, M=[_Y_ROW], T=[_Y_OFFSET], dtype=types.FLOAT)
+        image = fn.coord_transform(image, M=_Y_ROW, T=[_Y_OFFSET], dtype=types.FLOAT)
     else:
         scale = 255.0
     m = [scale * x for x in (mean or [0.0])]

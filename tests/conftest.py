@@ -1,0 +1,82 @@
+"""Shared test helpers: nearest-neighbour paired datasets, the BasicSR fixtures, GPU skip."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dali_sr.lmdb_writer import write_lmdb
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+BASICSR_FIXTURES = SHARED / "fixtures" / "basicsr"
+
+
+def nearest_upsample(img: np.ndarray, scale: int) -> np.ndarray:
+    """Each pixel becomes a scale x scale block (axis 0 and 1 of HWC, or -2/-1 of ...CHW)."""
+    return img.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def make_nn_pairs(root: Path, scale: int, sizes: list[tuple[int, int]], seed: int = 0, ext: str = ".png",
+                  lmdb: bool = False, tmpl: str = "{}") -> dict[str, str]:
+    """Random LQ images and GT = nearest-upsampled LQ, as folders (and LMDBs if `lmdb`).
+
+    Returns the dataroots: `gt`, `lq` folders, plus `gt_lmdb`, `lq_lmdb`.
+    """
+    rng = np.random.default_rng(seed)
+    gt_dir, lq_dir = root / "gt", root / "lq"
+    gt_dir.mkdir(parents=True)
+    lq_dir.mkdir(parents=True)
+    items = {"gt": [], "lq": []}
+    for k, (h, w) in enumerate(sizes):
+        lq = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        gt = nearest_upsample(lq, scale)
+        name = f"img{k:03d}"
+        for side, img, folder, stem in (("lq", lq, lq_dir, tmpl.format(name)), ("gt", gt, gt_dir, name)):
+            params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if ext == ".png" else [cv2.IMWRITE_JPEG_QUALITY, 100]
+            data = cv2.imencode(ext, img, params)[1].tobytes()
+            (folder / (stem + ext)).write_bytes(data)
+            items[side].append((stem, data, img.shape))
+    roots = {"gt": str(gt_dir), "lq": str(lq_dir)}
+    if lmdb:
+        for side in ("gt", "lq"):
+            roots[f"{side}_lmdb"] = str(root / f"{side}.lmdb")
+            write_lmdb(roots[f"{side}_lmdb"], items[side])
+    return roots
+
+
+def paired_cfg(roots: dict[str, str], scale: int, lmdb: bool = False, **extra) -> dict:
+    """A PairedImageDataset section over `make_nn_pairs` roots, CPU, training by default."""
+    cfg = {"type": "PairedImageDataset", "name": "nn", "scale": scale,
+           "dataroot_gt": roots["gt_lmdb" if lmdb else "gt"], "dataroot_lq": roots["lq_lmdb" if lmdb else "lq"],
+           "io_backend": {"type": "lmdb" if lmdb else "disk"}, "gt_size": 8 * scale, "use_hflip": True,
+           "use_rot": True, "batch_size_per_gpu": 4, "device": "cpu", "num_threads": 2}
+    if extra.get("phase", "train") != "train":
+        del cfg["batch_size_per_gpu"]  # whole-image validation: one image per batch by default
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture
+def basicsr_fixtures() -> Path:
+    """BasicSR's own test LMDBs (read-only); skipped when ../shared is absent."""
+    if not BASICSR_FIXTURES.is_dir():
+        pytest.skip(f"BasicSR fixtures not found at {BASICSR_FIXTURES} (../shared is absent)")
+    return BASICSR_FIXTURES
+
+
+def has_gpu() -> bool:
+    from dali_sr.device import gpu_count, torch_has_cuda
+
+    return gpu_count() > 0 and torch_has_cuda()
+
+
+def pytest_collection_modifyitems(config, items):
+    if has_gpu():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU visible to DALI and PyTorch (run on the GPU machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
