@@ -70,6 +70,7 @@ OPTIONS: dict[str, Option] = {
     "prefetch_mode": Option(_STR + (_NONE,), None, lambda v: v in (None, "cpu", "cuda"), "cpu, cuda or omitted"),
     "num_prefetch_queue": Option(_INT, None, _positive, "a positive integer"),
     "pin_memory": Option(_BOOL, False),
+    "persistent_workers": Option(_BOOL, False),  # accepted; DALI's pipeline persists anyway
     "use_shuffle": Option(_BOOL, None),  # BasicSR's name of shuffle
     # dali_sr's own keys
     "device": Option(_STR, "auto", lambda v: v in DEVICES, f"one of {DEVICES}"),
@@ -158,7 +159,7 @@ def _pick_section(opts: dict, phase: Optional[str], origin: str) -> dict:
     section = dict(datasets[name] or {})
     section["phase"] = str(name).split("_")[0]
     for key in _OPTION_FILE_KEYS:
-        if key in opts:
+        if opts.get(key) is not None:
             target = "seed" if key == "manual_seed" else key
             if key == "scale" or target not in section:
                 section[target] = opts[key]

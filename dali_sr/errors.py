@@ -1,4 +1,6 @@
 """Exceptions raised by dali_sr. Every message is one line naming what failed and the fix."""
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class DaliSRError(Exception):
@@ -11,3 +13,14 @@ class ConfigError(DaliSRError, ValueError):
 
 class DatasetError(DaliSRError):
     """The data on disk / in an LMDB is missing, inconsistent, corrupt or unsupported."""
+
+
+@contextmanager
+def named_errors(dataset: str) -> Iterator[None]:
+    """Prefix `DatasetError`s raised inside with the dataset's name (once)."""
+    try:
+        yield
+    except DatasetError as e:
+        if str(e).startswith(f"{dataset}: "):
+            raise
+        raise DatasetError(f"{dataset}: {e}") from None

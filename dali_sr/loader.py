@@ -193,6 +193,12 @@ class Loader:
         self._close_pipeline()
         self.index.close()
 
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down modules
+            pass
+
     def __enter__(self) -> "Loader":
         return self
 

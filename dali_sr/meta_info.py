@@ -46,7 +46,7 @@ def _edvr_meta(root: Path) -> LmdbMeta:
     path = root / "meta_info.pkl"
     try:
         meta = _NoGlobalsUnpickler(io.BytesIO(path.read_bytes())).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - any failure to load is a corrupt meta file
         raise DatasetError(f"{path}: not a plain EDVR meta_info.pkl ({e}); re-create the LMDB with BasicSR") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("keys"), list) or "resolution" not in meta:
         raise DatasetError(f"{path}: expected a dict with 'keys' and 'resolution' (EDVR format); re-create the LMDB")

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import Config
-from .errors import DatasetError
+from .errors import DatasetError, named_errors
 from .meta_info import read_lmdb_meta, read_meta_info_file
 from .storage import DiskStorage, LmdbStorage, Storage, check_relative_key
 
@@ -41,8 +41,8 @@ class PairedIndex:
 
     def encoded(self, i: int) -> list[tuple[str, np.ndarray]]:
         """(name, stored bytes) of every image of sample `i`, for error reports."""
-        return [(self.lq.label(self.lq_keys[i]), self.lq.get(self.lq_keys[i])),
-                (self.gt.label(self.gt_keys[i]), self.gt.get(self.gt_keys[i]))]
+        return [(self.lq.describe(self.lq_keys[i]), self.lq.get(self.lq_keys[i])),
+                (self.gt.describe(self.gt_keys[i]), self.gt.get(self.gt_keys[i]))]
 
     def close(self) -> None:
         self.lq.close()
@@ -121,13 +121,16 @@ def build_paired_index(cfg: Config) -> PairedIndex:
     if not cfg.dataroot_gt or not cfg.dataroot_lq:
         raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
     store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
-    lq, gt = store_cls(cfg.dataroot_lq), store_cls(cfg.dataroot_gt)
+    with named_errors(cfg.name):
+        gt = store_cls(cfg.dataroot_gt)
+        lq = store_cls(cfg.dataroot_lq)
     try:
-        if cfg.io_backend == "lmdb":
-            index = _lmdb_pairs(cfg, lq, gt)
-        else:
-            lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
-            index = PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys)
+        with named_errors(cfg.name):
+            if cfg.io_backend == "lmdb":
+                index = _lmdb_pairs(cfg, lq, gt)
+            else:
+                lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
+                index = PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys)
     except BaseException:
         lq.close()
         gt.close()

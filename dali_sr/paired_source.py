@@ -14,7 +14,7 @@ import numpy as np
 
 from .config import Config
 from .epoch_plan import EpochPlan
-from .errors import DatasetError
+from .errors import DatasetError, named_errors
 from .image_header import read_header
 from .paired_index import PairedIndex
 
@@ -53,11 +53,11 @@ class PairedSource:
         lq_key, gt_key = ix.lq_keys[i], ix.gt_keys[i]
         lq, gt = ix.lq.get(lq_key), ix.gt.get(gt_key)
         if ix.raw:
-            lq, lq_hw = _raw_rgb(lq, ix.lq_raw_shape, ix.lq.label(lq_key))
-            gt, gt_hw = _raw_rgb(gt, ix.gt_raw_shape, ix.gt.label(gt_key))
+            lq, lq_hw = _raw_rgb(lq, ix.lq_raw_shape, ix.lq.describe(lq_key))
+            gt, gt_hw = _raw_rgb(gt, ix.gt_raw_shape, ix.gt.describe(gt_key))
         else:
-            lq_h = read_header(lq, ix.lq.label(lq_key))
-            gt_h = read_header(gt, ix.gt.label(gt_key))
+            lq_h = read_header(lq, ix.lq.describe(lq_key))
+            gt_h = read_header(gt, ix.gt.describe(gt_key))
             lq_hw, gt_hw = (lq_h.height, lq_h.width), (gt_h.height, gt_h.width)
         self._check_shapes(i, lq_hw, gt_hw)
         return lq, gt, lq_hw, gt_hw
@@ -67,11 +67,11 @@ class PairedSource:
         want = (lq_hw[0] * s, lq_hw[1] * s)
         bad = gt_hw != want if self.cfg.is_train else (gt_hw[0] < want[0] or gt_hw[1] < want[1])
         if bad:
-            raise DatasetError(f"{ix.name}: GT {ix.gt.label(ix.gt_keys[i])} is {gt_hw[0]}x{gt_hw[1]} but LQ "
-                               f"{ix.lq.label(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}; GT must be scale {s} x LQ "
+            raise DatasetError(f"{ix.name}: GT {ix.gt.describe(ix.gt_keys[i])} is {gt_hw[0]}x{gt_hw[1]} but LQ "
+                               f"{ix.lq.describe(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}; GT must be scale {s} x LQ "
                                f"({want[0]}x{want[1]}): check scale and the LQ/GT folders")
         if self.patch is not None and (lq_hw[0] < self.patch or lq_hw[1] < self.patch):
-            raise DatasetError(f"{ix.name}: LQ {ix.lq.label(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}, smaller than the "
+            raise DatasetError(f"{ix.name}: LQ {ix.lq.describe(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}, smaller than the "
                                f"LQ patch {self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {s}); "
                                f"remove it or lower gt_size")
 
@@ -84,7 +84,8 @@ class PairedSource:
         self.fed.append((self.next_batch, indices))
         self.next_batch += 1
         try:
-            return self._assemble(indices, plan.uniforms[rows], plan.flips[rows])
+            with named_errors(self.index.name):
+                return self._assemble(indices, plan.uniforms[rows], plan.flips[rows])
         except DatasetError as e:
             self.error = e
             raise

@@ -29,6 +29,8 @@ class Storage(Protocol):
 
     def label(self, key: str) -> str: ...
 
+    def describe(self, key: str) -> str: ...
+
     def close(self) -> None: ...
 
 
@@ -53,6 +55,10 @@ class DiskStorage:
     def label(self, key: str) -> str:
         return self.path(key)
 
+    def describe(self, key: str) -> str:
+        """How errors name the item: its file path."""
+        return self.path(key)
+
     def has(self, key: str) -> bool:
         return os.path.isfile(self.path(key))
 
@@ -73,6 +79,14 @@ class _SharedEnvs:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._envs: dict[tuple[str, int], list] = {}
+        os.register_at_fork(after_in_child=self._forget_parent)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: close the parent's handles (py-lmdb would refuse to re-open their paths)."""
+        self._lock = threading.Lock()
+        for env, _ in self._envs.values():
+            env.close()
+        self._envs = {}
 
     def acquire(self, path: str) -> lmdb.Environment:
         key = (os.path.realpath(path), os.getpid())
@@ -131,6 +145,10 @@ class LmdbStorage:
 
     def label(self, key: str) -> str:
         return key
+
+    def describe(self, key: str) -> str:
+        """How errors name the item: the key and its LMDB (GT and LQ LMDBs share keys)."""
+        return f"key '{key}' of {self.root}"
 
     def has(self, key: str) -> bool:
         with self._environment().begin() as txn:

@@ -1,0 +1,60 @@
+"""`dali-sr bench CONFIG`: dali_sr vs a BasicSR-style DataLoader vs decode-only, on the same data.
+
+The command's parser lives here; the measuring code (DALI, torch, OpenCV) is imported only
+when the command runs, so `dali-sr --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_SYNTHETIC = 512
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `bench` subcommand to the `dali-sr` subparsers."""
+    p = subparsers.add_parser(
+        "bench", help="measure dali_sr against a BasicSR-style DataLoader and a decode-only bound",
+        description="Alternate dali_sr, a BasicSR PairedImageDataset + DataLoader baseline and plain "
+                    "cv2.imdecode threads on one dataset; report median pairs/s, CPU s per 1000 pairs "
+                    "(process tree, workers included), peak RSS and optional RSS over epochs.")
+    p.add_argument("config", help="YAML dataset section or BasicSR option file, or the word 'synthetic'")
+    p.add_argument("--phase", default=None, help="section of an option file (default train)")
+    p.add_argument("--device", default=None, choices=("auto", "gpu", "cpu"), help="override the config's device")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (VALUE is YAML), e.g. --set num_threads=3; repeatable")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="DataLoader workers and decode-only threads (default: the config's num_threads)")
+    p.add_argument("--runs", type=_positive, default=5, help="timed runs per contender (default 5)")
+    p.add_argument("--batches", type=_positive, default=40, help="batches timed per run (default 40)")
+    p.add_argument("--warmup", type=_positive, default=5, help="untimed batches per contender first (default 5)")
+    p.add_argument("--rss-epochs", type=_non_negative, default=0,
+                   help="then run dali_sr this many full epochs and report RSS after each (default 0: skip)")
+    p.add_argument("--skip-baseline", action="store_true", help="leave out the BasicSR-style DataLoader")
+    p.add_argument("--synthetic", type=_positive, default=None, metavar="N",
+                   help=f"with CONFIG 'synthetic': pairs of 480x480 PNG GT / 120x120 LQ in LMDBs, x4, gt_size 128, "
+                        f"flips+rot, batch 16 (default {DEFAULT_SYNTHETIC}); built once under "
+                        f"$DALI_SR_CACHE or ~/.cache/dali_sr")
+    p.add_argument("--json", default=None, metavar="PATH", help="write every figure and the environment to PATH")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark described by the parsed `args`; returns the exit code."""
+    from .runner import bench
+
+    return bench(args)

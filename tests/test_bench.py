@@ -1,0 +1,167 @@
+"""`dali-sr bench`: the BasicSR-style baseline's crops, the process-tree CPU count, the report."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from dali_sr import cli, load_config
+from dali_sr.bench import proctree, runner
+from dali_sr.bench.baseline import BasicSRPairedDataset
+from dali_sr.paired_index import build_paired_index
+from dali_sr.synthetic import make_paired_dataset, natural_image
+
+SCALE = 4
+
+
+@pytest.fixture(scope="module")
+def nearest_pairs(tmp_path_factory) -> Path:
+    """Folders gt/ and lq/ of 6 PNG pairs, GT = LQ upsampled by nearest neighbour (24x20 LQ)."""
+    root = tmp_path_factory.mktemp("nearest")
+    rng = np.random.default_rng(1)
+    for side in ("gt", "lq"):
+        (root / side).mkdir()
+    for k in range(6):
+        lq = natural_image(rng, 24, 20)
+        gt = lq.repeat(SCALE, axis=0).repeat(SCALE, axis=1)
+        cv2.imwrite(str(root / "lq" / f"{k:04d}.png"), lq)
+        cv2.imwrite(str(root / "gt" / f"{k:04d}.png"), gt)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lmdb_config(tmp_path_factory) -> Path:
+    """A YAML dataset section over 24 LMDB pairs of 96x96 GT / 24x24 LQ."""
+    root = tmp_path_factory.mktemp("bench")
+    roots = make_paired_dataset(str(root / "data"), n=24, size=96, scale=SCALE)
+    path = root / "train.yml"
+    path.write_text(f"type: PairedImageDataset\nio_backend: {{type: lmdb}}\n"
+                    f"dataroot_gt: {roots['gt_lmdb']}\ndataroot_lq: {roots['lq_lmdb']}\n"
+                    f"scale: {SCALE}\ngt_size: 32\nuse_hflip: true\nuse_rot: true\nbatch_size_per_gpu: 4\n")
+    return path
+
+
+def _variants(img: np.ndarray) -> dict[tuple[bool, bool, bool], np.ndarray]:
+    """`img` under every (hflip, vflip, transpose) of BasicSR's augment, applied in its order."""
+    out = {}
+    for h in (False, True):
+        for v in (False, True):
+            for t in (False, True):
+                x = img[:, ::-1] if h else img
+                x = x[::-1] if v else x
+                out[(h, v, t)] = x.transpose(1, 0, 2) if t else x
+    return out
+
+
+def test_baseline_crop_is_scale_times_the_lq_window(nearest_pairs):
+    cfg = load_config({"type": "PairedImageDataset", "dataroot_gt": str(nearest_pairs / "gt"),
+                       "dataroot_lq": str(nearest_pairs / "lq"), "scale": SCALE, "gt_size": 32,
+                       "use_hflip": True, "use_rot": True})
+    index = build_paired_index(cfg)
+    dataset = BasicSRPairedDataset(cfg, index)
+    random.seed(0)
+    seen = set()
+    for n in range(48):
+        sample = dataset[n % len(dataset)]
+        lq, gt = sample["lq"], sample["gt"]
+        assert lq.dtype == gt.dtype == torch.float32
+        assert lq.shape == (3, 8, 8) and gt.shape == (3, 32, 32)
+        assert torch.equal(gt, lq.repeat_interleave(SCALE, 1).repeat_interleave(SCALE, 2))
+        # the LQ patch is a window of the RGB source under one of the augment flag sets
+        source = cv2.cvtColor(cv2.imread(sample["lq_path"]), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        patch = lq.numpy().transpose(1, 2, 0)
+        found = {flags for flags, img in _variants(source).items()
+                 for y in range(img.shape[0] - 7) for x in range(img.shape[1] - 7)
+                 if np.array_equal(img[y:y + 8, x:x + 8], patch)}
+        assert found, f"sample {n}: LQ patch is no window of {sample['lq_path']}"
+        seen |= found
+        assert sample["gt_path"].endswith(Path(sample["lq_path"]).name)
+    assert len(seen) == 8  # every flip / transpose combination occurred
+    index.close()
+
+
+def test_process_tree_cpu_counts_children():
+    """A busy child process (as a DataLoader worker) is part of the tree and its CPU time counts."""
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                                                    "while time.process_time() - t < 0.6: pass\ntime.sleep(5)"])
+    try:
+        pids = proctree.tree()
+        assert pids[0] != child.pid and child.pid in pids
+        before = proctree.cpu_seconds(pids)
+        time.sleep(1.0)
+        assert proctree.cpu_seconds(pids) - before >= 0.3
+        assert proctree.memory_mib(child.pid) > 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_bench_writes_json_and_table(lmdb_config, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = cli.main(["bench", str(lmdb_config), "--runs", "2", "--batches", "2", "--warmup", "1", "--workers", "1",
+                   "--rss-epochs", "2", "--set", "num_threads=1", "--json", str(out)])
+    assert rc == 0
+    assert proctree.tree() == [os.getpid()]  # the DataLoader workers were shut down
+    report = json.loads(out.read_text())
+    for key in ("date", "command", "hostname", "cpu_count", "device", "versions", "config", "settings", "results",
+                "ratios", "peak_rss_mib", "rss_epochs"):
+        assert key in report
+    assert report["device"] == "cpu"
+    assert set(report["versions"]) >= {"dali", "torch", "cv2"}
+    assert report["config"]["num_threads"] == 1 and report["config"]["samples"] == 24
+    assert set(report["results"]) == {"dali_sr", "baseline", "decode_only"}
+    for result in report["results"].values():
+        assert result["pairs_per_s"] > 0 and result["cpu_s_per_1000_pairs"] > 0
+        assert len(result["runs"]) == 2 and all(r["pairs"] == 8 for r in result["runs"])
+    assert set(report["ratios"]) == {"dali_sr/baseline", "dali_sr/decode_only"}
+    assert all(v > 0 for v in report["ratios"].values())
+    rss = report["peak_rss_mib"]
+    assert rss["worker_processes"] == 1 and rss["workers"] > 0 and rss["tree"] > rss["main"] > 0
+    assert len(report["rss_epochs"]["rss_mib"]) == 2
+    table = capsys.readouterr().out
+    assert "pairs/s" in table and "dali_sr/baseline" in table
+
+
+def test_skip_baseline(lmdb_config, capsys):
+    rc = cli.main(["bench", str(lmdb_config), "--runs", "1", "--batches", "1", "--warmup", "1",
+                   "--skip-baseline", "--set", "num_threads=1"])
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "decode_only" in table and "baseline" not in table
+
+
+def test_synthetic_config_is_the_target_setting(lmdb_config, tmp_path, monkeypatch):
+    made = {}
+
+    def fake_dataset(root: str, n: int) -> dict[str, str]:
+        made.update(root=root, n=n)
+        data = lmdb_config.parent / "data"
+        return {"gt_lmdb": str(data / "gt.lmdb"), "lq_lmdb": str(data / "lq.lmdb")}
+
+    monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
+    monkeypatch.setattr(runner, "make_paired_dataset", fake_dataset)
+    args = cli.build_parser().parse_args(["bench", "synthetic", "--synthetic", "32"])
+    cfg = runner._config(args)
+    assert made == {"root": str(tmp_path / "bench-32"), "n": 32}
+    assert (cfg.io_backend, cfg.scale, cfg.gt_size, cfg.batch_size) == ("lmdb", 4, 128, 16)
+    assert cfg.use_hflip and cfg.use_rot and cfg.is_train
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "/nonexistent/train.yml"], "does not exist"),
+    (["bench", "synthetic", "--set", "num_threads"], "KEY=VALUE"),
+    (["bench", "/nonexistent/train.yml", "--synthetic", "8"], "synthetic"),
+])
+def test_bad_input_exits_with_one_line(argv, words, capsys):
+    assert cli.main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err
