@@ -1,0 +1,73 @@
+"""GPU pipelines against the CPU pipeline (same seed -> same windows): run on the GPU machine."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dali_sr
+from conftest import make_nn_pairs, nearest_upsample, paired_cfg
+
+pytestmark = pytest.mark.gpu
+SIZES = [(12, 14), (10, 10), (13, 11), (16, 12), (11, 15), (14, 13), (20, 24), (9, 9)]
+
+
+def all_batches(cfg: dict, **overrides) -> list[dict]:
+    with dali_sr.build_loader(cfg, **overrides) as loader:
+        return [{k: (v.cpu() if torch.is_tensor(v) else v) for k, v in b.items()} | {"device": b["lq"].device}
+                for epoch in range(2) for b in loader]
+
+
+@pytest.mark.parametrize("backend", ["disk", "lmdb"])
+@pytest.mark.parametrize("phase", ["train", "val"])
+def test_gpu_png_equals_cpu_exactly(tmp_path, backend, phase):
+    roots = make_nn_pairs(tmp_path, 4, SIZES, lmdb=backend == "lmdb")
+    cfg = paired_cfg(roots, 4, lmdb=backend == "lmdb", phase=phase)
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert g["device"] == torch.device("cuda", 0)
+        assert g["gt_path"] == c["gt_path"]
+        assert torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])
+
+
+def test_gpu_training_crops_are_aligned(tmp_path):
+    roots = make_nn_pairs(tmp_path, 3, SIZES)
+    for b in all_batches(paired_cfg(roots, 3), device="gpu"):
+        lq = (b["lq"] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        gt = (b["gt"] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        for j in range(lq.shape[0]):
+            assert (gt[j] == nearest_upsample(lq[j], 3)).all()
+
+
+@pytest.mark.parametrize("hw_decoder_load", [0.0, 0.65, 1.0])
+def test_gpu_jpeg_within_one_level_of_cpu(tmp_path, hw_decoder_load):
+    roots = make_nn_pairs(tmp_path, 2, [(64, 48), (40, 56), (48, 48), (56, 40)], ext=".jpg")
+    cfg = paired_cfg(roots, 2, gt_size=32)
+    gpu = all_batches(cfg, device="gpu", hw_decoder_load=hw_decoder_load)
+    cpu = all_batches(cfg, device="cpu")
+    for g, c in zip(gpu, cpu):
+        assert g["gt_path"] == c["gt_path"]
+        for side in ("lq", "gt"):
+            assert (g[side] - c[side]).abs().max().item() <= 1.0 / 255 + 1e-6
+
+
+def test_gpu_color_y_and_normalisation_equal_cpu(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, SIZES[:4])
+    cfg = paired_cfg(roots, 2, phase="val", color="y", mean=[0.5], std=[0.5])
+    for g, c in zip(all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")):
+        torch.testing.assert_close(g["lq"], c["lq"], rtol=0, atol=1e-5)
+        torch.testing.assert_close(g["gt"], c["gt"], rtol=0, atol=1e-5)
+
+
+def test_gpu_basicsr_fixture_validation_equals_cpu(basicsr_fixtures):
+    cfg = {"type": "PairedImageDataset", "phase": "val", "scale": 4, "io_backend": {"type": "lmdb"},
+           "dataroot_gt": str(basicsr_fixtures / "gt.lmdb"), "dataroot_lq": str(basicsr_fixtures / "lq.lmdb")}
+    for g, c in zip(all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")):
+        assert torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])
+
+
+def test_auto_device_picks_the_gpu(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, SIZES[:4])
+    with dali_sr.build_loader(paired_cfg(roots, 2, device="auto")) as loader:
+        assert loader.on_gpu
+        assert next(iter(loader))["lq"].is_cuda
