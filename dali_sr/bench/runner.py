@@ -219,7 +219,7 @@ def _report(args: argparse.Namespace, cfg: Config, samples: int, workers: int, o
     dali = results[DALI]["pairs_per_s"]
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "command": shlex.join(["dali-sr"] + sys.argv[1:]),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
