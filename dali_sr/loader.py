@@ -122,20 +122,18 @@ class Loader:
                                              prepare_first_batch=False)
 
     def _ensure_live(self) -> None:
+        """Make the live pipeline deliver (epoch, batch) next: keep it, re-arm it, or rebuild it."""
         want = (self._epoch, self._batch)
         if self._iterator is not None and self._live == want:
             return
         plan = self.plan(self._epoch)
-        previous = self._live
-        if (self._iterator is not None and previous is not None and self._batch == 0
-                and previous[1] >= len(self._plans.get(previous[0], plan))):
-            # the live pipeline finished its epoch: drain its end and re-arm it for this one
-            if self._drained():
-                self._source.start(plan, 0)
-                self._iterator.reset()
-                self._live = want
-                return
-        self._build(plan, self._batch)
+        # every epoch has len(plan) batches: a pipeline that delivered them all can be re-armed
+        finished = self._live is not None and self._live[1] >= len(plan)
+        if self._iterator is not None and finished and self._batch == 0 and self._drained():
+            self._source.start(plan, 0)
+            self._iterator.reset()
+        else:
+            self._build(plan, self._batch)
         self._live = want
 
     def _drained(self) -> bool:

@@ -154,3 +154,13 @@ def test_torchrun_two_ranks_get_disjoint_equal_shards(roots, tmp_path):
     shards = [(tmp_path / f"rank{r}.txt").read_text().split() for r in range(2)]
     assert len(shards[0]) == len(shards[1]) == 5
     assert not set(shards[0]) & set(shards[1])
+
+
+def test_next_epoch_reuses_the_pipeline(roots):
+    with dali_sr.build_loader(paired_cfg(roots, 2, lmdb=True)) as loader:
+        epoch_batches(loader)
+        pipeline = loader._iterator
+        epoch_batches(loader)
+        loader.set_epoch(5)
+        epoch_batches(loader)
+        assert loader._iterator is pipeline  # re-armed at each epoch end, not rebuilt
