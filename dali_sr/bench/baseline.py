@@ -148,9 +148,6 @@ def baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool
     batches = (batch for _ in itertools.count() for batch in loader)
     if on_gpu:
         batches = cuda_prefetch(batches, cfg.device_id)
-    # As in BasicSR, the main process holds no LMDB environment when the workers fork (py-lmdb 3
-    # refuses to open one a forked child inherited); the index re-opens its own when next used.
-    index.close()
     try:
         yield from batches
     except DaliSRError as e:
