@@ -158,7 +158,6 @@ class Loader:
             self._batch += 1
             self._live = (self._epoch, self._batch)
             yield out
-        self._live = (self._epoch, self._batch)
 
     def _failure(self, error: Exception) -> Exception:
         """Turn a DALI failure into one `DatasetError` naming the bad sample; drop the pipeline."""

@@ -48,7 +48,7 @@ class PairedSource:
         self.plan, self.next_batch, self.error = plan, batch, None
         self.fed.clear()
 
-    def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int], tuple[int, int]]:
+    def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         ix = self.index
         lq_key, gt_key = ix.lq_keys[i], ix.gt_keys[i]
         lq, gt = ix.lq.get(lq_key), ix.gt.get(gt_key)
@@ -60,7 +60,7 @@ class PairedSource:
             gt_h = read_header(gt, ix.gt.describe(gt_key))
             lq_hw, gt_hw = (lq_h.height, lq_h.width), (gt_h.height, gt_h.width)
         self._check_shapes(i, lq_hw, gt_hw)
-        return lq, gt, lq_hw, gt_hw
+        return lq, gt, lq_hw
 
     def _check_shapes(self, i: int, lq_hw: tuple[int, int], gt_hw: tuple[int, int]) -> None:
         s, ix = self.cfg.scale, self.index
@@ -96,7 +96,7 @@ class PairedSource:
         lq_anchor = np.zeros((n, 2), np.int32)
         lq_shape = np.zeros((n, 2), np.int32)
         for j, i in enumerate(indices):
-            lq, gt, (h, w), _ = self._read(int(i))
+            lq, gt, (h, w) = self._read(int(i))
             lqs.append(lq)
             gts.append(gt)
             if self.patch is None:  # validation: whole LQ, GT cut to LQ x scale
@@ -111,8 +111,9 @@ class PairedSource:
             names = self.index.paths([int(indices[0]), int(indices[j])])["lq_path"]
             raise DatasetError(f"{self.index.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
                                f"use batch_size_per_gpu: 1 for whole-image validation")
+        hflip = flips[:, 0] & self.cfg.use_hflip  # with only use_rot, BasicSR never flips horizontally
         out = {"lq": lqs, "gt": gts, "lq_anchor": lq_anchor, "lq_shape": lq_shape, "gt_anchor": lq_anchor * s,
-               "gt_shape": lq_shape * s, "hflip": flips[:, 0].astype(np.int32),
+               "gt_shape": lq_shape * s, "hflip": hflip.astype(np.int32),
                "vflip": flips[:, 1].astype(np.int32), "transpose": flips[:, 2].copy(), "idx": indices.astype(np.int64)}
         return tuple(out[name] for name in self.names)
 

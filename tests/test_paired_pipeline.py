@@ -60,6 +60,19 @@ def test_train_crops_and_flips_match_basicsr_exactly(tmp_path, scale, backend):
     assert len(states) == 8, f"only saw flip/transpose states {sorted(states)}"
 
 
+def test_use_rot_without_hflip_never_flips_horizontally(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, SIZES)
+    with dali_sr.build_loader(paired_cfg(roots, 2, use_hflip=False, use_rot=True)) as loader:
+        for epoch in range(4):
+            plan = loader.plan(epoch)
+            for b, batch in enumerate(loader):
+                rows = plan.batch(b)
+                for j, path in enumerate(batch["lq_path"]):
+                    flags = plan.flips[rows][j] & np.array([False, True, True])
+                    want = basicsr_crop_augment(rgb(path), 8, plan.uniforms[rows][j], flags)
+                    np.testing.assert_array_equal(to_uint8_hwc(batch["lq"][j]), want)
+
+
 def test_no_augmentation_unless_asked(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, SIZES)
     with dali_sr.build_loader(paired_cfg(roots, 2, use_hflip=False, use_rot=False)) as loader:
