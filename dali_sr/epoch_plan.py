@@ -21,6 +21,7 @@ class EpochPlan:
     indices: np.ndarray  # (n,) int64 dataset indices, in reading order
     uniforms: np.ndarray  # (n, 2) float64 in [0, 1): crop position draws (y, x)
     flips: np.ndarray  # (n, 3) bool: hflip, vflip, transpose (BasicSR's augment order)
+    clip_draws: np.ndarray  # (n, 3) float64 in [0, 1): clip interval, window redraw, reverse
     batch_size: int
     drop_last: bool
 
@@ -47,5 +48,7 @@ def make_plan(n: int, epoch: int, *, seed: int, shuffle: bool, enlarge: int, ran
     order = rng.permutation(total) if shuffle else np.arange(total)
     uniforms = rng.random((total, 2))
     flips = rng.random((total, 3)) < 0.5
+    clip_draws = rng.random((total, 3))  # drawn last: image pipelines keep their earlier draws
     mine = slice(rank, total, world_size)
-    return EpochPlan((order[mine] % n).astype(np.int64), uniforms[mine], flips[mine], batch_size, drop_last)
+    return EpochPlan((order[mine] % n).astype(np.int64), uniforms[mine], flips[mine], clip_draws[mine],
+                     batch_size, drop_last)

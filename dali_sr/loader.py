@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Union
 
-import numpy as np
 from nvidia.dali import pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
@@ -114,7 +113,7 @@ class Loader:
         def graph():
             return self.spec.define(cfg, self.index, source, self.on_gpu)
 
-        pipe = graph(batch_size=cfg.batch_size, num_threads=cfg.num_threads,
+        pipe = graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
                      device_id=cfg.device_id if self.on_gpu else None,
                      prefetch_queue_depth=cfg.prefetch_queue_depth, seed=cfg.seed)
         self._iterator = DALIGenericIterator(pipe, list(self.spec.outputs), auto_reset=False,
@@ -153,8 +152,7 @@ class Loader:
                 out = next(self._iterator)[0]
             except Exception as e:  # noqa: BLE001 - re-raised as a one-line DatasetError when possible
                 raise self._failure(e).with_traceback(None) from None
-            idx = out.pop("idx").numpy().astype(np.int64).tolist()
-            out.update(self.index.paths(idx))
+            out = self._source.collate(out)
             self._batch += 1
             self._live = (self._epoch, self._batch)
             yield out
@@ -169,12 +167,9 @@ class Loader:
             return source.error
         if isinstance(error, DaliSRError):
             return error
-        indices = dict(source.fed).get(self._batch) if source is not None else None
-        if indices is not None and not getattr(self.index, "raw", False):
+        if source is not None:
             match = _SAMPLE_RE.search(str(error))
-            suspects = [int(indices[int(match.group(1))])] if match and int(match.group(1)) < len(indices) \
-                else [int(i) for i in indices]
-            bad = undecodable([item for i in suspects for item in self.index.encoded(i)])
+            bad = undecodable(source.suspects(self._batch, int(match.group(1)) if match else None))
             if bad:
                 return DatasetError(f"{self.cfg.name}: cannot decode {bad[0]}: corrupt or truncated image data; "
                                     f"re-create the file")

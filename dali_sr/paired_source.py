@@ -8,7 +8,7 @@ checks happen here too, so a bad pair fails naming its files before DALI sees it
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -43,6 +43,11 @@ class PairedSource:
             names += ["gt_shape"]
         self.names = tuple(names + ["idx"])
 
+    @property
+    def rows_per_batch(self) -> int:
+        """The pipeline's batch size: one DALI row per pair."""
+        return self.cfg.batch_size
+
     def start(self, plan: EpochPlan, batch: int = 0) -> None:
         """Serve `plan` from batch number `batch` on."""
         self.plan, self.next_batch, self.error = plan, batch, None
@@ -53,8 +58,8 @@ class PairedSource:
         lq_key, gt_key = ix.lq_keys[i], ix.gt_keys[i]
         lq, gt = ix.lq.get(lq_key), ix.gt.get(gt_key)
         if ix.raw:
-            lq, lq_hw = _raw_rgb(lq, ix.lq_raw_shape, ix.lq.describe(lq_key))
-            gt, gt_hw = _raw_rgb(gt, ix.gt_raw_shape, ix.gt.describe(gt_key))
+            lq, lq_hw = raw_rgb(lq, ix.lq_raw_shape, ix.lq.describe(lq_key))
+            gt, gt_hw = raw_rgb(gt, ix.gt_raw_shape, ix.gt.describe(gt_key))
         else:
             lq_h = read_header(lq, ix.lq.describe(lq_key))
             gt_h = read_header(gt, ix.gt.describe(gt_key))
@@ -118,7 +123,22 @@ class PairedSource:
         return tuple(out[name] for name in self.names)
 
 
-def _raw_rgb(value: np.ndarray, shape: tuple[int, int, int], name: str) -> tuple[np.ndarray, tuple[int, int]]:
+    def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
+        """(name, stored bytes) of the images of row `row` of batch `batch_no` (all rows if None)."""
+        indices = dict(self.fed).get(batch_no)
+        if indices is None or self.index.raw:
+            return []
+        chosen = [indices[row]] if row is not None and row < len(indices) else indices
+        return [item for i in chosen for item in self.index.encoded(int(i))]
+
+    def collate(self, out: dict[str, Any]) -> dict[str, Any]:
+        """Add BasicSR's `lq_path` / `gt_path` to a DALI batch."""
+        idx = out.pop("idx").numpy().astype(np.int64).tolist()
+        out.update(self.index.paths(idx))
+        return out
+
+
+def raw_rgb(value: np.ndarray, shape: tuple[int, int, int], name: str) -> tuple[np.ndarray, tuple[int, int]]:
     """An old EDVR raw value (HWC BGR uint8 bytes) as a contiguous HWC RGB array."""
     h, w, c = shape
     if value.size != h * w * c:

@@ -41,13 +41,31 @@ def flip(image, horizontal, vertical):
     return fn.flip(image, horizontal=horizontal, vertical=vertical)
 
 
-def transpose_hw(image):
-    """Swap H and W of an HWC image (BasicSR's rot90 = `img.transpose(1, 0, 2)`)."""
-    return fn.transpose(image, perm=[1, 0, 2], transpose_layout=False)
+def transpose_hw(image, frames: bool = False):
+    """Swap H and W of an HWC image or FHWC frames (BasicSR's rot90 = `img.transpose(1, 0, 2)`)."""
+    return fn.transpose(image, perm=[0, 2, 1, 3] if frames else [1, 0, 2], transpose_layout=False)
 
 
-def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool):
-    """HWC uint8 -> CHW float32 in [0, 1], BT.601 Y if `color_y`, then (x - mean) / std."""
+def augment(images: list, nodes: dict, frames: bool = False) -> list:
+    """Apply one sample's flags (source outputs `hflip`, `vflip`, `transpose`) to all its images alike."""
+    if "hflip" not in nodes:
+        return images
+    vflip = nodes.get("vflip", 0)
+    images = [flip(x, nodes["hflip"], vflip) for x in images]
+    if "transpose" in nodes:
+        if nodes["transpose"]:
+            images = [transpose_hw(x, frames) for x in images]
+    return images
+
+
+def stack_frames(frames: list):
+    """HWC frames of equal size -> one FHWC sequence per sample."""
+    return fn.stack(*frames, axis=0, axis_name="F")
+
+
+def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool,
+              frames: bool = False):
+    """HWC (FHWC) uint8 -> CHW (FCHW) float32 in [0, 1], BT.601 Y if `color_y`, then (x - mean) / std."""
     scale = 1.0
     if color_y:
         image = fn.coord_transform(image, M=_Y_ROW, T=[_Y_OFFSET], dtype=types.FLOAT)
@@ -55,4 +73,4 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
         scale = 255.0
     m = [scale * x for x in (mean or [0.0])]
     s = [scale * x for x in (std or [1.0])]
-    return fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="CHW", mean=m, std=s)
+    return fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="FCHW" if frames else "CHW", mean=m, std=s)

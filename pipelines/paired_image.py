@@ -36,14 +36,7 @@ def define(cfg: Config, index: PairedIndex, source: PairedSource, on_gpu: bool):
     else:  # CPU training: decode only the windows
         lq = ops.decode_crop(lq, *lq_window)
         gt = ops.decode_crop(gt, *gt_window)
-    if "hflip" in nodes:
-        vflip = nodes.get("vflip", 0)
-        lq = ops.flip(lq, nodes["hflip"], vflip)
-        gt = ops.flip(gt, nodes["hflip"], vflip)
-        if "transpose" in nodes:
-            if nodes["transpose"]:
-                lq = ops.transpose_hw(lq)
-                gt = ops.transpose_hw(gt)
+    lq, gt = ops.augment([lq, gt], nodes)
     lq = ops.to_output(lq, cfg.mean, cfg.std, cfg.color == "y")
     gt = ops.to_output(gt, cfg.mean, cfg.std, cfg.color == "y")
     return lq, gt, nodes["idx"]

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 from dali_sr.errors import ConfigError
 
 # Modules that register pipeline types when imported.
-_MODULES = ("pipelines.paired_image",)
+_MODULES = ("pipelines.paired_image", "pipelines.video_clips")
 _REGISTRY: dict[str, "PipelineSpec"] = {}
 
 
@@ -17,8 +17,9 @@ _REGISTRY: dict[str, "PipelineSpec"] = {}
 class PipelineSpec:
     """What the loader needs to run one dataset type.
 
-    build_index(cfg) -> index with `__len__`, `paths(indices) -> dict`, `close()`;
-    make_source(cfg, index) -> external-source callable with `start(plan, batch)`;
+    build_index(cfg) -> index with `__len__` (samples) and `close()`;
+    make_source(cfg, index) -> external-source callable with `names`, `rows_per_batch`,
+    `start(plan, batch)`, `suspects(batch, row)` and `collate(batch_dict)`;
     define(cfg, index, source, on_gpu) -> the graph's outputs, named by `outputs`.
     """
 

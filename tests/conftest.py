@@ -80,3 +80,57 @@ def pytest_collection_modifyitems(config, items):
         if "gpu" in item.keywords:
             item.add_marker(skip)
 
+
+
+def frame_tag(clip: int, frame: int) -> int:
+    """The value every pixel of channel R carries in frame `frame` of clip `clip` (`make_nn_clips`)."""
+    return (clip * 40 + frame) % 256
+
+
+def make_nn_clips(root: Path, scale: int, clips: dict[str, tuple[int, int, int]], seed: int = 0, ext: str = ".png",
+                  lmdb: bool = False, stem=lambda i: f"{i:08d}") -> dict[str, str]:
+    """Clip folders `lq/<clip>/<stem>.png` and `gt/...` with GT = nearest-upsampled LQ.
+
+    `clips` maps clip name -> (frames, h, w). Channel R of every frame is the constant
+    `frame_tag(clip number, frame)`, so tests read back which frame landed where. Writes a
+    clip meta file `meta_info.txt` (`clip count (H,W,3)`) and, if `lmdb`, `lq.lmdb`/`gt.lmdb`
+    with keys `clip/stem`. Returns roots `gt`, `lq`, `meta`, `gt_lmdb`, `lq_lmdb`.
+    """
+    rng = np.random.default_rng(seed)
+    items = {"gt": [], "lq": []}
+    meta = []
+    for c, (clip, (count, h, w)) in enumerate(clips.items()):
+        meta.append(f"{clip} {count} ({h * scale},{w * scale},3)")
+        for i in range(count):
+            lq = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            lq[..., 2] = frame_tag(c, i)  # BGR: index 2 is R
+            for side, img in (("lq", lq), ("gt", nearest_upsample(lq, scale))):
+                params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if ext == ".png" else [cv2.IMWRITE_JPEG_QUALITY, 100]
+                data = cv2.imencode(ext, img, params)[1].tobytes()
+                path = root / side / clip / (stem(i) + ext)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                items[side].append((f"{clip}/{stem(i)}", data, img.shape))
+    (root / "meta_info.txt").write_text("\n".join(meta) + "\n")
+    roots = {"gt": str(root / "gt"), "lq": str(root / "lq"), "meta": str(root / "meta_info.txt")}
+    if lmdb:
+        for side in ("gt", "lq"):
+            roots[f"{side}_lmdb"] = str(root / f"{side}.lmdb")
+            write_lmdb(roots[f"{side}_lmdb"], items[side])
+    return roots
+
+
+def clip_cfg(roots: dict[str, str], scale: int, kind: str = "REDSDataset", lmdb: bool = False, **extra) -> dict:
+    """A clip dataset section over `make_nn_clips` roots, CPU, training by default."""
+    cfg = {"type": kind, "name": "clips", "scale": scale, "dataroot_gt": roots["gt_lmdb" if lmdb else "gt"],
+           "dataroot_lq": roots["lq_lmdb" if lmdb else "lq"], "io_backend": {"type": "lmdb" if lmdb else "disk"},
+           "gt_size": 4 * scale, "use_hflip": True, "use_rot": True, "batch_size_per_gpu": 3, "device": "cpu",
+           "num_threads": 2}
+    if kind.startswith("REDS") or kind == "VideoClipDataset":
+        cfg["num_frame"] = 3
+    if kind.startswith("REDS"):
+        cfg["val_partition"] = "REDS4"
+    cfg.update(extra)
+    if cfg.get("phase", "train") != "train":
+        cfg.pop("batch_size_per_gpu", None)
+    return cfg

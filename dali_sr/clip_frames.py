@@ -1,0 +1,106 @@
+"""Finding the frames of clips: folder scans, LMDB keys and BasicSR clip meta files.
+
+A side (LQ or GT) maps clip name -> {frame stem: storage key}. Clip names are relative
+folders (`000`, `00001/0001`); stems are file names without extension (`00000000`, `im4`).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Optional
+
+from .errors import DatasetError
+from .meta_info import read_lmdb_meta
+from .paired_index import SCANNED_EXTENSIONS
+from .storage import check_relative_key
+
+Frames = dict[str, str]  # frame stem -> storage key
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders embedded numbers by value (`f2` before `f10`)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def template_pattern(tmpl: str) -> re.Pattern:
+    """A regex matching the names `tmpl.format(n)` makes (`{:08d}.png`, `frame_{}.jpg`), capturing n."""
+    pieces = re.split(r"\{[^{}]*\}", tmpl)
+    if len(pieces) != 2:
+        raise DatasetError(f"frame_tmpl {tmpl!r} must hold exactly one '{{}}' field for the frame number")
+    return re.compile(re.escape(pieces[0]) + r"(\d+)" + re.escape(pieces[1]) + r"$")
+
+
+def order_stems(stems: list[str], pattern: Optional[re.Pattern]) -> list[str]:
+    """Frame order: by the template's frame number, or natural order of the names."""
+    if pattern is None:
+        return sorted(stems, key=natural_key)
+    return sorted(stems, key=lambda s: int(pattern.search(s).group(1)))
+
+
+def stem_pattern(pattern: Optional[re.Pattern]) -> Optional[re.Pattern]:
+    """The template pattern without its file extension, for stems and LMDB keys (which have none)."""
+    if pattern is None:
+        return None
+    return re.compile(re.sub(r"(\\\.\w+)\$$", "$", pattern.pattern))
+
+
+def scan_clip(root: str, clip: str, pattern: Optional[re.Pattern]) -> Optional[Frames]:
+    """Image files of folder `root/clip` (those matching `pattern` if given); None if no folder."""
+    folder = os.path.join(root, clip)
+    if not os.path.isdir(folder):
+        return None
+    frames: Frames = {}
+    for entry in os.scandir(folder):
+        stem, ext = os.path.splitext(entry.name)
+        if not entry.is_file() or ext.lower() not in SCANNED_EXTENSIONS:
+            continue
+        if pattern is not None and not pattern.search(entry.name):
+            continue
+        if stem in frames:
+            raise DatasetError(f"{folder} holds two files for frame {stem!r} ({os.path.basename(frames[stem])} and "
+                               f"{entry.name}); keep one")
+        frames[stem] = f"{clip}/{entry.name}"
+    return frames
+
+
+def scan_clip_names(root: str, depth: int) -> list[str]:
+    """Clip folders under `root`, `depth` levels deep (`000`, or `00001/0001`), sorted."""
+    names = [""]
+    for _ in range(depth):
+        names = [f"{n}/{e.name}" if n else e.name for n in names
+                 for e in os.scandir(os.path.join(root, n)) if e.is_dir()]
+    return sorted(names, key=natural_key)
+
+
+def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], str]:
+    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and the separator."""
+    meta = read_lmdb_meta(root)
+    sep = "/" if meta.raw_shape is None else "_"
+    stem_re = stem_pattern(pattern)
+    clips: dict[str, Frames] = {}
+    for key in meta.keys:
+        clip, _, stem = key.rpartition(sep)
+        if not clip:
+            raise DatasetError(f"LMDB {root}: key {key!r} has no clip part (expected clip{sep}frame); "
+                               f"pack clips with keys like 000{sep}00000000")
+        if stem_re is None or stem_re.search(stem):
+            clips.setdefault(clip, {})[stem] = key
+    return clips, sep
+
+
+def read_clip_meta(path: str) -> list[tuple[str, int]]:
+    """(clip, frame count) per line of a clip meta file (`000 100 (720,1280,3)`, `00001/0001 7 (256,448,3)`)."""
+    if not os.path.isfile(path):
+        raise DatasetError(f"meta_info_file {path} does not exist; fix the path or remove the key to scan the folders")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2 or not fields[1].isdigit():
+                raise DatasetError(f"{path}: line {line.strip()!r} is not 'clip frame_count (h,w,c)' (BasicSR's clip "
+                                   f"meta format); fix the line")
+            check_relative_key(fields[0], path)
+            rows.append((fields[0], int(fields[1])))
+    return rows

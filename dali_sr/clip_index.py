@@ -1,0 +1,211 @@
+"""The sample index of clip datasets: clips, their frames on both sides, checked before any batch."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .clip_frames import (Frames, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
+                          template_pattern)
+from .clip_rules import ClipRules
+from .clip_windows import padded
+from .config import Config
+from .errors import DatasetError, named_errors
+from .meta_info import read_lmdb_meta
+from .storage import DiskStorage, LmdbStorage, Storage
+
+
+@dataclass
+class ClipIndex:
+    """Clips with their ordered frames (LQ keys, GT keys where stored) and the samples over them.
+
+    Frames have global ids (`offsets[clip] + position`), which batches carry back to name keys.
+    """
+
+    name: str
+    rules: ClipRules
+    lq: Storage
+    gt: Storage
+    clips: list[str]
+    stems: list[list[str]]
+    lq_keys: list[list[str]]
+    gt_keys: list[list[Optional[str]]]
+    sep: str = "/"  # between clip and frame in BasicSR keys (`_` in old EDVR LMDBs)
+    lq_raw_shape: Optional[tuple[int, int, int]] = None
+    gt_raw_shape: Optional[tuple[int, int, int]] = None
+
+    def __post_init__(self) -> None:
+        counts = np.array([len(s) for s in self.stems], np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        if self.rules.per_frame:
+            self.sample_clip = np.repeat(np.arange(len(self.clips)), counts)
+            self.sample_frame = np.concatenate([np.arange(n) for n in counts]) if len(counts) else counts
+        else:
+            self.sample_clip = np.arange(len(self.clips))
+            self.sample_frame = np.zeros(len(self.clips), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.sample_clip)
+
+    @property
+    def raw(self) -> bool:
+        return self.gt_raw_shape is not None
+
+    def count(self, clip: int) -> int:
+        return len(self.stems[clip])
+
+    def frame_id(self, clip: int, frame: int) -> int:
+        return int(self.offsets[clip]) + frame
+
+    def locate(self, frame_id: int) -> tuple[int, int]:
+        """(clip, frame position) of a global frame id."""
+        clip = int(np.searchsorted(self.offsets, frame_id, side="right")) - 1
+        return clip, frame_id - int(self.offsets[clip])
+
+    def key(self, clip: int, frame: int) -> str:
+        """BasicSR's `key`: the clip (Vimeo types) or `clip/frame` of the key frame."""
+        if self.rules.clip_key:
+            return self.clips[clip]
+        return f"{self.clips[clip]}{self.sep}{self.stems[clip][frame]}"
+
+    def keys(self, frame_ids: Sequence[int]) -> list[str]:
+        return [self.key(*self.locate(int(i))) for i in frame_ids]
+
+    def close(self) -> None:
+        self.lq.close()
+        self.gt.close()
+
+
+def _listing(names: Sequence[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _side_frames(store: Storage, clips: list[str], pattern: Optional[re.Pattern], discovered: Optional[dict],
+                 ) -> dict[str, Optional[Frames]]:
+    """Frames of every clip on one side: from the LMDB's keys, or by scanning the clip folders."""
+    if discovered is not None:
+        return {c: discovered.get(c) for c in clips}
+    return {c: scan_clip(store.root, c, pattern) for c in clips}
+
+
+def _min_frames(rules: ClipRules) -> int:
+    if rules.window in ("centered", "forward"):
+        return (rules.num_frame - 1) * max(rules.interval_list) + 1
+    if rules.window == "middle":
+        return rules.num_frame
+    return 1
+
+
+def _check_window_fits(cfg: Config, rules: ClipRules, clip: str, count: int, where: str) -> None:
+    need = _min_frames(rules)
+    if count < need:
+        raise DatasetError(f"{cfg.name}: clip {clip} in {where} has {count} frame(s), fewer than the {need} that "
+                           f"num_frame {rules.num_frame} with interval_list {list(rules.interval_list)} needs; "
+                           f"remove the clip or lower num_frame")
+    if rules.window == "padded":
+        half = rules.num_frame // 2
+        for frame in list(range(min(half, count))) + list(range(max(count - half, 0), count)):
+            if not all(0 <= f < count for f in padded(frame, count, rules.num_frame, rules.padding)):
+                raise DatasetError(f"{cfg.name}: clip {clip} in {where} has {count} frame(s), too few to pad a "
+                                   f"{rules.num_frame}-frame window with padding {rules.padding}; use padding "
+                                   f"replicate or lower num_frame")
+
+
+class _Sides:
+    """LQ and GT storages with their discovered clips (LMDB keys) and the clip list."""
+
+    def __init__(self, cfg: Config, rules: ClipRules, lq: Storage, gt: Storage):
+        self.lmdb = isinstance(lq, LmdbStorage)
+        self.pattern = pattern = template_pattern(rules.frame_tmpl) if rules.frame_tmpl else None
+        self.lq_clips = self.gt_clips = None
+        self.sep = "/"
+        self.raw_shapes: tuple = (None, None)
+        if self.lmdb:
+            self.lq_clips, self.sep = lmdb_clips(lq.root, pattern)
+            self.gt_clips, gt_sep = lmdb_clips(gt.root, pattern)
+            if gt_sep != self.sep:
+                raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
+                                   f"({lq.root}, {gt.root}); pack both the same way")
+            self.raw_shapes = (read_lmdb_meta(lq.root).raw_shape, read_lmdb_meta(gt.root).raw_shape)
+        self.meta = read_clip_meta(cfg.meta_info_file) if cfg.meta_info_file else None
+        if self.meta is not None:
+            names = [c.replace("/", self.sep) for c, _ in self.meta]
+        elif self.lmdb:
+            names = sorted(self.lq_clips)
+        else:
+            names = scan_clip_names(lq.root, rules.depth)
+        if rules.partition is not None:
+            names = [c for c in names if (c in rules.partition) == rules.keep_partition]
+        self.names = names
+
+
+def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides: _Sides,
+                 clip: str, lq_frames: Optional[Frames], gt_frames: Optional[Frames], count: Optional[int]):
+    """Ordered stems, LQ keys and GT keys of one clip; a `DatasetError` for anything missing."""
+    where_lq = f"{lq.root}/{clip}" if not sides.lmdb else f"LMDB {lq.root}"
+    if not lq_frames:
+        raise DatasetError(f"{cfg.name}: clip {clip} has no LQ frames in {where_lq}; add the frames or drop the clip "
+                           f"from the meta_info_file")
+    gt_frames = gt_frames or {}
+    names = set(lq_frames) | (set(gt_frames) if rules.all_gt_needed else set())
+    stems = order_stems(list(names), stem_pattern(sides.pattern))
+    missing_lq = [s for s in stems if s not in lq_frames]
+    if missing_lq:
+        raise DatasetError(f"{cfg.name}: clip {clip}: LQ frame(s) {_listing(missing_lq)} missing from {where_lq} "
+                           f"(present in GT); add them or remove the GT frames")
+    needed_gt = stems if rules.all_gt_needed else [stems[len(stems) // 2]]
+    missing_gt = [s for s in needed_gt if s not in gt_frames]
+    if missing_gt:
+        where_gt = f"{gt.root}/{clip}" if not sides.lmdb else f"LMDB {gt.root}"
+        raise DatasetError(f"{cfg.name}: clip {clip}: GT frame(s) {_listing(missing_gt)} missing from {where_gt}; "
+                           f"every LQ frame needs its GT partner with the same name")
+    if count is not None and count != len(stems):
+        raise DatasetError(f"{cfg.name}: clip {clip} has {len(stems)} frame(s) in {where_lq} but "
+                           f"{cfg.meta_info_file} says {count}; fix the meta file or the clip")
+    _check_window_fits(cfg, rules, clip, len(stems), where_lq)
+    return stems, [lq_frames[s] for s in stems], [gt_frames.get(s) for s in stems]
+
+
+def build_clip_index(cfg: Config, rules: ClipRules) -> ClipIndex:
+    """Index the clips of `cfg` (meta file, LMDB keys or folder scan); fail early, naming clip and frame."""
+    if not cfg.dataroot_gt or not cfg.dataroot_lq:
+        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
+    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
+    with named_errors(cfg.name):
+        gt = store_cls(cfg.dataroot_gt)
+        lq = store_cls(cfg.dataroot_lq)
+    try:
+        with named_errors(cfg.name):
+            index = _index(cfg, rules, lq, gt)
+    except BaseException:
+        lq.close()
+        gt.close()
+        raise
+    return index
+
+
+def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex:
+    sides = _Sides(cfg, rules, lq, gt)
+    counts = {c.replace("/", sides.sep): n for c, n in sides.meta} if sides.meta is not None else {}
+    lq_side = _side_frames(lq, sides.names, sides.pattern, sides.lq_clips)
+    gt_side = _side_frames(gt, sides.names, sides.pattern, sides.gt_clips)
+    stems, lq_keys, gt_keys = [], [], []
+    for clip in sides.names:
+        s, lk, gk = _clip_frames(cfg, rules, lq, gt, sides, clip, lq_side[clip], gt_side[clip], counts.get(clip))
+        stems.append(s)
+        lq_keys.append(lk)
+        gt_keys.append(gk)
+    if not sides.names:
+        kept = "" if rules.partition is None else " after the validation partition was applied"
+        raise DatasetError(f"{cfg.name}: dataset has no clips{kept} (in {cfg.dataroot_lq}); check dataroot_lq, "
+                           f"meta_info_file and val_partition")
+    if sides.lmdb:
+        for store, keys in ((lq, lq_keys), (gt, gt_keys)):
+            missing = store.missing([k for clip in keys for k in clip if k is not None])
+            if missing:
+                raise DatasetError(f"{cfg.name}: {len(missing)} key(s) of {store.root}/meta_info.txt are missing "
+                                   f"from its data.mdb: {_listing(missing)}; the LMDB is incomplete, re-create it")
+    lq_raw, gt_raw = sides.raw_shapes
+    return ClipIndex(cfg.name, rules, lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_raw, gt_raw)

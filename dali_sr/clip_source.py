@@ -1,0 +1,241 @@
+"""External source of clip samples: frame bytes, one crop window per sample, augment flags.
+
+Each sample's frames come from `clip_windows` (interval, redraw and reverse draws from the
+epoch plan). The crop window is drawn once per sample from the frame headers and shared by
+every LQ frame; the GT window is `scale` times it. Two batch layouts:
+
+- stacked (one GT frame per sample): a DALI row per sample, LQ frames as `num_frame`
+  outputs `lq_0..` that the graph decodes and stacks;
+- flat (GT for every frame, recurrent types): a DALI row per frame, outputs `lq_0`, `gt_0`,
+  so one decoder per side sees all frames; rows of a sample share window and flags.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from . import clip_windows as cw
+from .clip_index import ClipIndex
+from .config import Config
+from .epoch_plan import EpochPlan
+from .errors import DatasetError, named_errors
+from .image_header import read_header
+from .paired_source import raw_rgb
+
+_FLAGS = ("hflip", "vflip", "transpose")
+
+
+class ClipSource:
+    """Callable for `fn.external_source(batch=True, num_outputs=len(names))`; one batch per call.
+
+    Outputs in `names` order: LQ frames `lq_0..lq_{G-1}` and `gt_0` (encoded bytes, or RGB
+    arrays for raw LMDBs); for training `lq_anchor`, `lq_shape`, `gt_anchor`, `gt_shape` and
+    the augment flags; outside training `gt_shape`; and `idx` (rows, 2): sample slot in the
+    batch and the global id of the sample's key frame.
+    """
+
+    def __init__(self, cfg: Config, index: ClipIndex):
+        self.cfg, self.index, self.rules = cfg, index, index.rules
+        self.patch = cfg.gt_size // cfg.scale if cfg.is_train else None
+        self.plan: Optional[EpochPlan] = None
+        self.next_batch = 0
+        self.fed: deque = deque(maxlen=16)  # (batch number, frame (store, key) lists per DALI row)
+        self.error: Optional[DatasetError] = None
+        self.groups = 1 if self.rules.flat else self.rules.num_frame  # LQ outputs per DALI row
+        names = [f"lq_{k}" for k in range(self.groups)] + ["gt_0"]
+        if cfg.is_train:
+            names += ["lq_anchor", "lq_shape", "gt_anchor", "gt_shape"]
+            names += (["hflip"] if cfg.use_hflip or cfg.use_rot else []) + (["vflip", "transpose"] if cfg.use_rot else [])
+        else:
+            names += ["gt_shape"]
+        self.names = tuple(names + ["idx"])
+
+    @property
+    def rows_per_batch(self) -> int:
+        """The most DALI rows one batch can have (the pipeline's batch size)."""
+        if not self.rules.flat:
+            return self.cfg.batch_size
+        if self.rules.window in ("clip", "all"):
+            return self.cfg.batch_size * max(len(s) for s in self.index.stems)
+        return self.cfg.batch_size * self.rules.num_frame
+
+    def start(self, plan: EpochPlan, batch: int = 0) -> None:
+        """Serve `plan` from batch number `batch` on."""
+        self.plan, self.next_batch, self.error = plan, batch, None
+        self.fed.clear()
+
+    # -- which frames -------------------------------------------------------------------------
+    def _frames(self, clip: int, frame: int, draws: np.ndarray) -> tuple[list[int], list[int], int]:
+        """(LQ frame positions, GT frame positions, key frame) of one sample."""
+        r, count = self.rules, self.index.count(clip)
+        interval = cw.pick(r.interval_list, draws[0])
+        if r.window == "centered":
+            lq = cw.centered(frame, count, r.num_frame, interval, draws[1])
+            key, gt = lq[len(lq) // 2], [lq[len(lq) // 2]]
+        elif r.window == "forward":
+            lq = cw.forward(frame, count, r.num_frame, interval, draws[1])
+            key, gt = lq[0], lq
+        elif r.window == "middle":
+            lq = cw.middle(count, r.num_frame)
+            key, gt = count // 2, [count // 2]
+        elif r.window == "padded":
+            lq = cw.padded(frame, count, r.num_frame, r.padding)
+            key, gt = frame, [frame]
+        else:  # all / clip: every frame
+            lq = list(range(count))
+            key, gt = 0, lq
+        if self.cfg.is_train and r.random_reverse and draws[2] < 0.5:
+            lq = lq[::-1]
+            gt = lq if r.gt_all else gt
+        return lq, gt, key
+
+    # -- reading and checking -----------------------------------------------------------------
+    def _read(self, clip: int, positions: list[int], gt_side: bool) -> tuple[list, list[tuple[int, int]]]:
+        ix = self.index
+        store, keys = (ix.gt, ix.gt_keys[clip]) if gt_side else (ix.lq, ix.lq_keys[clip])
+        raw_shape = ix.gt_raw_shape if gt_side else ix.lq_raw_shape
+        values, sizes = [], []
+        for p in positions:
+            value = store.get(keys[p])
+            if raw_shape is not None:
+                value, hw = raw_rgb(value, raw_shape, store.describe(keys[p]))
+            else:
+                header = read_header(value, store.describe(keys[p]))
+                hw = (header.height, header.width)
+            values.append(value)
+            sizes.append(hw)
+        return values, sizes
+
+    def _check(self, clip: int, lq_pos: list[int], lq_sizes: list, gt_pos: list[int], gt_sizes: list) -> None:
+        ix, s = self.index, self.cfg.scale
+        lq_hw = lq_sizes[0]
+        for p, hw in zip(lq_pos, lq_sizes):
+            if hw != lq_hw:
+                raise DatasetError(f"{ix.name}: LQ frame {ix.lq.describe(ix.lq_keys[clip][p])} is {hw[0]}x{hw[1]} but "
+                                   f"{ix.lq.describe(ix.lq_keys[clip][lq_pos[0]])} is {lq_hw[0]}x{lq_hw[1]}; all "
+                                   f"frames of a clip must have one size")
+        want = (lq_hw[0] * s, lq_hw[1] * s)
+        for p, hw in zip(gt_pos, gt_sizes):
+            bad = hw != want if self.cfg.is_train else (hw[0] < want[0] or hw[1] < want[1])
+            if bad:
+                raise DatasetError(f"{ix.name}: GT frame {ix.gt.describe(ix.gt_keys[clip][p])} is {hw[0]}x{hw[1]} but "
+                                   f"LQ frames of clip {ix.clips[clip]} are {lq_hw[0]}x{lq_hw[1]}; GT must be scale "
+                                   f"{s} x LQ ({want[0]}x{want[1]}): check scale and the LQ/GT folders")
+        if self.patch is not None and (lq_hw[0] < self.patch or lq_hw[1] < self.patch):
+            raise DatasetError(f"{ix.name}: LQ frames of clip {ix.clips[clip]} are {lq_hw[0]}x{lq_hw[1]}, smaller "
+                               f"than the LQ patch {self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale "
+                               f"{s}); remove the clip or lower gt_size")
+
+    # -- batches ------------------------------------------------------------------------------
+    def __call__(self):
+        plan = self.plan
+        if plan is None or self.next_batch >= len(plan):
+            raise StopIteration
+        rows = plan.batch(self.next_batch)
+        try:
+            with named_errors(self.index.name):
+                return self._assemble(self.next_batch, plan.indices[rows], plan.uniforms[rows], plan.flips[rows],
+                                      plan.clip_draws[rows])
+        except DatasetError as e:
+            self.error = e
+            raise
+        finally:
+            self.next_batch += 1
+
+    def _assemble(self, batch_no: int, samples: np.ndarray, uniforms: np.ndarray, flips: np.ndarray,
+                  draws: np.ndarray) -> tuple:
+        ix, flat = self.index, self.rules.flat
+        lq_cols: list[list] = [[] for _ in range(self.groups)]
+        gt_col: list = []
+        per_row: dict[str, list] = {k: [] for k in ("lq_anchor", "lq_shape", "flags", "idx")}
+        fed_rows: list = []
+        for slot, i in enumerate(samples):
+            clip, frame = int(ix.sample_clip[i]), int(ix.sample_frame[i])
+            lq_pos, gt_pos, key = self._frames(clip, frame, draws[slot])
+            lqs, lq_sizes = self._read(clip, lq_pos, gt_side=False)
+            gts, gt_sizes = self._read(clip, gt_pos, gt_side=True)
+            self._check(clip, lq_pos, lq_sizes, gt_pos, gt_sizes)
+            h, w = lq_sizes[0]
+            if self.patch is None:
+                anchor, shape = (0, 0), (w, h)
+            else:
+                anchor = (int(uniforms[slot, 1] * (w - self.patch + 1)), int(uniforms[slot, 0] * (h - self.patch + 1)))
+                shape = (self.patch, self.patch)
+            lq_named = [(ix.lq, ix.lq_keys[clip][p]) for p in lq_pos]
+            gt_named = [(ix.gt, ix.gt_keys[clip][p]) for p in gt_pos]
+            if flat:  # a row per frame
+                if slot and len(lq_pos) != len(gt_col) // slot:
+                    raise DatasetError(f"{ix.name}: a batch mixes clips of different lengths ({ix.clips[clip]} has "
+                                       f"{len(lq_pos)} frames); use batch_size_per_gpu: 1 or clips of one length")
+                rows = [([lq], gt, [pair]) for lq, gt, pair in zip(lqs, gts, zip(lq_named, gt_named))]
+            else:  # a row per sample, LQ frames side by side
+                rows = [(lqs, gts[0], lq_named + gt_named)]
+            for lq_values, gt_value, names in rows:
+                for col, value in zip(lq_cols, lq_values):
+                    col.append(value)
+                gt_col.append(gt_value)
+                per_row["lq_anchor"].append(anchor)
+                per_row["lq_shape"].append(shape)
+                per_row["flags"].append(flips[slot])
+                per_row["idx"].append((slot, ix.frame_id(clip, key)))
+                fed_rows.append(names)
+        self.fed.append((batch_no, fed_rows))
+        lq_shape = np.array(per_row["lq_shape"], np.int32)
+        if not self.cfg.is_train and (lq_shape != lq_shape[0]).any():
+            raise DatasetError(f"{ix.name}: validation batch mixes frame sizes or clip lengths; use "
+                               f"batch_size_per_gpu: 1 for whole-frame validation")
+        lq_anchor = np.array(per_row["lq_anchor"], np.int32)
+        flags = np.array(per_row["flags"], bool).reshape(-1, 3)
+        out: dict[str, Any] = {f"lq_{k}": col for k, col in enumerate(lq_cols)}
+        out.update({"gt_0": gt_col, "lq_anchor": lq_anchor, "lq_shape": lq_shape, "gt_anchor": lq_anchor * self.cfg.scale,
+                    "gt_shape": lq_shape * self.cfg.scale, "hflip": (flags[:, 0] & self.cfg.use_hflip).astype(np.int32),
+                    "vflip": flags[:, 1].astype(np.int32), "transpose": flags[:, 2].copy(),
+                    "idx": np.array(per_row["idx"], np.int64)})
+        return tuple(out[name] for name in self.names)
+
+    # -- after DALI -----------------------------------------------------------------------------
+    def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
+        """(name, stored bytes) of the frames of DALI row `row` of batch `batch_no` (all rows if None)."""
+        rows = dict(self.fed).get(batch_no)
+        if rows is None or self.index.raw:
+            return []
+        chosen = [rows[row]] if row is not None and row < len(rows) else rows
+        return [(store.describe(key), store.get(key)) for names in chosen for store, key in names]
+
+    def collate(self, out: dict[str, Any]) -> dict[str, Any]:
+        """DALI rows -> BasicSR's video batch: `lq` (B, T, C, h, w), `gt` (B, C, H, W) or (B, T, C, H, W), names."""
+        idx = out.pop("idx").numpy()
+        _, first = np.unique(idx[:, 0], return_index=True)
+        b = len(first)
+        lq, gt = out["lq"], out["gt"]
+        lq = lq.reshape(b, -1, *lq.shape[2:])
+        gt = gt.reshape(b, -1, *gt.shape[2:])
+        if not self.rules.gt_all:
+            gt = gt[:, 0]
+        elif self.rules.flip_sequence:
+            lq, gt = torch.cat([lq, lq.flip(1)], 1), torch.cat([gt, gt.flip(1)], 1)
+        out["lq"], out["gt"] = lq, gt
+        out.update(self._names([int(i) for i in idx[first, 1]]))
+        return out
+
+    def _names(self, frame_ids: list[int]) -> dict[str, list]:
+        ix, r = self.index, self.rules
+        if self.cfg.is_train:
+            return {"key": ix.keys(frame_ids)}
+        located = [ix.locate(i) for i in frame_ids]
+        if r.window == "clip":
+            return {"folder": [ix.clips[c] for c, _ in located]}
+        half = r.num_frame // 2
+        if r.window == "middle":  # Vimeo90K test: one folder, clips counted (VideoTestVimeo90KDataset)
+            names = {"folder": ["vimeo90k"] * len(located), "idx": [f"{c}/{len(ix.clips)}" for c, _ in located],
+                     "border": [0] * len(located)}
+        else:
+            names = {"folder": [ix.clips[c] for c, _ in located],
+                     "idx": [f"{f}/{ix.count(c)}" for c, f in located],
+                     "border": [int(f < half or f >= ix.count(c) - half) for c, f in located]}
+        names["lq_path"] = [ix.lq.label(ix.lq_keys[c][f]) for c, f in located]
+        names["gt_path"] = [ix.gt.label(ix.gt_keys[c][f]) for c, f in located]
+        return names
