@@ -23,7 +23,7 @@ from .registry import PipelineSpec, register
 def _frames(inputs: list, window, cfg: Config, index: ClipIndex, on_gpu: bool):
     """Encoded (or raw) frames of a sample -> one FHWC sequence, cut to `window` (shape, anchor) if given."""
     if index.raw:
-        seq = ops.stack_frames(inputs)
+        seq = ops.stack_frames([fn.reshape(x, layout="HWC") for x in inputs])
         seq = ops.crop(seq, *window) if window is not None else seq
         return seq.gpu() if on_gpu else seq
     if window is not None and cfg.is_train and not on_gpu:  # CPU training: decode only the window
