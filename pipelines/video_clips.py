@@ -101,3 +101,5 @@ _register("VideoClipDataset",
           lambda cfg, where: _validator(cfg.extra["gt_frames"] == "center")(cfg, where))
 _register("VideoTestDataset", lambda cfg: clip_rules(cfg, "centered", gt_all=False),
           {**_CLIP_OPTIONS, "frame_tmpl": _FRAME_TMPL}, _validator(True, train_ok=False))
+_register("VideoRecurrentTestDataset", lambda cfg: clip_rules(cfg, "forward", gt_all=True),
+          {**_CLIP_OPTIONS, "frame_tmpl": _FRAME_TMPL}, _validator(False, needs_num_frame=False, train_ok=False))

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import dali_sr
+from pipelines.registry import pipeline_types
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yml"))
 
@@ -13,14 +14,17 @@ def test_presets_exist():
     for s in (2, 3, 4):
         assert {f"div2k_x{s}_lmdb", f"div2k_x{s}_disk"} <= names
     assert "set5_x4_val" in names
+    assert {"reds_edvr_m_x4", "reds_basicvsr_x4", "vimeo90k_edvr_x4", "vimeo90k_basicvsr_x4", "reds4_val",
+            "custom_clips_deblur"} <= names
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_preset_validates(path):
-    cfg = dali_sr.load_config(path)
-    assert cfg.type == "PairedImageDataset"
-    if cfg.is_train:
-        assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip and cfg.use_rot
+    for phase in ("train", "val") if "\ndatasets:" in path.read_text() else (None,):
+        cfg = dali_sr.load_config(path, phase=phase)
+        assert cfg.type in pipeline_types()
+        if cfg.is_train:
+            assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip and cfg.use_rot
 
 
 def test_option_file_sections():
@@ -28,3 +32,16 @@ def test_option_file_sections():
     train, val = dali_sr.load_config(path), dali_sr.load_config(path, phase="val")
     assert (train.phase, train.scale, train.seed, train.gt_size, train.io_backend) == ("train", 4, 10, 192, "lmdb")
     assert (val.phase, val.scale, val.batch_size, val.shuffle) == ("val", 4, 1, False)
+
+
+@pytest.mark.parametrize("name, train_type, val_type, frames", [
+    ("reds_edvr_m_x4", "REDSDataset", "VideoTestDataset", 5),
+    ("reds_basicvsr_x4", "REDSRecurrentDataset", "VideoRecurrentTestDataset", 15),
+    ("vimeo90k_basicvsr_x4", "Vimeo90KRecurrentDataset", "VideoRecurrentTestDataset", -1),
+    ("custom_clips_deblur", "VideoClipDataset", "VideoTestDataset", 5),
+])
+def test_video_option_files(name, train_type, val_type, frames):
+    path = next(p for p in CONFIGS if p.stem == name)
+    train, val = dali_sr.load_config(path), dali_sr.load_config(path, phase="val")
+    assert (train.type, val.type, train.extra["num_frame"]) == (train_type, val_type, frames)
+    assert train.use_hflip and train.use_rot and not val.is_train and val.batch_size == 1
