@@ -251,10 +251,12 @@ def test_video_test_dataset_reads_every_frame_in_order_with_padding(tmp_path, pa
         assert s["lq_path"] == str(Path(roots["lq"], s["folder"], f"{f:08d}.png"))
 
 
-def test_recurrent_validation_yields_whole_clips(partitioned):
-    cfg = clip_cfg(partitioned, SCALE, "REDSRecurrentDataset", phase="val")
+@pytest.mark.parametrize("kind, folders", [("REDSRecurrentDataset", ["000", "011"]),  # the REDS4 partition
+                                           ("VideoRecurrentTestDataset", ["000", "001", "011", "240"])])
+def test_recurrent_validation_yields_whole_clips(partitioned, kind, folders):
+    cfg = clip_cfg(partitioned, SCALE, kind, phase="val")
     got = epoch(cfg)
-    assert [b["folder"] for b in got] == [["000"], ["011"]]
+    assert [b["folder"] for b in got] == [[f] for f in folders]
     for b in got:
         assert b["lq"].shape == (1, 5, 3, 8, 10) and b["gt"].shape == (1, 5, 3, 16, 20)
         assert [t % 40 for t in tags(b["lq"][0])] == [0, 1, 2, 3, 4]
