@@ -37,6 +37,17 @@ def order_stems(stems: list[str], pattern: Optional[re.Pattern]) -> list[str]:
     return sorted(stems, key=lambda s: int(pattern.search(s).group(1)))
 
 
+def gaps(stems: list[str]) -> list[str]:
+    """Names missing between numbered frames of one naming (`im2`, `im4` -> `im3`); [] for other names."""
+    parts = [re.fullmatch(r"(\D*)(\d+)", s) for s in stems]
+    if not parts or not all(parts) or len({p.group(1) for p in parts}) != 1:
+        return []
+    prefix, widths = parts[0].group(1), {len(p.group(2)) for p in parts}
+    width = widths.pop() if len(widths) == 1 else 0
+    numbers = {int(p.group(2)) for p in parts}
+    return [f"{prefix}{n:0{width}d}" for n in range(min(numbers), max(numbers) + 1) if n not in numbers]
+
+
 def stem_pattern(pattern: Optional[re.Pattern]) -> Optional[re.Pattern]:
     """The template pattern without its file extension, for stems and LMDB keys (which have none)."""
     if pattern is None:

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .clip_frames import (Frames, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
+from .clip_frames import (Frames, gaps, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
                           template_pattern)
 from .clip_rules import ClipRules
 from .clip_windows import padded
@@ -146,12 +146,13 @@ def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides:
     """Ordered stems, LQ keys and GT keys of one clip; a `DatasetError` for anything missing."""
     where_lq = f"{lq.root}/{clip}" if not sides.lmdb else f"LMDB {lq.root}"
     if not lq_frames:
-        raise DatasetError(f"{cfg.name}: clip {clip} has no LQ frames in {where_lq}; add the frames or drop the clip "
-                           f"from the meta_info_file")
+        which = f"LQ frames matching frame_tmpl {rules.frame_tmpl!r}" if rules.frame_tmpl else "LQ frames"
+        raise DatasetError(f"{cfg.name}: clip {clip} has no {which} in {where_lq}; add the frames"
+                           f"{', fix frame_tmpl' if rules.frame_tmpl else ''} or drop the clip")
     gt_frames = gt_frames or {}
     names = set(lq_frames) | (set(gt_frames) if rules.all_gt_needed else set())
     stems = order_stems(list(names), stem_pattern(sides.pattern))
-    missing_lq = [s for s in stems if s not in lq_frames]
+    missing_lq = [s for s in stems if s not in lq_frames] or gaps(stems)
     if missing_lq:
         raise DatasetError(f"{cfg.name}: clip {clip}: LQ frame(s) {_listing(missing_lq)} missing from {where_lq} "
                            f"(present in GT); add them or remove the GT frames")
@@ -161,9 +162,13 @@ def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides:
         where_gt = f"{gt.root}/{clip}" if not sides.lmdb else f"LMDB {gt.root}"
         raise DatasetError(f"{cfg.name}: clip {clip}: GT frame(s) {_listing(missing_gt)} missing from {where_gt}; "
                            f"every LQ frame needs its GT partner with the same name")
+    found = f"{len(stems)} frame(s) ({stems[0]}..{stems[-1]}) in {where_lq}"
     if count is not None and count != len(stems):
-        raise DatasetError(f"{cfg.name}: clip {clip} has {len(stems)} frame(s) in {where_lq} but "
-                           f"{cfg.meta_info_file} says {count}; fix the meta file or the clip")
+        raise DatasetError(f"{cfg.name}: clip {clip} has {found} but {cfg.meta_info_file} says {count}; "
+                           f"fix the meta file or the clip")
+    if rules.frames_per_clip is not None and rules.frames_per_clip != len(stems):
+        raise DatasetError(f"{cfg.name}: clip {clip} has {found}; {cfg.type} clips have {rules.frames_per_clip} "
+                           f"frames (im1..im{rules.frames_per_clip}): add the missing frames or drop the clip")
     _check_window_fits(cfg, rules, clip, len(stems), where_lq)
     return stems, [lq_frames[s] for s in stems], [gt_frames.get(s) for s in stems]
 

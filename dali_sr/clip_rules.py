@@ -37,6 +37,7 @@ class ClipRules:
     partition: Optional[frozenset] = None  # clips kept out of training
     keep_partition: bool = False  # keep only the partition's clips (validation, REDS test_mode)
     frame_tmpl: Optional[str] = None
+    frames_per_clip: Optional[int] = None  # a fixed clip length (Vimeo90K septuplets: 7)
 
     @property
     def per_frame(self) -> bool:
@@ -54,7 +55,8 @@ class ClipRules:
         return self.window != "middle"
 
 
-def clip_rules(cfg: Config, window: str, gt_all: bool, clip_key: bool = False, depth: int = 1) -> ClipRules:
+def clip_rules(cfg: Config, window: str, gt_all: bool, clip_key: bool = False, depth: int = 1,
+               frames_per_clip: Optional[int] = None) -> ClipRules:
     """Rules of a type whose training window is `window`, with the config's options applied."""
     x = cfg.extra
     if not cfg.is_train:
@@ -65,4 +67,5 @@ def clip_rules(cfg: Config, window: str, gt_all: bool, clip_key: bool = False, d
     return ClipRules(window=window, gt_all=gt_all, clip_key=clip_key, depth=depth, num_frame=int(x.get("num_frame") or 0),
                      interval_list=tuple(x.get("interval_list") or (1,)), random_reverse=bool(x.get("random_reverse")),
                      padding=x.get("padding") or "reflection_circle", flip_sequence=bool(x.get("flip_sequence")),
-                     partition=partition, keep_partition=keep, frame_tmpl=x.get("frame_tmpl"))
+                     partition=partition, keep_partition=keep, frame_tmpl=x.get("frame_tmpl"),
+                     frames_per_clip=frames_per_clip)

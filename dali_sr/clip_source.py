@@ -170,7 +170,7 @@ class ClipSource:
                 if slot and len(lq_pos) != len(gt_col) // slot:
                     raise DatasetError(f"{ix.name}: a batch mixes clips of different lengths ({ix.clips[clip]} has "
                                        f"{len(lq_pos)} frames); use batch_size_per_gpu: 1 or clips of one length")
-                rows = [([lq], gt, [pair]) for lq, gt, pair in zip(lqs, gts, zip(lq_named, gt_named))]
+                rows = [([lq], gt, [lq_n, gt_n]) for lq, gt, lq_n, gt_n in zip(lqs, gts, lq_named, gt_named)]
             else:  # a row per sample, LQ frames side by side
                 rows = [(lqs, gts[0], lq_named + gt_named)]
             for lq_values, gt_value, names in rows:
@@ -185,7 +185,10 @@ class ClipSource:
         self.fed.append((batch_no, fed_rows))
         lq_shape = np.array(per_row["lq_shape"], np.int32)
         if not self.cfg.is_train and (lq_shape != lq_shape[0]).any():
-            raise DatasetError(f"{ix.name}: validation batch mixes frame sizes or clip lengths; use "
+            j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
+            first, other = (fed_rows[k][0][0].describe(fed_rows[k][0][1]) for k in (0, j))
+            raise DatasetError(f"{ix.name}: validation batch mixes frame sizes ({first} is {lq_shape[0][1]}x"
+                               f"{lq_shape[0][0]}, {other} is {lq_shape[j][1]}x{lq_shape[j][0]}); use "
                                f"batch_size_per_gpu: 1 for whole-frame validation")
         lq_anchor = np.array(per_row["lq_anchor"], np.int32)
         flags = np.array(per_row["flags"], bool).reshape(-1, 3)

@@ -89,9 +89,11 @@ def _register(name: str, rules: Callable[[Config], ClipRules], options: dict, va
 _register("REDSDataset", lambda cfg: clip_rules(cfg, "centered", gt_all=False), _REDS_OPTIONS, _validator(True))
 _register("REDSRecurrentDataset", lambda cfg: clip_rules(cfg, "forward", gt_all=True), _REDS_OPTIONS,
           _validator(False))
-_register("Vimeo90KDataset", lambda cfg: clip_rules(cfg, "middle", gt_all=False, clip_key=True, depth=2),
+_register("Vimeo90KDataset", lambda cfg: clip_rules(cfg, "middle", gt_all=False, clip_key=True, depth=2,
+                                                                    frames_per_clip=7),
           {**_CLIP_OPTIONS, "num_frame": Option((int,), 7)}, _validator(True))
-_register("Vimeo90KRecurrentDataset", lambda cfg: clip_rules(cfg, "all", gt_all=True, clip_key=True, depth=2),
+_register("Vimeo90KRecurrentDataset", lambda cfg: clip_rules(cfg, "all", gt_all=True, clip_key=True, depth=2,
+                                                                              frames_per_clip=7),
           {**_CLIP_OPTIONS, "flip_sequence": Option((bool,), False)}, _validator(False, needs_num_frame=False))
 _register("VideoClipDataset",
           lambda cfg: clip_rules(cfg, "forward" if cfg.extra["gt_frames"] == "all" else "centered",
