@@ -33,7 +33,8 @@ def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarr
     return np.clip(img * 255.0, 0, 255).astype(np.uint8)
 
 
-def _encode(img: np.ndarray, codec: str) -> bytes:
+def encode(img: np.ndarray, codec: str) -> bytes:
+    """`img` encoded: PNG (fast compression) if `codec` is 'png', else JPEG (quality 95)."""
     if codec == "png":
         ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     else:
@@ -64,8 +65,8 @@ def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4,
         for side in roots.values():
             os.makedirs(side, exist_ok=True)
         for key, lq, gt in _pairs(n, size, scale, seed):
-            Path(roots["lq"], key + ext).write_bytes(_encode(lq, codec))
-            Path(roots["gt"], key + ext).write_bytes(_encode(gt, codec))
+            Path(roots["lq"], key + ext).write_bytes(encode(lq, codec))
+            Path(roots["gt"], key + ext).write_bytes(encode(gt, codec))
         done.write_text(f"{n} pairs, {size}px, x{scale}, {codec}\n")
     if lmdb:
         for side in ("gt", "lq"):

@@ -1,5 +1,7 @@
 """`dali-sr bench CONFIG`: dali_sr vs a BasicSR-style DataLoader vs decode-only, on the same data.
 
+PairedImageDataset configs are measured in pairs, REDSDataset (video clip) configs in clips.
+
 The command's parser lives here; the measuring code (DALI, torch, OpenCV) is imported only
 when the command runs, so `dali-sr --help` stays fast.
 """
@@ -7,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_SYNTHETIC = 512
+DEFAULT_SYNTHETIC = 512  # pairs of `bench synthetic`
+DEFAULT_SYNTHETIC_CLIPS = 8  # clips of `bench synthetic-clips`
+SYNTHETIC_CLIP_FRAMES = 20  # frames per synthetic clip
 
 
 def _positive(text: str) -> int:
@@ -28,10 +32,12 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     """Add the `bench` subcommand to the `dali-sr` subparsers."""
     p = subparsers.add_parser(
         "bench", help="measure dali_sr against a BasicSR-style DataLoader and a decode-only bound",
-        description="Alternate dali_sr, a BasicSR PairedImageDataset + DataLoader baseline and plain "
-                    "cv2.imdecode threads on one dataset; report median pairs/s, CPU s per 1000 pairs "
-                    "(process tree, workers included), peak RSS and optional RSS over epochs.")
-    p.add_argument("config", help="YAML dataset section or BasicSR option file, or the word 'synthetic'")
+        description="Alternate dali_sr, a BasicSR PairedImageDataset (or REDSDataset) + DataLoader baseline "
+                    "and plain cv2.imdecode threads on one dataset; report median samples/s (pairs/s, or clips/s "
+                    "for REDSDataset), CPU s per 1000 samples (process tree, workers included), peak RSS and "
+                    "optional RSS over epochs.")
+    p.add_argument("config", help="YAML dataset section or BasicSR option file (PairedImageDataset or "
+                                  "REDSDataset), or the word 'synthetic' or 'synthetic-clips'")
     p.add_argument("--phase", default=None, help="section of an option file (default train)")
     p.add_argument("--device", default=None, choices=("auto", "gpu", "cpu"), help="override the config's device")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -45,9 +51,11 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                    help="then run dali_sr this many full epochs and report RSS after each (default 0: skip)")
     p.add_argument("--skip-baseline", action="store_true", help="leave out the BasicSR-style DataLoader")
     p.add_argument("--synthetic", type=_positive, default=None, metavar="N",
-                   help=f"with CONFIG 'synthetic': pairs of 480x480 PNG GT / 120x120 LQ in LMDBs, x4, gt_size 128, "
-                        f"flips+rot, batch 16 (default {DEFAULT_SYNTHETIC}); built once under "
-                        f"$DALI_SR_CACHE or ~/.cache/dali_sr")
+                   help=f"with CONFIG 'synthetic': N pairs of 480x480 PNG GT / 120x120 LQ in LMDBs, x4, gt_size 128, "
+                        f"hflip+rot, batch 16 (default {DEFAULT_SYNTHETIC}); with 'synthetic-clips': N REDSDataset "
+                        f"clips of {SYNTHETIC_CLIP_FRAMES} frames, 720x1280 PNG GT / 180x320 LQ in LMDBs, x4, "
+                        f"num_frame 5, interval_list [1], gt_size 256, hflip+rot, batch 16 (default "
+                        f"{DEFAULT_SYNTHETIC_CLIPS}); built once under $DALI_SR_CACHE or ~/.cache/dali_sr")
     p.add_argument("--json", default=None, metavar="PATH", help="write every figure and the environment to PATH")
     p.set_defaults(func=run)
     return p

@@ -4,7 +4,7 @@ Per sample, as BasicSR does it: read the bytes (LMDB environment opened lazily i
 worker, read-only, no lock, no readahead; or a plain file read), `cv2.imdecode` to BGR,
 float32 / 255, `paired_random_crop`, `augment`, optional Y channel, BGR->RGB, HWC->CHW
 tensors, optional mean/std. On a GPU, batches come through pinned memory and are copied
-on a side stream, as BasicSR's `CUDAPrefetcher`.
+on a side stream, as BasicSR's `CUDAPrefetcher`. (`REDSDataset` clips: `clip_baseline.py`.)
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import Config
 from ..errors import DaliSRError, DatasetError
 from ..paired_index import PairedIndex
+from ..storage import Storage
 
 PREFETCH_FACTOR = 2  # DataLoader's default: batches each worker keeps ready
 
@@ -32,22 +33,29 @@ def imdecode(buf: np.ndarray, name: str) -> np.ndarray:
     return img
 
 
-def paired_random_crop(img_gt: np.ndarray, img_lq: np.ndarray, gt_patch_size: int, scale: int,
-                       gt_path: str) -> tuple[np.ndarray, np.ndarray]:
-    """BasicSR's `paired_random_crop` for one pair: LQ patch anywhere in LQ, GT window = scale x it."""
-    h_lq, w_lq = img_lq.shape[:2]
+def read_float(store: Storage, key: str) -> np.ndarray:
+    """BasicSR's `imfrombytes(store.get(key), float32=True)`: HWC BGR float32 in [0, 1]."""
+    return imdecode(store.get(key), store.label(key)).astype(np.float32) / 255.0
+
+
+def paired_random_crop(img_gt: np.ndarray, img_lqs: list[np.ndarray], gt_patch_size: int, scale: int,
+                       gt_path: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """BasicSR's `paired_random_crop`: one LQ window for every LQ image, the GT window = scale x it."""
+    h_lq, w_lq = img_lqs[0].shape[:2]
     h_gt, w_gt = img_gt.shape[:2]
     lq_patch_size = gt_patch_size // scale
+    if any(img.shape[:2] != (h_lq, w_lq) for img in img_lqs):
+        raise DatasetError(f"the LQ frames of {gt_path} differ in size; every frame of a clip needs the same size")
     if (h_gt, w_gt) != (h_lq * scale, w_lq * scale):
         raise DatasetError(f"GT {gt_path} is {h_gt}x{w_gt}, not scale {scale} x its LQ ({h_lq}x{w_lq})")
     if h_lq < lq_patch_size or w_lq < lq_patch_size:
         raise DatasetError(f"LQ of {gt_path} is {h_lq}x{w_lq}, smaller than the patch {lq_patch_size}x{lq_patch_size}")
     top = random.randint(0, h_lq - lq_patch_size)
     left = random.randint(0, w_lq - lq_patch_size)
-    img_lq = img_lq[top:top + lq_patch_size, left:left + lq_patch_size, ...]
+    img_lqs = [img[top:top + lq_patch_size, left:left + lq_patch_size, ...] for img in img_lqs]
     top_gt, left_gt = top * scale, left * scale
     img_gt = img_gt[top_gt:top_gt + gt_patch_size, left_gt:left_gt + gt_patch_size, ...]
-    return img_gt, img_lq
+    return img_gt, img_lqs
 
 
 def augment(imgs: list[np.ndarray], hflip: bool, rotation: bool) -> list[np.ndarray]:
@@ -95,10 +103,9 @@ class BasicSRPairedDataset(Dataset):
         cfg, ix = self.cfg, self.index
         i %= len(ix)
         gt_path, lq_path = ix.gt.label(ix.gt_keys[i]), ix.lq.label(ix.lq_keys[i])
-        img_gt = imdecode(ix.gt.get(ix.gt_keys[i]), gt_path).astype(np.float32) / 255.0
-        img_lq = imdecode(ix.lq.get(ix.lq_keys[i]), lq_path).astype(np.float32) / 255.0
+        img_gt, img_lq = read_float(ix.gt, ix.gt_keys[i]), read_float(ix.lq, ix.lq_keys[i])
         if cfg.is_train:
-            img_gt, img_lq = paired_random_crop(img_gt, img_lq, cfg.gt_size, cfg.scale, gt_path)
+            img_gt, (img_lq,) = paired_random_crop(img_gt, [img_lq], cfg.gt_size, cfg.scale, gt_path)
             img_gt, img_lq = augment([img_gt, img_lq], cfg.use_hflip, cfg.use_rot)
         if cfg.color == "y":
             img_gt, img_lq = _y_channel(img_gt), _y_channel(img_lq)
@@ -137,12 +144,13 @@ def _one_line(error: DaliSRError) -> str:
     return text.splitlines()[-1].split(": ", 1)[-1] if "\n" in text else text
 
 
-def baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool) -> Iterator[dict]:
-    """Endless BasicSR-style batches: `DataLoader(num_workers=workers, persistent_workers=True)`.
+def dataloader_batches(dataset: Dataset, cfg: Config, workers: int, on_gpu: bool) -> Iterator[dict]:
+    """Endless batches of `dataset` from `DataLoader(num_workers=workers, persistent_workers=True)`.
 
-    The DataLoader lives in this generator: closing it shuts the workers down.
+    On a GPU, through pinned memory and `cuda_prefetch`, as BasicSR. The DataLoader lives in
+    this generator: closing it shuts the workers down.
     """
-    loader = DataLoader(BasicSRPairedDataset(cfg, index), batch_size=cfg.batch_size, shuffle=cfg.shuffle,
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=cfg.shuffle,
                         num_workers=workers, drop_last=cfg.drop_last, pin_memory=on_gpu, persistent_workers=True,
                         prefetch_factor=PREFETCH_FACTOR, generator=torch.Generator().manual_seed(cfg.seed))
     batches = (batch for _ in itertools.count() for batch in loader)
@@ -152,3 +160,8 @@ def baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool
         yield from batches
     except DaliSRError as e:
         raise type(e)(_one_line(e)) from None
+
+
+def baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool) -> Iterator[dict]:
+    """Endless BasicSR-style `PairedImageDataset` batches (see `dataloader_batches`)."""
+    return dataloader_batches(BasicSRPairedDataset(cfg, index), cfg, workers, on_gpu)

@@ -1,7 +1,9 @@
 """The `dali-sr bench` session: the config, three contenders, alternating timed runs, the report.
 
-Contenders: dali_sr's loader, the BasicSR-style DataLoader (`baseline.py`) and plain
-`cv2.imdecode` of GT + LQ in a thread pool (decode only: a bound for any PNG loader).
+Contenders: dali_sr's loader, the BasicSR-style DataLoader (`baseline.py` for
+PairedImageDataset, `clip_baseline.py` for REDSDataset) and plain `cv2.imdecode` of a
+sample's images in a thread pool (decode only: a bound for any PNG loader); a sample is a
+GT + LQ pair, or a clip (its T LQ frames + the GT centre frame).
 Each run first takes, untimed, the batches the contender's prefetch queue may hold, so the
 timed batches are produced at steady state; afterwards it waits until the process tree is
 idle again, so a contender's refill never runs in the next one's window.
@@ -22,8 +24,9 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 import cv2
 import numpy as np
@@ -35,20 +38,24 @@ from tqdm import tqdm
 from .. import __version__
 from ..config import Config, load_config
 from ..device import resolve_device
+from ..clip_index import ClipIndex
 from ..errors import ConfigError, DaliSRError
 from ..loader import Loader, build_loader
 from ..paired_index import PairedIndex
 from ..synthetic import make_paired_dataset
-from . import DEFAULT_SYNTHETIC, proctree
+from ..synthetic_clips import make_clip_dataset
+from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES, proctree
 from .baseline import PREFETCH_FACTOR, baseline_batches, imdecode
+from .clip_baseline import CLIP_TYPE, basicsr_window, clip_baseline_batches, window_options
 
+PAIRED_TYPE = "PairedImageDataset"
 DALI, BASELINE, DECODE = "dali_sr", "baseline", "decode_only"
 RUN_ORDER = (DALI, BASELINE, DECODE)
 
 
 @dataclass
 class Contender:
-    """A loader under test: an endless stream of batch sizes (pairs), and its timed runs."""
+    """A loader under test: an endless stream of batch sizes (samples), and its timed runs."""
 
     name: str
     stream: Iterator[int]
@@ -56,19 +63,55 @@ class Contender:
     runs: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class Workload:
+    """The samples the baseline and decode-only contenders load, and what one is called."""
+
+    unit: str  # "pairs" or "clips"
+    index: Union[PairedIndex, ClipIndex]
+    baseline: Callable[..., Iterator[dict]]  # (cfg, index, workers, on_gpu) -> endless batches
+    decode: Callable[[Any, int], None]  # (index, i): cv2-decodes every image sample i reads
+
+
 # -- the config -------------------------------------------------------------------------------
-def _synthetic(n: int) -> dict[str, Any]:
-    """The issue's target setting on `n` cached synthetic pairs (480x480 PNG GT, x4, LMDB)."""
-    root = Path(os.environ.get("DALI_SR_CACHE") or Path.home() / ".cache" / "dali_sr") / f"bench-{n}"
-    print(f"synthetic dataset: {n} pairs in {root}", file=sys.stderr)
+def _cache(folder: str) -> Path:
+    return Path(os.environ.get("DALI_SR_CACHE") or Path.home() / ".cache" / "dali_sr") / folder
+
+
+def _build(root: Path, what: str, make: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Run `make` (which builds a synthetic dataset in `root` once); a one-line error if it cannot write."""
+    print(f"synthetic dataset: {what} in {root}", file=sys.stderr)
     try:
-        roots = make_paired_dataset(str(root), n=n)
+        return make()
     except OSError as e:
         raise DaliSRError(f"cannot build the synthetic dataset in {root}: {e.strerror or e}; "
                           f"set DALI_SR_CACHE to a writable folder") from None
-    return {"type": "PairedImageDataset", "name": f"synthetic-{n}", "io_backend": {"type": "lmdb"},
+
+
+def _synthetic(n: int) -> dict[str, Any]:
+    """The issue's target setting on `n` cached synthetic pairs (480x480 PNG GT, x4, LMDB)."""
+    root = _cache(f"bench-{n}")
+    roots = _build(root, f"{n} pairs", lambda: make_paired_dataset(str(root), n=n))
+    return {"type": PAIRED_TYPE, "name": f"synthetic-{n}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"], "scale": 4, "gt_size": 128,
             "use_hflip": True, "use_rot": True, "batch_size_per_gpu": 16}
+
+
+def _synthetic_clips(n: int) -> dict[str, Any]:
+    """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 PNG GT, x4, LMDB)."""
+    root = _cache(f"bench-clips-{n}")
+    roots = _build(root, f"{n} clips of {SYNTHETIC_CLIP_FRAMES} frames",
+                   lambda: make_clip_dataset(str(root), clips=n, frames=SYNTHETIC_CLIP_FRAMES))
+    return {"type": CLIP_TYPE, "name": f"synthetic-clips-{n}", "io_backend": {"type": "lmdb"},
+            "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"],
+            "meta_info_file": roots["meta_info_file"], "scale": 4, "gt_size": 256, "num_frame": 5,
+            "interval_list": [1], "random_reverse": False, "val_partition": "REDS4", "use_hflip": True,
+            "use_rot": True, "batch_size_per_gpu": 16}
+
+
+# CONFIG words that build a synthetic dataset: (its config, the default --synthetic N)
+SYNTHETIC: dict[str, tuple[Callable[[int], dict[str, Any]], int]] = {
+    "synthetic": (_synthetic, DEFAULT_SYNTHETIC), "synthetic-clips": (_synthetic_clips, DEFAULT_SYNTHETIC_CLIPS)}
 
 
 def _overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
@@ -89,87 +132,110 @@ def _overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
 
 def _config(args: argparse.Namespace) -> Config:
     overrides = _overrides(args.overrides, args.device)
-    if args.config == "synthetic":
-        source: Union[str, dict] = _synthetic(args.synthetic or DEFAULT_SYNTHETIC)
+    if args.config in SYNTHETIC:
+        make, default = SYNTHETIC[args.config]
+        source: Union[str, dict] = make(args.synthetic or default)
     elif args.synthetic is not None:
-        raise ConfigError("--synthetic N applies only to CONFIG 'synthetic'")
+        raise ConfigError(f"--synthetic N applies only to CONFIG {' or '.join(map(repr, SYNTHETIC))}")
     else:
         source = args.config
-    cfg = load_config(source, phase=args.phase, **overrides)
-    if cfg.type != "PairedImageDataset":
-        raise ConfigError(f"bench compares PairedImageDataset loaders; type {cfg.type} is not supported")
+    phase = overrides.pop("phase", args.phase)  # `--set phase=val` is the same as `--phase val`
+    cfg = load_config(source, phase=phase, **overrides)
+    if cfg.type not in (PAIRED_TYPE, CLIP_TYPE):
+        raise ConfigError(f"bench compares {PAIRED_TYPE} and {CLIP_TYPE} loaders; type {cfg.type} is not supported")
     return cfg
 
 
 # -- the contenders ---------------------------------------------------------------------------
-def _dali_pairs(loader: Loader) -> Iterator[int]:
-    while True:
-        for batch in loader:
-            yield len(batch["gt"])
-
-
-def _baseline_pairs(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool) -> Iterator[int]:
-    for batch in baseline_batches(cfg, index, workers, on_gpu):
-        yield len(batch["gt"])
-
-
 def _decode_pair(index: PairedIndex, i: int) -> None:
     for store, key in ((index.gt, index.gt_keys[i]), (index.lq, index.lq_keys[i])):
         imdecode(store.get(key), store.label(key))
 
 
-def _decode_pairs(index: PairedIndex, threads: int, batch_size: int, seed: int) -> Iterator[int]:
-    """Pairs decoded (no crop, no augment) by `threads` threads, two batches in flight, shuffled."""
+def _decode_clip(index: ClipIndex, i: int, **window: Any) -> None:
+    """Decode the frames sample `i` reads: its T LQ frames and the GT centre frame (window as the baseline draws it)."""
+    clip, centre, frames = basicsr_window(index, i, **window)
+    for store, key in [(index.lq, index.lq_keys[clip][f]) for f in frames] + [(index.gt, index.gt_keys[clip][centre])]:
+        imdecode(store.get(key), store.label(key))
+
+
+def _workload(cfg: Config, loader: Loader) -> Workload:
+    """Pairs or clips: the samples of the loader's own index."""
+    if loader.index.raw:
+        raise ConfigError(f"{cfg.name}: raw EDVR LMDBs are not supported by bench (BasicSR's "
+                          f"{cfg.type} reads encoded images)")
+    if cfg.type == CLIP_TYPE:
+        if not cfg.is_train:
+            raise ConfigError(f"{cfg.name}: bench measures {CLIP_TYPE} training samples (BasicSR's {CLIP_TYPE} "
+                              f"always crops); use phase train")
+        return Workload("clips", loader.index, clip_baseline_batches, partial(_decode_clip, **window_options(cfg)))
+    return Workload("pairs", loader.index, baseline_batches, _decode_pair)
+
+
+def _dali_samples(loader: Loader) -> Iterator[int]:
+    while True:
+        for batch in loader:
+            yield len(batch["gt"])
+
+
+def _baseline_samples(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> Iterator[int]:
+    for batch in work.baseline(cfg, work.index, workers, on_gpu):
+        yield len(batch["gt"])
+
+
+def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) -> Iterator[int]:
+    """Samples decoded (no crop, no augment) by `threads` threads, two batches in flight, shuffled."""
     rng = np.random.default_rng(seed)
-    order = (int(i) for _ in itertools.count() for i in rng.permutation(len(index)))
+    order = (int(i) for _ in itertools.count() for i in rng.permutation(len(work.index)))
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
-            pending = deque(pool.submit(_decode_pair, index, next(order)) for _ in range(2 * batch_size))
+            pending = deque(pool.submit(work.decode, work.index, next(order)) for _ in range(2 * batch_size))
             while True:
                 for _ in range(batch_size):
                     pending.popleft().result()
-                    pending.append(pool.submit(_decode_pair, index, next(order)))
+                    pending.append(pool.submit(work.decode, work.index, next(order)))
                 yield batch_size
     finally:
         cv2.setNumThreads(previous)
 
 
-def _contenders(cfg: Config, loader: Loader, workers: int, on_gpu: bool, baseline: bool) -> list[Contender]:
+def _contenders(cfg: Config, loader: Loader, work: Workload, workers: int, on_gpu: bool,
+                baseline: bool) -> list[Contender]:
     """In warm-up order: the baseline first, so its workers fork before DALI starts threads."""
     queued = PREFETCH_FACTOR * workers + (2 if on_gpu else 0)  # + pin-memory thread and CUDA prefetcher
-    out = [Contender(BASELINE, _baseline_pairs(cfg, loader.index, workers, on_gpu), queued)] if baseline else []
-    out.append(Contender(DALI, _dali_pairs(loader), cfg.prefetch_queue_depth))
-    out.append(Contender(DECODE, _decode_pairs(loader.index, workers, cfg.batch_size, cfg.seed), 2))
+    out = [Contender(BASELINE, _baseline_samples(cfg, work, workers, on_gpu), queued)] if baseline else []
+    out.append(Contender(DALI, _dali_samples(loader), cfg.prefetch_queue_depth))
+    out.append(Contender(DECODE, _decode_samples(work, workers, cfg.batch_size, cfg.seed), 2))
     return out
 
 
 # -- measuring --------------------------------------------------------------------------------
 def _take(c: Contender, batches: int, bar: tqdm) -> int:
-    pairs = 0
+    samples = 0
     for _ in range(batches):
-        pairs += next(c.stream)
+        samples += next(c.stream)
         bar.update()
-    return pairs
+    return samples
 
 
-def _timed_run(c: Contender, batches: int, bar: tqdm, gpu: Optional[int]) -> None:
+def _timed_run(c: Contender, batches: int, bar: tqdm, gpu: Optional[int], unit: str) -> None:
     bar.set_description(c.name)
     _take(c, c.queued + 1, bar)  # drain what was prefetched: the producers now run flat out
     pids = proctree.tree()
     cpu0, t0 = proctree.cpu_seconds(pids), time.perf_counter()
-    pairs = _take(c, batches, bar)
+    samples = _take(c, batches, bar)
     if gpu is not None:
         torch.cuda.synchronize(gpu)
     seconds = time.perf_counter() - t0
     cpu = proctree.cpu_seconds(pids) - cpu0
     proctree.settle(pids)
-    c.runs.append({"pairs": pairs, "seconds": round(seconds, 4), "cpu_seconds": round(cpu, 4),
-                   "pairs_per_s": round(pairs / seconds, 2)})
+    c.runs.append({unit: samples, "seconds": round(seconds, 4), "cpu_seconds": round(cpu, 4),
+                   f"{unit}_per_s": round(samples / seconds, 2)})
 
 
-def _measure(contenders: list[Contender], args: argparse.Namespace, gpu: Optional[int]) -> None:
+def _measure(contenders: list[Contender], args: argparse.Namespace, gpu: Optional[int], unit: str) -> None:
     """Warm every contender up, then alternate timed runs; `gpu`: the device to synchronize, if any."""
     total = sum(args.warmup + args.runs * (c.queued + 1 + args.batches) for c in contenders)
     with tqdm(total=total, unit="batch", file=sys.stderr) as bar:
@@ -180,7 +246,7 @@ def _measure(contenders: list[Contender], args: argparse.Namespace, gpu: Optiona
         order = sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))
         for _ in range(args.runs):
             for c in order:
-                _timed_run(c, args.batches, bar, gpu)
+                _timed_run(c, args.batches, bar, gpu, unit)
 
 
 def _peak_rss() -> dict[str, float]:
@@ -207,16 +273,17 @@ def _rss_epochs(loader: Loader, epochs: int) -> Optional[dict[str, Any]]:
 
 
 # -- the report -------------------------------------------------------------------------------
-def _summary(c: Contender) -> dict[str, Any]:
-    return {"pairs_per_s": round(statistics.median(r["pairs_per_s"] for r in c.runs), 2),
-            "cpu_s_per_1000_pairs": round(statistics.median(1000 * r["cpu_seconds"] / r["pairs"] for r in c.runs), 3),
+def _summary(c: Contender, unit: str) -> dict[str, Any]:
+    return {f"{unit}_per_s": round(statistics.median(r[f"{unit}_per_s"] for r in c.runs), 2),
+            f"cpu_s_per_1000_{unit}": round(statistics.median(1000 * r["cpu_seconds"] / r[unit] for r in c.runs), 3),
             "runs": c.runs}
 
 
-def _report(args: argparse.Namespace, cfg: Config, samples: int, workers: int, on_gpu: bool,
+def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int, on_gpu: bool,
             contenders: list[Contender], peak: Mapping[str, float], rss: Optional[dict]) -> dict[str, Any]:
-    results = {c.name: _summary(c) for c in sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))}
-    dali = results[DALI]["pairs_per_s"]
+    unit = work.unit
+    results = {c.name: _summary(c, unit) for c in sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))}
+    dali = results[DALI][f"{unit}_per_s"]
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["dali-sr"] + sys.argv[1:]),
@@ -228,32 +295,42 @@ def _report(args: argparse.Namespace, cfg: Config, samples: int, workers: int, o
                      "cv2": cv2.__version__, "python": platform.python_version()},
         "config": {"path": args.config, "phase": cfg.phase, "name": cfg.name, "type": cfg.type,
                    "io_backend": cfg.io_backend, "dataroot_gt": cfg.dataroot_gt, "dataroot_lq": cfg.dataroot_lq,
-                   "samples": samples, "scale": cfg.scale, "gt_size": cfg.gt_size, "use_hflip": cfg.use_hflip,
-                   "use_rot": cfg.use_rot, "color": cfg.color, "batch_size": cfg.batch_size,
-                   "num_threads": cfg.num_threads, "prefetch_queue_depth": cfg.prefetch_queue_depth,
+                   "meta_info_file": cfg.meta_info_file, **cfg.extra, "samples": len(work.index),
+                   "scale": cfg.scale, "gt_size": cfg.gt_size, "use_hflip": cfg.use_hflip, "use_rot": cfg.use_rot,
+                   "color": cfg.color, "batch_size": cfg.batch_size, "num_threads": cfg.num_threads,
+                   "prefetch_queue_depth": cfg.prefetch_queue_depth,
                    "dataset_enlarge_ratio": cfg.dataset_enlarge_ratio, "device": cfg.device, "seed": cfg.seed},
         "settings": {"workers": workers, "runs": args.runs, "batches": args.batches, "warmup": args.warmup,
                      "set": args.overrides},
+        "unit": unit,
         "results": results,
-        "ratios": {f"{DALI}/{name}": round(dali / r["pairs_per_s"], 3) for name, r in results.items() if name != DALI},
+        "ratios": {f"{DALI}/{name}": round(dali / r[f"{unit}_per_s"], 3)
+                   for name, r in results.items() if name != DALI},
         "peak_rss_mib": dict(peak),
         "rss_epochs": rss,
     }
 
 
+def _samples_words(report: dict[str, Any]) -> str:
+    c = report["config"]
+    if report["unit"] == "clips":
+        return f"{c['samples']} clips of {c['num_frame']} LQ frames, intervals {c.get('interval_list') or [1]}"
+    return f"{c['samples']} pairs"
+
+
 def _table(report: dict[str, Any]) -> str:
-    c, s = report["config"], report["settings"]
+    c, s, unit = report["config"], report["settings"], report["unit"]
     aug = "+".join(name for name, on in (("hflip", c["use_hflip"]), ("rot", c["use_rot"])) if on) or "no flips"
-    lines = [f"dali-sr bench: {c['name']} ({c['type']}, {c['io_backend']}, {c['samples']} pairs, x{c['scale']}, "
+    lines = [f"dali-sr bench: {c['name']} ({c['type']}, {c['io_backend']}, {_samples_words(report)}, x{c['scale']}, "
              f"gt_size {c['gt_size']}, {aug}, batch {c['batch_size']}, phase {c['phase']})",
              f"device {report['device']}; dali_sr {c['num_threads']} threads, "
              + (f"baseline {s['workers']} workers, " if BASELINE in report["results"] else "")
              + f"decode-only {s['workers']} threads; median of {s['runs']} runs x {s['batches']} batches",
              "",
-             f"{'contender':<12} {'pairs/s':>9}  {'CPU s/1000 pairs':>16}  runs (pairs/s)"]
+             f"{'contender':<12} {unit + '/s':>9}  {'CPU s/1000 ' + unit:>16}  runs ({unit}/s)"]
     for name, r in report["results"].items():
-        runs = " ".join(f"{run['pairs_per_s']:.1f}" for run in r["runs"])
-        lines.append(f"{name:<12} {r['pairs_per_s']:>9.1f}  {r['cpu_s_per_1000_pairs']:>16.2f}  {runs}")
+        runs = " ".join(f"{run[f'{unit}_per_s']:.1f}" for run in r["runs"])
+        lines.append(f"{name:<12} {r[f'{unit}_per_s']:>9.1f}  {r[f'cpu_s_per_1000_{unit}']:>16.2f}  {runs}")
     lines.append("")
     lines.append("   ".join(f"{k}: {v:.2f}x" for k, v in report["ratios"].items()))
     p = report["peak_rss_mib"]
@@ -274,18 +351,16 @@ def bench(args: argparse.Namespace) -> int:
     on_gpu = resolve_device(cfg.device)
     workers = args.workers or cfg.num_threads
     with build_loader(cfg) as loader:
-        if loader.index.raw:
-            raise ConfigError(f"{cfg.name}: raw EDVR LMDBs are not supported by bench (BasicSR's "
-                              f"PairedImageDataset reads encoded images)")
-        contenders = _contenders(cfg, loader, workers, on_gpu, not args.skip_baseline)
+        work = _workload(cfg, loader)
+        contenders = _contenders(cfg, loader, work, workers, on_gpu, not args.skip_baseline)
         try:
-            _measure(contenders, args, cfg.device_id if on_gpu else None)
+            _measure(contenders, args, cfg.device_id if on_gpu else None, work.unit)
             peak = _peak_rss()
         finally:
             for c in contenders:
                 c.stream.close()
         rss = _rss_epochs(loader, args.rss_epochs)
-        report = _report(args, cfg, len(loader.index), workers, on_gpu, contenders, peak, rss)
+        report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss)
     print(_table(report))
     if args.json:
         try:
