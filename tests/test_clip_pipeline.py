@@ -332,3 +332,13 @@ def test_resume_mid_epoch_gives_the_same_next_batches(reds):
         rest = list(loader)
     assert [b["key"] for b in rest] == [b["key"] for b in full[2:]]
     assert all(x["gt"].equal(y["gt"]) for x, y in zip(rest, full[2:]))
+
+
+@pytest.mark.parametrize("kind", ["Vimeo90KDataset", "Vimeo90KRecurrentDataset"])
+def test_vimeo_disk_and_lmdb_keys_give_identical_batches(tmp_path, kind):
+    clips = {f"00001/{k:04d}": (7, 8, 10) for k in range(1, 4)}
+    roots = make_nn_clips(tmp_path, SCALE, clips, lmdb=True, stem=lambda i: f"im{i + 1}")
+    opts = {"random_reverse": True, "batch_size_per_gpu": 1}
+    disk, lmdb = epoch(clip_cfg(roots, SCALE, kind, **opts)), epoch(clip_cfg(roots, SCALE, kind, lmdb=True, **opts))
+    assert [b["key"] for b in disk] == [b["key"] for b in lmdb] and len(disk) == 3
+    assert all(a["lq"].equal(b["lq"]) and a["gt"].equal(b["gt"]) for a, b in zip(disk, lmdb))
