@@ -1,0 +1,1 @@
+"""Dataset preparation commands: pack, extract-subimages, meta-info, regroup-reds, verify, inspect."""
