@@ -1,0 +1,297 @@
+"""`dali-sr meta-info DIR`: a BasicSR disk meta file for a folder of images or of clip folders.
+
+Lines (BasicSR's formats):
+  images (generate_meta_info.py):  `0001_s001.png (480,480,3)`   sorted names, one per image
+  `--clips reds`:                   `000 100 (720,1280,3)`        clip folder, frame count, first frame's shape
+  `--clips vimeo90k`:               `00001/0001 7 (256,448,3)`    two-level clip folders
+
+Shapes are those `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives (c = 1 for gray). They come
+from the file header where that is exact (8/16-bit gray, RGB, RGBA PNG; gray / colour JPEG),
+otherwise from decoding the image.
+
+This module also holds the helpers the other prep commands share: image listing, shape
+probing and a thread pool with a progress bar.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Callable, Iterable, Optional, Sequence, TypeVar
+
+from ..clip_frames import gaps, order_stems, scan_clip, scan_clip_names
+from ..errors import ConfigError, DatasetError
+from ..paired_index import SCANNED_EXTENSIONS
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CLIP_LAYOUTS = {"reds": 1, "vimeo90k": 2}  # layout -> depth of the clip folders
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def check_workers(workers: Optional[int]) -> int:
+    if workers is None:
+        return default_workers()
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+def list_images(folder: str) -> list[str]:
+    """Image file names (not paths) directly in `folder`, sorted; DatasetError if it is no folder or holds none."""
+    if not os.path.isdir(folder):
+        raise DatasetError(f"{folder} is not a folder; give the folder that holds the images")
+    names = sorted(e.name for e in os.scandir(folder)
+                   if e.is_file() and os.path.splitext(e.name)[1].lower() in SCANNED_EXTENSIONS)
+    if not names:
+        has_dirs = any(e.is_dir() for e in os.scandir(folder))
+        hint = ("it holds folders: for clip folders use --clips reds|vimeo90k" if has_dirs
+                else f"put images ({', '.join(sorted(SCANNED_EXTENSIONS))}) there")
+        raise DatasetError(f"{folder} holds no images; {hint}")
+    return names
+
+
+def run_pool(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, unit: str,
+             progress: bool = True) -> list[R]:
+    """`[fn(x) for x in items]` on `workers` threads (OpenCV releases the GIL) with a tqdm bar.
+
+    The first exception stops the pool (queued items are cancelled) and is raised.
+    """
+    from tqdm import tqdm
+
+    results: list = [None] * len(items)
+    with tqdm(total=len(items), desc=desc, unit=unit, file=sys.stderr, disable=not progress,
+              dynamic_ncols=True) as bar:
+        if workers == 1:
+            for i, item in enumerate(items):
+                results[i] = fn(item)
+                bar.update(1)
+            return results
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _decode_shape(path: str) -> tuple[int, int, int]:
+    import cv2
+
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DatasetError(f"{path}: OpenCV cannot decode this file (corrupt, truncated or unsupported); "
+                           f"re-create it or remove it from the folder")
+    if img.ndim == 2:
+        return img.shape[0], img.shape[1], 1
+    if img.ndim == 3:
+        return img.shape
+    raise DatasetError(f"{path}: decoded to {img.ndim} dimensions; store 2-D gray or colour images")
+
+
+def _png_shape(f, path: str) -> Optional[tuple[int, int, int]]:
+    """(h, w, c) from PNG chunks up to IDAT when the header fixes OpenCV's channel count, else None."""
+    f.seek(8)
+    head = f.read(8)
+    if len(head) < 8 or head[4:8] != b"IHDR":
+        raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
+    ihdr = f.read(13)
+    if len(ihdr) < 13:
+        raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
+    width, height, depth, ctype = struct.unpack(">IIBB", ihdr[:10])
+    if width == 0 or height == 0:
+        raise DatasetError(f"{path}: PNG header says {height}x{width} pixels; the file is corrupt, re-create it")
+    f.seek(4, os.SEEK_CUR)  # CRC
+    while True:  # a tRNS chunk (before IDAT) changes what OpenCV returns: decode then
+        head = f.read(8)
+        if len(head) < 8:
+            raise DatasetError(f"{path}: truncated PNG (no image data); re-create the file")
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"IDAT":
+            break
+        if kind == b"tRNS":
+            return None
+        f.seek(length + 4, os.SEEK_CUR)
+    if depth in (8, 16) and ctype in (0, 2, 6):
+        return height, width, {0: 1, 2: 3, 6: 4}[ctype]
+    return None
+
+
+def _jpeg_shape(data: bytes) -> Optional[tuple[int, int, int]]:
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 10 > n:
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            comps = data[pos + 9]
+            if height == 0 or width == 0 or comps not in (1, 3):
+                return None  # unusual (DNL height, CMYK): let the decoder say
+            return height, width, comps
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return None
+
+
+def probe_shape(path: str) -> tuple[int, int, int]:
+    """(h, w, c) of `cv2.imread(path, IMREAD_UNCHANGED)` (c = 1 for gray): from the header when exact, else decoded."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(65536)
+            if not start:
+                raise DatasetError(f"{path}: empty file (0 bytes); re-create it or remove it from the folder")
+            shape = None
+            if start.startswith(_PNG_MAGIC):
+                shape = _png_shape(f, path)
+            elif start[:3] == b"\xff\xd8\xff":
+                shape = _jpeg_shape(start)
+                if shape is None and len(start) == 65536:  # frame header after large APP segments
+                    f.seek(0)
+                    shape = _jpeg_shape(f.read())
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror}); check the file and its permissions") from None
+    return shape if shape is not None else _decode_shape(path)
+
+
+def shape_text(shape: Iterable[int]) -> str:
+    return "(" + ",".join(str(int(v)) for v in shape) + ")"
+
+
+# ---------------------------------------------------------------- meta-info
+
+def _clip_line(root: str, clip: str, layout: str) -> str:
+    frames = scan_clip(root, clip, None) or {}
+    folder = os.path.join(root, clip)
+    if not frames:
+        has_dirs = any(e.is_dir() for e in os.scandir(folder))
+        hint = ("it holds folders: for two-level clips (00001/0001) use --clips vimeo90k" if has_dirs and layout == "reds"
+                else "add the frames or remove the folder")
+        raise DatasetError(f"clip folder {folder} holds no images; {hint}")
+    stems = order_stems(list(frames), None)
+    missing = gaps(stems)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DatasetError(f"clip folder {folder} is missing frames {shown} between {stems[0]} and {stems[-1]}; "
+                           f"restore them (BasicSR indexes frames by number)")
+    first = os.path.join(root, frames[stems[0]])
+    return f"{clip} {len(stems)} {shape_text(probe_shape(first))}"
+
+
+def meta_info_lines(folder: str, clips: Optional[str] = None, workers: Optional[int] = None,
+                    progress: bool = True) -> list[str]:
+    """BasicSR meta lines for `folder`: one per image (`clips=None`), or one per clip (`'reds'`, `'vimeo90k'`)."""
+    workers = check_workers(workers)
+    if clips is None:
+        names = list_images(folder)
+        shapes = run_pool(lambda n: probe_shape(os.path.join(folder, n)), names, workers,
+                          "meta-info", "image", progress)
+        return [f"{n} {shape_text(s)}" for n, s in zip(names, shapes)]
+    if clips not in CLIP_LAYOUTS:
+        raise ConfigError(f"clips must be one of {', '.join(CLIP_LAYOUTS)} (or None for images), got {clips!r}")
+    if not os.path.isdir(folder):
+        raise DatasetError(f"{folder} is not a folder; give the folder that holds the clip folders")
+    depth = CLIP_LAYOUTS[clips]
+    names = scan_clip_names(folder, depth)
+    if not names:
+        hint = ("clip folders must be two levels deep (00001/0001/im1.png); for one level use --clips reds"
+                if depth == 2 else "clip folders hold the frames (000/00000000.png)")
+        raise DatasetError(f"{folder} holds no {clips} clip folders; {hint}")
+    return run_pool(lambda c: _clip_line(folder, c, clips), names, workers, "meta-info", "clip", progress)
+
+
+def write_meta_info(folder: str, out: Optional[str] = None, clips: Optional[str] = None,
+                    workers: Optional[int] = None, force: bool = False, progress: bool = True) -> list[str]:
+    """Write `meta_info_lines` to `out` (stdout when None); refuses an existing `out` unless `force`."""
+    if out is not None and os.path.exists(out) and not force:
+        raise DatasetError(f"{out} already exists; pass --force to overwrite it or choose another --out")
+    if out is not None and os.path.isdir(out):
+        raise DatasetError(f"{out} is a folder; give a file name for --out (e.g. {os.path.join(out, 'meta_info.txt')})")
+    lines = meta_info_lines(folder, clips=clips, workers=workers, progress=progress)
+    text = "".join(line + "\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise DatasetError(f"folder {parent} of --out does not exist; create it first")
+        tmp = out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    return lines
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `meta-info` subcommand to the `dali-sr` subparsers."""
+    p = subparsers.add_parser(
+        "meta-info", help="write a BasicSR meta_info file for a folder of images or clips",
+        description="Write BasicSR's disk meta file: 'name (h,w,c)' per image (sorted, as generate_meta_info.py), "
+                    "or with --clips reds 'clip frame_count (h,w,c)' per clip folder (000 100 (720,1280,3)), with "
+                    "--clips vimeo90k per two-level clip folder (00001/0001 7 (256,448,3)). Shapes are what "
+                    "cv2.imread(..., IMREAD_UNCHANGED) gives (c=1 for gray): read from PNG/JPEG headers where exact, "
+                    "decoded otherwise.")
+    p.add_argument("dir", metavar="DIR", help="folder of images, or of clip folders with --clips")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the lines to FILE (default: stdout)")
+    p.add_argument("--clips", default=None, choices=tuple(CLIP_LAYOUTS),
+                   help="DIR holds clip folders: reds (DIR/000/00000000.png) or vimeo90k (DIR/00001/0001/im1.png)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help=f"threads reading images (default {default_workers()})")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    lines = write_meta_info(args.dir, out=args.out, clips=args.clips, workers=args.workers, force=args.force,
+                            progress=not args.quiet)
+    if args.out is not None:
+        what = "clips" if args.clips else "images"
+        print(f"wrote {len(lines)} lines ({what}) to {args.out}")
+    return 0

@@ -1,0 +1,202 @@
+"""`dali-sr extract-subimages SRC DST`: crop large images into overlapping sub-images (BasicSR's rule).
+
+Same windows, names and pixels as BasicSR's scripts/data_preparation/extract_subimages.py:
+  starts along a side of length n: range(0, n - crop + 1, step), plus n - crop when the last
+  window leaves more than `thresh` pixels uncovered; windows in row-major order, named
+  `{stem}_s{index:03d}{ext}` with index from 1; images read with IMREAD_UNCHANGED (16-bit and
+  alpha kept) and written with cv2.imwrite(..., [IMWRITE_PNG_COMPRESSION, level]) in the input's
+  format (JPEG is re-encoded by OpenCV's default quality, as BasicSR does).
+A DIV2K LR scale suffix ends the stem (`0001x4` -> `0001`), so HR and LR sub-images pair by name.
+BasicSR removes `x2`/`x3`/`x4`/`x8` anywhere in the name; here only a suffix after a digit is
+removed (identical for DIV2K / Flickr2K names, and `box2.png` stays `box2`).
+
+Differences on bad input: images smaller than the crop (BasicSR crashes) are all named in one
+error before anything is written, or kept with `keep_small` (a side shorter than the crop is
+taken whole); two inputs that would write the same names are an error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import ConfigError, DatasetError
+from .meta_cmd import check_workers, default_workers, list_images, non_negative_int, positive_int, probe_shape, \
+    run_pool
+
+_SCALE_SUFFIX = re.compile(r"(?<=\d)x[2348]$")
+_SUBIMAGE_NAME = re.compile(r".+_s\d{3,}\.[A-Za-z0-9]+$")
+
+
+def subimage_stem(stem: str) -> str:
+    """Output stem of an input stem: the DIV2K LR scale suffix removed (`0001x4` -> `0001`)."""
+    return _SCALE_SUFFIX.sub("", stem)
+
+
+def windows(size: int, crop: int, step: int, thresh: int, keep_small: bool = False) -> list[int]:
+    """Window starts along one side of `size` pixels (BasicSR's rule); [] if size < crop (or [0] with keep_small)."""
+    if size < crop:
+        return [0] if keep_small else []
+    starts = list(range(0, size - crop + 1, step))
+    if size - (starts[-1] + crop) > thresh:
+        starts.append(size - crop)
+    return starts
+
+
+@dataclass
+class ExtractReport:
+    images: int  # input images
+    subimages: int  # files written
+    kept_small: list[str]  # inputs smaller than the crop on some side, kept (keep_small)
+
+
+@dataclass
+class _Job:
+    path: str
+    out_stem: str
+    ext: str
+    height: int
+    width: int
+
+
+def _check_options(crop: int, step: int, thresh: int, level: int) -> None:
+    for name, value, low in (("crop", crop, 1), ("step", step, 1), ("thresh", thresh, 0), ("level", level, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    if level > 9:
+        raise ConfigError(f"level (PNG compression) must be 0..9, got {level}")
+
+
+def _prepare_dst(src: str, dst: str, force: bool) -> None:
+    if os.path.realpath(src) == os.path.realpath(dst):
+        raise ConfigError(f"DST {dst} is SRC; write the sub-images to another folder (e.g. {src.rstrip('/')}_sub)")
+    if not os.path.exists(dst):
+        return
+    if not os.path.isdir(dst):
+        raise DatasetError(f"DST {dst} exists and is not a folder; choose another DST")
+    if not force:
+        raise DatasetError(f"DST {dst} already exists; remove it, choose another DST, or pass --force to write into it "
+                           f"(its old *_sNNN sub-images are deleted first)")
+
+
+def _remove_old_subimages(dst: str) -> int:
+    removed = 0
+    for entry in os.scandir(dst):
+        if entry.is_file() and _SUBIMAGE_NAME.match(entry.name):
+            os.remove(entry.path)
+            removed += 1
+    return removed
+
+
+def _crop_one(job: _Job, dst: str, crop: int, step: int, thresh: int, level: int, keep_small: bool) -> int:
+    import cv2
+    import numpy as np
+
+    img = cv2.imread(job.path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DatasetError(f"{job.path}: OpenCV cannot decode this file (corrupt, truncated or unsupported); "
+                           f"re-create it or move it out of SRC")
+    if img.ndim not in (2, 3):
+        raise DatasetError(f"{job.path}: decoded to {img.ndim} dimensions; store 2-D gray or colour images")
+    if img.shape[:2] != (job.height, job.width):
+        raise DatasetError(f"{job.path}: header says {job.height}x{job.width} but the image decodes to "
+                           f"{img.shape[0]}x{img.shape[1]}; the file is corrupt, re-create it")
+    hs = windows(job.height, crop, step, thresh, keep_small)
+    ws = windows(job.width, crop, step, thresh, keep_small)
+    ch, cw = min(crop, job.height), min(crop, job.width)
+    params = [cv2.IMWRITE_PNG_COMPRESSION, level]
+    index = 0
+    for top in hs:
+        for left in ws:
+            index += 1
+            out = os.path.join(dst, f"{job.out_stem}_s{index:03d}{job.ext}")
+            patch = np.ascontiguousarray(img[top:top + ch, left:left + cw, ...])
+            try:
+                ok = cv2.imwrite(out, patch, params)
+            except cv2.error as e:
+                raise DatasetError(f"{out}: OpenCV cannot write it ({str(e).strip().splitlines()[-1]}); "
+                                   f"check the extension and free disk space") from None
+            if not ok:
+                raise DatasetError(f"{out}: OpenCV could not write it; check free disk space and permissions of {dst}")
+    return index
+
+
+def extract_subimages(src: str, dst: str, crop: int = 480, step: int = 240, thresh: int = 0, level: int = 3,
+                      keep_small: bool = False, workers: Optional[int] = None, force: bool = False,
+                      progress: bool = True) -> ExtractReport:
+    """Crop every image directly in `src` into sub-images in the new folder `dst` (BasicSR's extract_subimages)."""
+    _check_options(crop, step, thresh, level)
+    workers = check_workers(workers)
+    names = list_images(src)
+    _prepare_dst(src, dst, force)
+
+    jobs, owners = [], {}
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        out_stem = subimage_stem(stem)
+        key = (out_stem, ext)
+        if key in owners:
+            raise DatasetError(f"{os.path.join(src, owners[key])} and {os.path.join(src, name)} would both write "
+                               f"{out_stem}_sNNN{ext}; keep one of them in SRC")
+        owners[key] = name
+        jobs.append(_Job(os.path.join(src, name), out_stem, ext, 0, 0))
+
+    shapes = run_pool(lambda j: probe_shape(j.path), jobs, workers, "reading sizes", "image", progress)
+    small = []
+    for job, (h, w, _) in zip(jobs, shapes):
+        job.height, job.width = h, w
+        if h < crop or w < crop:
+            small.append(f"{os.path.basename(job.path)} ({h}x{w})")
+    if small and not keep_small:
+        shown = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        raise DatasetError(f"{len(small)} image(s) in {src} are smaller than the {crop}x{crop} crop: {shown}; "
+                           f"lower --crop, remove them, or pass --keep-small to keep them whole")
+
+    if os.path.isdir(dst):
+        _remove_old_subimages(dst)
+    os.makedirs(dst, exist_ok=True)
+    counts = run_pool(lambda j: _crop_one(j, dst, crop, step, thresh, level, keep_small), jobs, workers,
+                      "extract-subimages", "image", progress)
+    return ExtractReport(images=len(jobs), subimages=sum(counts), kept_small=small)
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `extract-subimages` subcommand to the `dali-sr` subparsers."""
+    p = subparsers.add_parser(
+        "extract-subimages", help="crop large images into overlapping sub-images (BasicSR extract_subimages)",
+        description="Crop every image directly in SRC into crop x crop sub-images in the new folder DST, with "
+                    "BasicSR's windows (starts 0, step, 2*step, ... plus a last window flush with the border when "
+                    "more than --thresh pixels are left), names ({stem}_s001.png, row-major; DIV2K LR suffixes "
+                    "x2/x3/x4/x8 removed so 0001x4.png gives 0001_s001.png) and pixels (IMREAD_UNCHANGED, "
+                    "cv2.imwrite with PNG compression --level). DIV2K: HR --crop 480 --step 240, LR x2 240/120, "
+                    "x3 160/80, x4 120/60.")
+    p.add_argument("src", metavar="SRC", help="folder of images (not searched recursively)")
+    p.add_argument("dst", metavar="DST", help="new folder for the sub-images")
+    p.add_argument("--crop", type=positive_int, default=480, help="sub-image side in pixels (default 480)")
+    p.add_argument("--step", type=positive_int, default=240, help="stride of the sliding window (default 240)")
+    p.add_argument("--thresh", type=non_negative_int, default=0,
+                   help="add a window flush with the right/bottom border only when more than THRESH pixels "
+                        "are left uncovered (default 0)")
+    p.add_argument("--level", type=int, choices=range(10), default=3, metavar="0-9",
+                   help="PNG compression level, cv2.IMWRITE_PNG_COMPRESSION (default 3 as BasicSR; 0 decodes fastest)")
+    p.add_argument("--keep-small", action="store_true",
+                   help="keep images smaller than the crop: a side shorter than --crop is taken whole "
+                        "(default: report them and stop)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help=f"threads cropping images (default {default_workers()})")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing DST, deleting the *_sNNN sub-images already there first")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    report = extract_subimages(args.src, args.dst, crop=args.crop, step=args.step, thresh=args.thresh,
+                               level=args.level, keep_small=args.keep_small, workers=args.workers,
+                               force=args.force, progress=not args.quiet)
+    note = f" ({len(report.kept_small)} smaller than the crop kept)" if report.kept_small else ""
+    print(f"wrote {report.subimages} sub-images of {report.images} images to {args.dst}{note}")
+    return 0
