@@ -22,7 +22,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo
-    from .prep import meta_cmd, regroup, subimages
+    from .prep import meta_cmd, pack, regroup, subimages
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--phase", default=None, help="section of an option file (train, val, ...)")
     show.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
     show.set_defaults(func=_show)
+    pack.add_parser(sub)
     subimages.add_parser(sub)
     meta_cmd.add_parser(sub)
     regroup.add_parser(sub)

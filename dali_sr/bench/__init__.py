@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..cli_types import non_negative_int, positive_int
+
 DEFAULT_SYNTHETIC = 512  # pairs of `bench synthetic`
 DEFAULT_SYNTHETIC_CLIPS = 8  # clips of `bench synthetic-clips`
 SYNTHETIC_CLIP_FRAMES = 20  # frames per synthetic clip
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
 
 
 def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -42,15 +30,15 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--device", default=None, choices=("auto", "gpu", "cpu"), help="override the config's device")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (VALUE is YAML), e.g. --set num_threads=3; repeatable")
-    p.add_argument("--workers", type=_positive, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="DataLoader workers and decode-only threads (default: the config's num_threads)")
-    p.add_argument("--runs", type=_positive, default=5, help="timed runs per contender (default 5)")
-    p.add_argument("--batches", type=_positive, default=40, help="batches timed per run (default 40)")
-    p.add_argument("--warmup", type=_positive, default=5, help="untimed batches per contender first (default 5)")
-    p.add_argument("--rss-epochs", type=_non_negative, default=0,
+    p.add_argument("--runs", type=positive_int, default=5, help="timed runs per contender (default 5)")
+    p.add_argument("--batches", type=positive_int, default=40, help="batches timed per run (default 40)")
+    p.add_argument("--warmup", type=positive_int, default=5, help="untimed batches per contender first (default 5)")
+    p.add_argument("--rss-epochs", type=non_negative_int, default=0,
                    help="then run dali_sr this many full epochs and report RSS after each (default 0: skip)")
     p.add_argument("--skip-baseline", action="store_true", help="leave out the BasicSR-style DataLoader")
-    p.add_argument("--synthetic", type=_positive, default=None, metavar="N",
+    p.add_argument("--synthetic", type=positive_int, default=None, metavar="N",
                    help=f"with CONFIG 'synthetic': N pairs of 480x480 PNG GT / 120x120 LQ in LMDBs, x4, gt_size 128, "
                         f"hflip+rot, batch 16 (default {DEFAULT_SYNTHETIC}); with 'synthetic-clips': N REDSDataset "
                         f"clips of {SYNTHETIC_CLIP_FRAMES} frames, 720x1280 PNG GT / 180x320 LQ in LMDBs, x4, "

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import ConfigError, DatasetError
-from .meta_cmd import check_workers, default_workers, list_images, non_negative_int, positive_int, probe_shape, \
+from ..cli_types import non_negative_int, positive_int
+from .meta_cmd import check_workers, default_workers, list_images, probe_shape, \
     run_pool
 
 _SCALE_SUFFIX = re.compile(r"(?<=\d)x[2348]$")

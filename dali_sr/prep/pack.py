@@ -1,0 +1,428 @@
+"""`dali-sr pack SRC DST.lmdb`: a folder of images -> a BasicSR LMDB (`data.mdb`, `lock.mdb`, `meta_info.txt`).
+
+Values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.png', cv2.imread(path,
+cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines are
+`{key}.png ({h},{w},{c}) {level}`. Keys and file selection: `pack_sources`.
+
+The LMDB is built in the sibling folder `DST.partial` (no `meta_info.txt`, so no loader takes it
+for a finished LMDB), `meta_info.txt` is written last, and the folder is renamed to DST only
+when complete. `resume` continues a partial build, skipping the keys it already holds.
+Worker threads read and encode (OpenCV releases the GIL), one writer commits in batches, and
+the map doubles whenever it is full.
+
+cv2, lmdb and tqdm are imported only when packing runs, so `dali-sr --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from contextlib import closing
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..cli_types import positive_int
+from ..errors import ConfigError, DatasetError
+from .pack_sources import PRESETS, PackItem, select_images
+
+DEFAULT_LEVEL = 1
+DEFAULT_COMMIT_EVERY = 5000
+MAX_PENDING_BYTES = 256 << 20  # commit earlier when the uncommitted values reach this size
+MIN_MAP_SIZE = 1 << 12  # one page
+PARTIAL_SUFFIX = ".partial"
+STATE_FILE = "pack_state.json"
+_STATE_FORMAT = "dali_sr pack partial v1"
+_LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.txt", STATE_FILE}
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
+
+
+@dataclass(frozen=True)
+class PackReport:
+    dst: str  # the finished LMDB folder
+    images: int  # keys in the LMDB (and lines in meta_info.txt)
+    written: int  # values encoded and written by this run
+    resumed: int  # values already in the partial build that this run kept
+    ignored: int  # files left out: non-image, hidden, or frames the preset drops
+    level: int  # PNG compression level
+    value_bytes: int  # bytes of the values written by this run
+    map_size: int  # final LMDB map size
+    seconds: float
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def partial_path(dst: str) -> Path:
+    """Where `pack` builds DST until it is complete."""
+    p = Path(dst)
+    return p.with_name(p.name + PARTIAL_SUFFIX)
+
+
+def _encode_file(path: str, level: int) -> tuple[bytes, tuple[int, int, int]]:
+    """BasicSR's value for one image file: PNG bytes at `level` and the (h, w, c) of the decoded image."""
+    import cv2
+
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
+    try:
+        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise DatasetError(f"{path}: cannot store a {img.dtype} image of shape {img.shape} as PNG; convert it to "
+                           f"1, 3 or 4 channels of 8 or 16 bits")
+    h, w = img.shape[:2]
+    return buf.tobytes(), (h, w, 1 if img.ndim == 2 else img.shape[2])
+
+
+def _check_header(path: str) -> int:
+    """Cheap check that `path` holds an image we can store (format, size cap); returns its size in bytes."""
+    import numpy as np
+
+    from ..image_header import read_header
+
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(64 << 10)
+            if head[:3] == b"\xff\xd8\xff" and size > len(head):  # frame size may sit after big EXIF segments
+                head += f.read()
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e.strerror}; check it exists and is readable") from None
+    if not head:
+        raise DatasetError(f"{path}: empty file (0 bytes); re-create or remove it")
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head[:3] == b"\xff\xd8\xff":
+        read_header(np.frombuffer(head, dtype=np.uint8), path)
+    elif not (head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*")
+              or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        raise DatasetError(f"{path}: not a PNG, JPEG, BMP, TIFF or WebP image (unknown content); re-create or "
+                           f"remove it")
+    return size
+
+
+def _verify_decodes(path: str) -> None:
+    import cv2
+
+    if cv2.imread(path, cv2.IMREAD_UNCHANGED) is None:
+        raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
+
+
+def _png_shape(value, key: str, where: Path) -> tuple[int, int, int]:
+    data = bytes(value[:26])
+    if len(data) < 26 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        raise DatasetError(f"{where}: value of key {key!r} is not a PNG; this is not a pack partial build, "
+                           f"rerun with --force to start over")
+    return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big"), _PNG_CHANNELS.get(data[25], 3)
+
+
+def _parallel(pool: ThreadPoolExecutor, fn, args: list, ahead: int):
+    """Results of fn(*a) for every `a` in order, at most `ahead` in flight."""
+    window: deque = deque()
+    it = iter(args)
+    for a in it:
+        window.append(pool.submit(fn, *a))
+        if len(window) >= ahead:
+            break
+    try:
+        while window:
+            result = window.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                window.append(pool.submit(fn, *nxt))
+            yield result
+    finally:
+        for fut in window:
+            fut.cancel()
+
+
+def _bar(progress: bool, **kw):
+    from tqdm import tqdm
+
+    return tqdm(disable=not progress, dynamic_ncols=True, **kw)
+
+
+def _check_options(level: int, workers: int, commit_every: int, map_size: Optional[int], preset) -> None:
+    if not isinstance(level, int) or not 0 <= level <= 9:
+        raise ConfigError(f"PNG compression level must be 0..9, got {level!r}; BasicSR uses 1")
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    if not isinstance(commit_every, int) or commit_every < 1:
+        raise ConfigError(f"commit_every must be a positive integer, got {commit_every!r}")
+    if map_size is not None and (not isinstance(map_size, int) or map_size < 1):
+        raise ConfigError(f"map_size must be a positive number of bytes, got {map_size!r}")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)} or none")
+
+
+def _check_paths(src: Path, dst: Path, force: bool, resume: bool) -> None:
+    if not dst.name.endswith(".lmdb"):
+        raise ConfigError(f"{dst}: the LMDB folder name must end with '.lmdb' (BasicSR requires it); "
+                          f"e.g. {dst.name}.lmdb")
+    s, d = src.resolve(), dst.resolve()
+    if s == d or d in s.parents:
+        raise ConfigError(f"{dst} is the source folder or holds it; choose a DST outside SRC {src}")
+    if dst.exists() or dst.is_symlink():
+        if not force:
+            done = " (a complete LMDB)" if (dst / "meta_info.txt").is_file() else ""
+            raise DatasetError(f"{dst} already exists{done}; pass --force to replace it, or choose another DST")
+        if dst.is_dir() and not dst.is_symlink():
+            strangers = sorted(p.name for p in dst.iterdir() if p.name not in _LMDB_FILES)
+            if strangers:
+                raise DatasetError(f"{dst} is not an LMDB folder (it holds {strangers[0]}); --force only replaces "
+                                   f"LMDB folders, remove it yourself")
+    partial = partial_path(str(dst))
+    if partial.exists() and not (resume or force):
+        raise DatasetError(f"{partial} holds an unfinished pack of {dst.name}; pass --resume to continue it or "
+                           f"--force to start over")
+
+
+def _open_partial(partial: Path, resume: bool, level: int, map_size: int):
+    """(env, {key: shape} already stored) of the partial build; a fresh one unless resuming."""
+    import lmdb
+
+    if partial.exists() and not resume:
+        _remove(partial)
+    if partial.exists():
+        state_path = partial / STATE_FILE
+        try:
+            state = json.loads(state_path.read_text())
+            assert state.get("format") == _STATE_FORMAT
+        except (OSError, ValueError, AssertionError):
+            raise DatasetError(f"{partial} is not a partial build of dali-sr pack (no valid {STATE_FILE}); "
+                               f"rerun with --force to start over") from None
+        if state.get("level") != level:
+            raise ConfigError(f"{partial} was packed at PNG level {state.get('level')}; resume with "
+                              f"--level {state.get('level')}, or --force to start over at level {level}")
+        data = partial / "data.mdb"
+        size = data.stat().st_size if data.exists() else 0
+        env = lmdb.open(str(partial), map_size=max(map_size, 2 * size, MIN_MAP_SIZE))
+        done = {}
+        with env.begin(buffers=True) as txn:
+            for k, v in txn.cursor():
+                key = bytes(k).decode("ascii")
+                done[key] = _png_shape(v, key, partial)
+        return env, done
+    partial.mkdir(parents=True)
+    tmp = partial / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps({"format": _STATE_FORMAT, "level": level}))
+    os.replace(tmp, partial / STATE_FILE)
+    return lmdb.open(str(partial), map_size=max(map_size, MIN_MAP_SIZE)), {}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+class _Writer:
+    """Puts values in batches; a full map doubles and the batch is written again."""
+
+    def __init__(self, env, commit_every: int):
+        self.env, self.commit_every = env, commit_every
+        self.pending: list[tuple[bytes, bytes]] = []
+        self.pending_bytes = 0
+        self.map_size = env.info()["map_size"]
+
+    def put(self, key: str, value: bytes) -> None:
+        self.pending.append((key.encode("ascii"), value))
+        self.pending_bytes += len(value)
+        if len(self.pending) >= self.commit_every or self.pending_bytes >= MAX_PENDING_BYTES:
+            self.commit()
+
+    def commit(self) -> None:
+        import lmdb
+
+        while self.pending:
+            try:
+                with self.env.begin(write=True) as txn:
+                    for k, v in self.pending:
+                        txn.put(k, v)
+            except lmdb.MapFullError:
+                self.map_size *= 2
+                self.env.set_mapsize(self.map_size)
+                continue
+            self.pending, self.pending_bytes = [], 0
+
+
+def _write_meta(folder: Path, shapes: dict[str, tuple[int, int, int]], level: int) -> None:
+    tmp = folder / "meta_info.txt.tmp"
+    with open(tmp, "w", encoding="ascii", newline="\n") as f:
+        for key in sorted(shapes):
+            h, w, c = shapes[key]
+            f.write(f"{key}.png ({h},{w},{c}) {level}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / "meta_info.txt")
+
+
+def _move_into_place(partial: Path, dst: Path) -> None:
+    old = None
+    if dst.exists() or dst.is_symlink():
+        old = dst.with_name(f"{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+    os.replace(partial, dst)
+    (dst / STATE_FILE).unlink(missing_ok=True)
+    if old is not None:
+        _remove(old)
+
+
+def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = False, level: int = DEFAULT_LEVEL,
+         workers: Optional[int] = None, commit_every: int = DEFAULT_COMMIT_EVERY, resume: bool = False,
+         force: bool = False, only_im4: bool = False, list_file: Optional[str] = None,
+         map_size: Optional[int] = None, verify: bool = False, progress: bool = True) -> PackReport:
+    """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc).
+
+    preset: None | 'div2k' | 'reds' | 'vimeo90k' (file selection and keys); recursive: every
+    level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
+    list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
+    map_size: initial LMDB map size in bytes (default: estimated; it doubles when full);
+    verify: decode every image before writing anything (else only headers are checked first and
+    an undecodable image stops the run when reached, leaving a partial build to `resume`).
+    Raises `DatasetError` / `ConfigError` naming the file and the fix.
+    """
+    t0 = time.perf_counter()
+    workers = default_workers() if workers is None else workers
+    _check_options(level, workers, commit_every, map_size, preset)
+    src_p, dst_p = Path(src), Path(dst)
+    selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
+    _check_paths(src_p, dst_p, force, resume)
+    items = selection.items
+    ahead = 4 * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dali_sr-pack") as pool:
+        with _bar(progress, total=len(items), unit="img", desc="check") as bar:
+            source_bytes = 0
+            with closing(_parallel(pool, _check_header, [(it.path,) for it in items], ahead)) as results:
+                for size in results:
+                    source_bytes += size
+                    bar.update()
+        if verify:
+            with _bar(progress, total=len(items), unit="img", desc="decode") as bar:
+                with closing(_parallel(pool, _verify_decodes, [(it.path,) for it in items], ahead)) as results:
+                    for _ in results:
+                        bar.update()
+        partial = partial_path(dst)
+        initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
+        env, shapes = _open_partial(partial, resume, level, initial)
+        try:
+            wanted = {it.key for it in items}
+            extra = sorted(set(shapes) - wanted)
+            if extra:
+                raise DatasetError(f"{partial} holds {len(extra)} keys that the source does not give (e.g. "
+                                   f"{extra[0]!r}): the source or options changed; rerun with --force to start over")
+            resumed = len(shapes)
+            todo: list[PackItem] = [it for it in items if it.key not in shapes]
+            writer = _Writer(env, commit_every)
+            written_bytes = 0
+            results = _parallel(pool, _encode_file, [(it.path, level) for it in todo], ahead)
+            with _bar(progress, total=len(items), initial=resumed, unit="img", desc=f"pack {dst_p.name}") as bar, \
+                    closing(results):
+                try:
+                    for item, (value, shape) in zip(todo, results):
+                        writer.put(item.key, value)
+                        shapes[item.key] = shape
+                        written_bytes += len(value)
+                        bar.update()
+                finally:
+                    try:  # keep every value encoded so far: --resume starts after them
+                        writer.commit()
+                    except Exception:  # noqa: BLE001 - the first error is the one to report
+                        pass
+            final_map = env.info()["map_size"]
+        finally:
+            env.close()
+    _write_meta(partial, shapes, level)
+    _move_into_place(partial, dst_p)
+    return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
+                      ignored=selection.ignored, level=level, value_bytes=written_bytes, map_size=final_map,
+                      seconds=time.perf_counter() - t0)
+
+
+def _level(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be a PNG compression level 0..9, got {text!r}")
+    return value
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '1048576', '64M', '2G', '1T' (binary units)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1] if t[-1:] in ("K", "M", "G", "T") else ""
+    try:
+        value = int(float(t[: len(t) - len(unit)]) * units[unit])
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a size in bytes like 1048576, 64M or 2G, got {text!r}")
+    return value
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `pack` subcommand to the `dali-sr` subparsers."""
+    p = subparsers.add_parser(
+        "pack", help="pack a folder of images into a BasicSR LMDB",
+        description="Pack images into a BasicSR LMDB folder (data.mdb, lock.mdb, meta_info.txt). Values are "
+                    "cv2.imencode('.png', cv2.imread(path, IMREAD_UNCHANGED), [IMWRITE_PNG_COMPRESSION, LEVEL]) as "
+                    "in BasicSR; keys are paths relative to SRC without extension, '/'-separated, sorted. The LMDB "
+                    "is built in DST.partial and renamed to DST when complete; an interrupted run continues with "
+                    "--resume. Hidden and non-image files are left out.")
+    p.add_argument("src", help="folder of images (.png .jpg .jpeg .bmp .tif .tiff .webp)")
+    p.add_argument("dst", help="LMDB folder to create; its name must end with .lmdb")
+    p.add_argument("--preset", choices=PRESETS, default=None,
+                   help="BasicSR key conventions: div2k = flat folder of sub-images (key 0001_s001); reds = "
+                        "SRC/clip/frame.png (key 000/00000000); vimeo90k = SRC/seq/sub/imN.png (key 00001/0001/im4, "
+                        "im1..im7; GT with --only-im4)")
+    p.add_argument("--recursive", action="store_true", help="without a preset: also pack images in subfolders")
+    p.add_argument("--only-im4", action="store_true",
+                   help="with --preset vimeo90k: keep only im4 of every sequence (GT for Vimeo90KDataset, as "
+                        "BasicSR's vimeo90k_train_GT_only4th.lmdb)")
+    p.add_argument("--list", dest="list_file", default=None, metavar="FILE",
+                   help="keep only the keys or key prefixes listed in FILE, one a line (e.g. Vimeo90K "
+                        "sep_trainlist.txt: 00001/0001)")
+    p.add_argument("--level", type=_level, default=DEFAULT_LEVEL,
+                   help=f"PNG compression level 0..9 (default {DEFAULT_LEVEL}, as BasicSR)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help=f"threads that read and encode images (default {default_workers()}); one writer")
+    p.add_argument("--commit-every", type=positive_int, default=DEFAULT_COMMIT_EVERY, metavar="N",
+                   help=f"commit the LMDB every N images (default {DEFAULT_COMMIT_EVERY}; also every "
+                        f"{MAX_PENDING_BYTES >> 20} MiB)")
+    p.add_argument("--map-size", type=parse_size, default=None, metavar="SIZE",
+                   help="initial LMDB map size, e.g. 64M or 2G (default: estimated from the files; it doubles "
+                        "whenever full)")
+    p.add_argument("--verify", action="store_true",
+                   help="decode every image before writing anything (slower; by default headers are checked first "
+                        "and an undecodable image stops the run when reached, resumable with --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the partial build DST.partial of an "
+                                                         "interrupted run, skipping the keys it holds")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing DST (LMDB folders only); without --resume, also discard a partial build")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `dali-sr pack` with the parsed `args`; returns the exit code."""
+    r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, level=args.level,
+             workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
+             only_im4=args.only_im4, list_file=args.list_file, map_size=args.map_size, verify=args.verify,
+             progress=not args.quiet)
+    rate = r.written / r.seconds if r.seconds > 0 else 0.0
+    extra = f", {r.resumed} kept from the partial build" if r.resumed else ""
+    left = f"; left out {r.ignored} files (non-image, hidden or dropped by the preset)" if r.ignored else ""
+    print(f"packed {r.images} images into {r.dst} (PNG level {r.level}): {r.written} encoded{extra}, "
+          f"{r.value_bytes / 2**20:.1f} MiB in {r.seconds:.1f} s, {rate:.0f} img/s{left}")
+    return 0
