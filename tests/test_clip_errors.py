@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Union
 
 import cv2
-import lmdb
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from conftest import clip_cfg, frame_tag, make_nn_clips, nearest_upsample
 from dali_sr import ConfigError, DatasetError
 from dali_sr.lmdb_writer import write_lmdb
 from dali_sr.storage import SHARED_ENVS
+from test_errors import one_line as single_line, put_lmdb, to_uint8, truncate
 
 NAME = "faulty_clips_x2"
 SCALE = 2
@@ -34,15 +34,8 @@ Needle = Union[str, tuple]
 
 
 def one_line(msg: str) -> str:
-    assert msg, "empty error message"
-    assert "\n" not in msg, f"error message spans several lines: {msg!r}"
     assert "Traceback" not in msg, f"error message carries a traceback: {msg!r}"
-    return msg
-
-
-def to_uint8(t) -> np.ndarray:
-    a = np.rint(t.numpy() * 255.0)
-    return np.moveaxis(a.astype(np.uint8), -3, -1)
+    return single_line(msg)
 
 
 def cfg_for(roots: dict, kind: str = "REDSDataset", lmdb_: bool = False, **extra) -> dict:
@@ -53,27 +46,9 @@ def cfg_for(roots: dict, kind: str = "REDSDataset", lmdb_: bool = False, **extra
     return cfg
 
 
-def truncate(path: Path, keep: float = 0.6) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep)])
-
-
 def png(h: int, w: int, seed: int = 7) -> bytes:
     img = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
     return cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
-
-
-def put_lmdb(root: str, key: str, value: bytes | None) -> None:
-    """Overwrite (or delete from data.mdb, for None) one value of an LMDB written by `make_nn_clips`."""
-    env = lmdb.open(root, map_size=1 << 26)
-    try:
-        with env.begin(write=True) as txn:
-            if value is None:
-                txn.delete(key.encode())
-            else:
-                txn.put(key.encode(), value)
-    finally:
-        env.close()
 
 
 def drop_lmdb_key(root: str, key: str) -> None:
