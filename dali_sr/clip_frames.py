@@ -83,10 +83,15 @@ def scan_clip_names(root: str, depth: int) -> list[str]:
     return sorted(names, key=natural_key)
 
 
-def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], str]:
-    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and the separator."""
+def key_separator(raw_shape: Optional[tuple]) -> str:
+    """Between clip and frame in LMDB keys: `/` (BasicSR), `_` in old EDVR raw LMDBs."""
+    return "/" if raw_shape is None else "_"
+
+
+def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], Optional[tuple]]:
+    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and its raw shape."""
     meta = read_lmdb_meta(root)
-    sep = "/" if meta.raw_shape is None else "_"
+    sep = key_separator(meta.raw_shape)
     stem_re = stem_pattern(pattern)
     clips: dict[str, Frames] = {}
     for key in meta.keys:
@@ -96,7 +101,7 @@ def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Fram
                                f"pack clips with keys like 000{sep}00000000")
         if stem_re is None or stem_re.search(stem):
             clips.setdefault(clip, {})[stem] = key
-    return clips, sep
+    return clips, meta.raw_shape
 
 
 def read_clip_meta(path: str) -> list[tuple[str, int]]:

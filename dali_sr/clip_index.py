@@ -7,14 +7,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .clip_frames import (Frames, gaps, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
+from .clip_frames import (Frames, gaps, key_separator, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
                           template_pattern)
 from .clip_rules import ClipRules
 from .clip_windows import padded
 from .config import Config
-from .errors import DatasetError, named_errors
-from .meta_info import read_lmdb_meta
-from .storage import DiskStorage, LmdbStorage, Storage
+from .errors import DatasetError, listing
+from .storage import LmdbStorage, Storage, build_on_storages
 
 
 @dataclass
@@ -78,10 +77,6 @@ class ClipIndex:
         self.gt.close()
 
 
-def _listing(names: Sequence[str], limit: int = 3) -> str:
-    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
-
-
 def _side_frames(store: Storage, clips: list[str], pattern: Optional[re.Pattern], discovered: Optional[dict],
                  ) -> dict[str, Optional[Frames]]:
     """Frames of every clip on one side: from the LMDB's keys, or by scanning the clip folders."""
@@ -123,12 +118,12 @@ class _Sides:
         self.sep = "/"
         self.raw_shapes: tuple = (None, None)
         if self.lmdb:
-            self.lq_clips, self.sep = lmdb_clips(lq.root, pattern)
-            self.gt_clips, gt_sep = lmdb_clips(gt.root, pattern)
-            if gt_sep != self.sep:
+            self.lq_clips, lq_raw = lmdb_clips(lq.root, pattern)
+            self.gt_clips, gt_raw = lmdb_clips(gt.root, pattern)
+            if (lq_raw is None) != (gt_raw is None):
                 raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
                                    f"({lq.root}, {gt.root}); pack both the same way")
-            self.raw_shapes = (read_lmdb_meta(lq.root).raw_shape, read_lmdb_meta(gt.root).raw_shape)
+            self.sep, self.raw_shapes = key_separator(lq_raw), (lq_raw, gt_raw)
         self.meta = read_clip_meta(cfg.meta_info_file) if cfg.meta_info_file else None
         if self.meta is not None:
             names = [c.replace("/", self.sep) for c, _ in self.meta]
@@ -154,13 +149,13 @@ def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides:
     stems = order_stems(list(names), stem_pattern(sides.pattern))
     missing_lq = [s for s in stems if s not in lq_frames] or gaps(stems)
     if missing_lq:
-        raise DatasetError(f"{cfg.name}: clip {clip}: LQ frame(s) {_listing(missing_lq)} missing from {where_lq} "
+        raise DatasetError(f"{cfg.name}: clip {clip}: LQ frame(s) {listing(missing_lq)} missing from {where_lq} "
                            f"(present in GT); add them or remove the GT frames")
     needed_gt = stems if rules.all_gt_needed else [stems[len(stems) // 2]]
     missing_gt = [s for s in needed_gt if s not in gt_frames]
     if missing_gt:
         where_gt = f"{gt.root}/{clip}" if not sides.lmdb else f"LMDB {gt.root}"
-        raise DatasetError(f"{cfg.name}: clip {clip}: GT frame(s) {_listing(missing_gt)} missing from {where_gt}; "
+        raise DatasetError(f"{cfg.name}: clip {clip}: GT frame(s) {listing(missing_gt)} missing from {where_gt}; "
                            f"every LQ frame needs its GT partner with the same name")
     found = f"{len(stems)} frame(s) ({stems[0]}..{stems[-1]}) in {where_lq}"
     if count is not None and count != len(stems):
@@ -175,20 +170,7 @@ def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides:
 
 def build_clip_index(cfg: Config, rules: ClipRules) -> ClipIndex:
     """Index the clips of `cfg` (meta file, LMDB keys or folder scan); fail early, naming clip and frame."""
-    if not cfg.dataroot_gt or not cfg.dataroot_lq:
-        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
-    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
-    with named_errors(cfg.name):
-        gt = store_cls(cfg.dataroot_gt)
-        lq = store_cls(cfg.dataroot_lq)
-    try:
-        with named_errors(cfg.name):
-            index = _index(cfg, rules, lq, gt)
-    except BaseException:
-        lq.close()
-        gt.close()
-        raise
-    return index
+    return build_on_storages(cfg, lambda lq, gt: _index(cfg, rules, lq, gt))
 
 
 def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex:
@@ -208,9 +190,6 @@ def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex
                            f"meta_info_file and val_partition")
     if sides.lmdb:
         for store, keys in ((lq, lq_keys), (gt, gt_keys)):
-            missing = store.missing([k for clip in keys for k in clip if k is not None])
-            if missing:
-                raise DatasetError(f"{cfg.name}: {len(missing)} key(s) of {store.root}/meta_info.txt are missing "
-                                   f"from its data.mdb: {_listing(missing)}; the LMDB is incomplete, re-create it")
+            store.require([k for clip in keys for k in clip if k is not None])
     lq_raw, gt_raw = sides.raw_shapes
     return ClipIndex(cfg.name, rules, lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_raw, gt_raw)

@@ -11,8 +11,7 @@ every LQ frame; the GT window is `scale` times it. Two batch layouts:
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,37 +20,22 @@ from . import clip_windows as cw
 from .clip_index import ClipIndex
 from .config import Config
 from .epoch_plan import EpochPlan
-from .errors import DatasetError, named_errors
+from .errors import DatasetError
 from .image_header import read_header
 from .paired_source import raw_rgb
+from .plan_source import PlanSource
 
-_FLAGS = ("hflip", "vflip", "transpose")
 
-
-class ClipSource:
-    """Callable for `fn.external_source(batch=True, num_outputs=len(names))`; one batch per call.
-
-    Outputs in `names` order: LQ frames `lq_0..lq_{G-1}` and `gt_0` (encoded bytes, or RGB
-    arrays for raw LMDBs); for training `lq_anchor`, `lq_shape`, `gt_anchor`, `gt_shape` and
-    the augment flags; outside training `gt_shape`; and `idx` (rows, 2): sample slot in the
-    batch and the global id of the sample's key frame.
+class ClipSource(PlanSource):
+    """External source of clips: outputs LQ frames `lq_0..lq_{G-1}` and `gt_0` (encoded bytes,
+    or RGB arrays for raw LMDBs), the window and flag outputs of `PlanSource`, and `idx`
+    (rows, 2): sample slot in the batch and the global id of the sample's key frame.
     """
 
     def __init__(self, cfg: Config, index: ClipIndex):
-        self.cfg, self.index, self.rules = cfg, index, index.rules
-        self.patch = cfg.gt_size // cfg.scale if cfg.is_train else None
-        self.plan: Optional[EpochPlan] = None
-        self.next_batch = 0
-        self.fed: deque = deque(maxlen=16)  # (batch number, frame (store, key) lists per DALI row)
-        self.error: Optional[DatasetError] = None
+        self.rules = index.rules
         self.groups = 1 if self.rules.flat else self.rules.num_frame  # LQ outputs per DALI row
-        names = [f"lq_{k}" for k in range(self.groups)] + ["gt_0"]
-        if cfg.is_train:
-            names += ["lq_anchor", "lq_shape", "gt_anchor", "gt_shape"]
-            names += (["hflip"] if cfg.use_hflip or cfg.use_rot else []) + (["vflip", "transpose"] if cfg.use_rot else [])
-        else:
-            names += ["gt_shape"]
-        self.names = tuple(names + ["idx"])
+        super().__init__(cfg, index, [f"lq_{k}" for k in range(self.groups)] + ["gt_0"])
 
     @property
     def rows_per_batch(self) -> int:
@@ -61,11 +45,6 @@ class ClipSource:
         if self.rules.window in ("clip", "all"):
             return self.cfg.batch_size * max(len(s) for s in self.index.stems)
         return self.cfg.batch_size * self.rules.num_frame
-
-    def start(self, plan: EpochPlan, batch: int = 0) -> None:
-        """Serve `plan` from batch number `batch` on."""
-        self.plan, self.next_batch, self.error = plan, batch, None
-        self.fed.clear()
 
     # -- which frames -------------------------------------------------------------------------
     def _frames(self, clip: int, frame: int, draws: np.ndarray) -> tuple[list[int], list[int], int]:
@@ -130,23 +109,8 @@ class ClipSource:
                                f"{s}); remove the clip or lower gt_size")
 
     # -- batches ------------------------------------------------------------------------------
-    def __call__(self):
-        plan = self.plan
-        if plan is None or self.next_batch >= len(plan):
-            raise StopIteration
-        rows = plan.batch(self.next_batch)
-        try:
-            with named_errors(self.index.name):
-                return self._assemble(self.next_batch, plan.indices[rows], plan.uniforms[rows], plan.flips[rows],
-                                      plan.clip_draws[rows])
-        except DatasetError as e:
-            self.error = e
-            raise
-        finally:
-            self.next_batch += 1
-
-    def _assemble(self, batch_no: int, samples: np.ndarray, uniforms: np.ndarray, flips: np.ndarray,
-                  draws: np.ndarray) -> tuple:
+    def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
+        samples, uniforms, flips, draws = plan.indices[rows], plan.uniforms[rows], plan.flips[rows], plan.clip_draws[rows]
         ix, flat = self.index, self.rules.flat
         lq_cols: list[list] = [[] for _ in range(self.groups)]
         gt_col: list = []
@@ -158,12 +122,7 @@ class ClipSource:
             lqs, lq_sizes = self._read(clip, lq_pos, gt_side=False)
             gts, gt_sizes = self._read(clip, gt_pos, gt_side=True)
             self._check(clip, lq_pos, lq_sizes, gt_pos, gt_sizes)
-            h, w = lq_sizes[0]
-            if self.patch is None:
-                anchor, shape = (0, 0), (w, h)
-            else:
-                anchor = (int(uniforms[slot, 1] * (w - self.patch + 1)), int(uniforms[slot, 0] * (h - self.patch + 1)))
-                shape = (self.patch, self.patch)
+            anchor, shape = self._window(uniforms[slot], *lq_sizes[0])
             lq_named = [(ix.lq, ix.lq_keys[clip][p]) for p in lq_pos]
             gt_named = [(ix.gt, ix.gt_keys[clip][p]) for p in gt_pos]
             if flat:  # a row per frame
@@ -190,24 +149,13 @@ class ClipSource:
             raise DatasetError(f"{ix.name}: validation batch mixes frame sizes ({first} is {lq_shape[0][1]}x"
                                f"{lq_shape[0][0]}, {other} is {lq_shape[j][1]}x{lq_shape[j][0]}); use "
                                f"batch_size_per_gpu: 1 for whole-frame validation")
-        lq_anchor = np.array(per_row["lq_anchor"], np.int32)
         flags = np.array(per_row["flags"], bool).reshape(-1, 3)
-        out: dict[str, Any] = {f"lq_{k}": col for k, col in enumerate(lq_cols)}
-        out.update({"gt_0": gt_col, "lq_anchor": lq_anchor, "lq_shape": lq_shape, "gt_anchor": lq_anchor * self.cfg.scale,
-                    "gt_shape": lq_shape * self.cfg.scale, "hflip": (flags[:, 0] & self.cfg.use_hflip).astype(np.int32),
-                    "vflip": flags[:, 1].astype(np.int32), "transpose": flags[:, 2].copy(),
-                    "idx": np.array(per_row["idx"], np.int64)})
-        return tuple(out[name] for name in self.names)
+        images: dict[str, Any] = {f"lq_{k}": col for k, col in enumerate(lq_cols)}
+        images["gt_0"] = gt_col
+        return self._outputs(images, np.array(per_row["lq_anchor"], np.int32), lq_shape, flags,
+                             np.array(per_row["idx"], np.int64))
 
     # -- after DALI -----------------------------------------------------------------------------
-    def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
-        """(name, stored bytes) of the frames of DALI row `row` of batch `batch_no` (all rows if None)."""
-        rows = dict(self.fed).get(batch_no)
-        if rows is None or self.index.raw:
-            return []
-        chosen = [rows[row]] if row is not None and row < len(rows) else rows
-        return [(store.describe(key), store.get(key)) for names in chosen for store, key in names]
-
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
         """DALI rows -> BasicSR's video batch: `lq` (B, T, C, h, w), `gt` (B, C, H, W) or (B, T, C, H, W), names."""
         idx = out.pop("idx").numpy()

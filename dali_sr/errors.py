@@ -1,6 +1,6 @@
 """Exceptions raised by dali_sr. Every message is one line naming what failed and the fix."""
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 
 class DaliSRError(Exception):
@@ -24,3 +24,8 @@ def named_errors(dataset: str) -> Iterator[None]:
         if str(e).startswith(f"{dataset}: "):
             raise
         raise DatasetError(f"{dataset}: {e}") from None
+
+
+def listing(names: Sequence[str], limit: int = 3) -> str:
+    """The first `limit` names, and how many more, for an error message."""
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")

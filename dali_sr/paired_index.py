@@ -8,9 +8,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import Config
-from .errors import DatasetError, named_errors
+from .errors import DatasetError, listing
 from .meta_info import read_lmdb_meta, read_meta_info_file
-from .storage import DiskStorage, LmdbStorage, Storage, check_relative_key
+from .storage import DiskStorage, LmdbStorage, Storage, build_on_storages, check_relative_key
 
 SCANNED_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2"}
 
@@ -39,19 +39,9 @@ class PairedIndex:
         return {"lq_path": [self.lq.label(self.lq_keys[i]) for i in indices],
                 "gt_path": [self.gt.label(self.gt_keys[i]) for i in indices]}
 
-    def encoded(self, i: int) -> list[tuple[str, np.ndarray]]:
-        """(name, stored bytes) of every image of sample `i`, for error reports."""
-        return [(self.lq.describe(self.lq_keys[i]), self.lq.get(self.lq_keys[i])),
-                (self.gt.describe(self.gt_keys[i]), self.gt.get(self.gt_keys[i]))]
-
     def close(self) -> None:
         self.lq.close()
         self.gt.close()
-
-
-def _listing(names: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _lq_name(gt_name: str, tmpl: str) -> str:
@@ -76,7 +66,7 @@ def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str
             missing = [store.path(k) for k in keys if not store.has(k)]
             if missing:
                 raise DatasetError(f"{cfg.name}: {len(missing)} {side} file(s) listed in {cfg.meta_info_file} do not "
-                                   f"exist: {_listing(missing)}; fix the meta file or the folder")
+                                   f"exist: {listing(missing)}; fix the meta file or the folder")
         order = sorted(range(len(gt_keys)), key=gt_keys.__getitem__)
         return [lq_keys[i] for i in order], [gt_keys[i] for i in order]
     gt_keys = _scan(gt.root)
@@ -84,12 +74,12 @@ def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str
     lq_keys = [_lq_name(k, cfg.filename_tmpl) for k in gt_keys]
     missing = [lq.path(k) for k in lq_keys if k not in lq_present]
     if missing:
-        raise DatasetError(f"{cfg.name}: LQ partner missing for {len(missing)} GT image(s): expected {_listing(missing)} "
+        raise DatasetError(f"{cfg.name}: LQ partner missing for {len(missing)} GT image(s): expected {listing(missing)} "
                            f"(filename_tmpl {cfg.filename_tmpl!r}); add the files or fix filename_tmpl")
     extra = sorted(lq_present - set(lq_keys))
     if extra:
         raise DatasetError(f"{cfg.name}: {len(extra)} LQ file(s) have no GT partner in {gt.root}: "
-                           f"{_listing([lq.path(k) for k in extra])}; remove them or add the GT images")
+                           f"{listing([lq.path(k) for k in extra])}; remove them or add the GT images")
     return lq_keys, gt_keys
 
 
@@ -108,33 +98,19 @@ def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
     keys = sorted(gt_set)
     for key in keys:
         check_relative_key(key, gt.root)
-    for store in (gt, lq):
-        missing = store.missing(keys)
-        if missing:
-            raise DatasetError(f"{cfg.name}: {len(missing)} key(s) of {store.root}/meta_info.txt are missing from its "
-                               f"data.mdb: {_listing(missing)}; the LMDB is incomplete, re-create it")
+    gt.require(keys)
+    lq.require(keys)
     return PairedIndex(cfg.name, lq, gt, keys, list(keys), lq_meta.raw_shape, gt_meta.raw_shape)
 
 
 def build_paired_index(cfg: Config) -> PairedIndex:
     """Index the pairs of `cfg` (LMDB meta, meta_info_file or folder scan); fail early and by name."""
-    if not cfg.dataroot_gt or not cfg.dataroot_lq:
-        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
-    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
-    with named_errors(cfg.name):
-        gt = store_cls(cfg.dataroot_gt)
-        lq = store_cls(cfg.dataroot_lq)
-    try:
-        with named_errors(cfg.name):
-            if cfg.io_backend == "lmdb":
-                index = _lmdb_pairs(cfg, lq, gt)
-            else:
-                lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
-                index = PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys)
-    except BaseException:
-        lq.close()
-        gt.close()
-        raise
+    def pairs(lq: Storage, gt: Storage) -> PairedIndex:
+        if cfg.io_backend == "lmdb":
+            return _lmdb_pairs(cfg, lq, gt)
+        return PairedIndex(cfg.name, lq, gt, *_disk_pairs(cfg, lq, gt))
+
+    index = build_on_storages(cfg, pairs)
     if len(index) == 0:
         index.close()
         raise DatasetError(f"{cfg.name}: dataset is empty (no images in {cfg.dataroot_gt}); check dataroot_gt")

@@ -7,51 +7,30 @@ checks happen here too, so a bad pair fails naming its files before DALI sees it
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from .config import Config
 from .epoch_plan import EpochPlan
-from .errors import DatasetError, named_errors
+from .errors import DatasetError
 from .image_header import read_header
 from .paired_index import PairedIndex
+from .plan_source import PlanSource
 
-class PairedSource:
-    """Callable for `fn.external_source(batch=True, num_outputs=len(names))`; one batch per call.
 
-    Outputs, in `names` order: `lq`, `gt` (encoded bytes, or RGB arrays for raw LMDBs),
-    then for training `lq_anchor`, `lq_shape`, `gt_anchor` ((x, y) / (w, h) pixels) and
-    the flags `hflip`, `vflip`, `transpose` that augmentation uses; for validation
-    `gt_shape` (LQ size x scale); always `idx` (dataset index, to map back to paths).
+class PairedSource(PlanSource):
+    """External source of pairs: outputs `lq`, `gt` (encoded bytes, or RGB arrays for raw LMDBs),
+    the window and flag outputs of `PlanSource`, and `idx` (dataset index, to map back to paths).
     """
 
     def __init__(self, cfg: Config, index: PairedIndex):
-        self.cfg = cfg
-        self.index = index
-        self.patch = cfg.gt_size // cfg.scale if cfg.is_train else None
-        self.plan: Optional[EpochPlan] = None
-        self.next_batch = 0
-        self.fed: deque = deque(maxlen=16)  # (batch number, dataset indices) of recent calls
-        self.error: Optional[DatasetError] = None
-        names = ["lq", "gt"]
-        if cfg.is_train:
-            names += ["lq_anchor", "lq_shape", "gt_anchor", "gt_shape"]
-            names += (["hflip"] if cfg.use_hflip or cfg.use_rot else []) + (["vflip", "transpose"] if cfg.use_rot else [])
-        else:
-            names += ["gt_shape"]
-        self.names = tuple(names + ["idx"])
+        super().__init__(cfg, index, ("lq", "gt"))
 
     @property
     def rows_per_batch(self) -> int:
         """The pipeline's batch size: one DALI row per pair."""
         return self.cfg.batch_size
-
-    def start(self, plan: EpochPlan, batch: int = 0) -> None:
-        """Serve `plan` from batch number `batch` on."""
-        self.plan, self.next_batch, self.error = plan, batch, None
-        self.fed.clear()
 
     def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         ix = self.index
@@ -80,23 +59,10 @@ class PairedSource:
                                f"LQ patch {self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {s}); "
                                f"remove it or lower gt_size")
 
-    def __call__(self):
-        plan = self.plan
-        if plan is None or self.next_batch >= len(plan):
-            raise StopIteration
-        rows = plan.batch(self.next_batch)
-        indices = plan.indices[rows]
-        self.fed.append((self.next_batch, indices))
-        self.next_batch += 1
-        try:
-            with named_errors(self.index.name):
-                return self._assemble(indices, plan.uniforms[rows], plan.flips[rows])
-        except DatasetError as e:
-            self.error = e
-            raise
-
-    def _assemble(self, indices: np.ndarray, uniforms: np.ndarray, flips: np.ndarray) -> tuple:
-        n, s = len(indices), self.cfg.scale
+    def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
+        indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index
+        self.fed.append((batch_no, [[(ix.lq, ix.lq_keys[i]), (ix.gt, ix.gt_keys[i])] for i in indices]))
+        n = len(indices)
         lqs, gts = [], []
         lq_anchor = np.zeros((n, 2), np.int32)
         lq_shape = np.zeros((n, 2), np.int32)
@@ -104,32 +70,13 @@ class PairedSource:
             lq, gt, (h, w) = self._read(int(i))
             lqs.append(lq)
             gts.append(gt)
-            if self.patch is None:  # validation: whole LQ, GT cut to LQ x scale
-                lq_shape[j] = (w, h)
-            else:
-                top = int(uniforms[j, 0] * (h - self.patch + 1))
-                left = int(uniforms[j, 1] * (w - self.patch + 1))
-                lq_anchor[j] = (left, top)
-                lq_shape[j] = (self.patch, self.patch)
+            lq_anchor[j], lq_shape[j] = self._window(uniforms[j], h, w)
         if self.patch is None and n > 1 and (lq_shape != lq_shape[0]).any():
             j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
-            names = self.index.paths([int(indices[0]), int(indices[j])])["lq_path"]
-            raise DatasetError(f"{self.index.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
+            names = ix.paths([int(indices[0]), int(indices[j])])["lq_path"]
+            raise DatasetError(f"{ix.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
                                f"use batch_size_per_gpu: 1 for whole-image validation")
-        hflip = flips[:, 0] & self.cfg.use_hflip  # with only use_rot, BasicSR never flips horizontally
-        out = {"lq": lqs, "gt": gts, "lq_anchor": lq_anchor, "lq_shape": lq_shape, "gt_anchor": lq_anchor * s,
-               "gt_shape": lq_shape * s, "hflip": hflip.astype(np.int32),
-               "vflip": flips[:, 1].astype(np.int32), "transpose": flips[:, 2].copy(), "idx": indices.astype(np.int64)}
-        return tuple(out[name] for name in self.names)
-
-
-    def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
-        """(name, stored bytes) of the images of row `row` of batch `batch_no` (all rows if None)."""
-        indices = dict(self.fed).get(batch_no)
-        if indices is None or self.index.raw:
-            return []
-        chosen = [indices[row]] if row is not None and row < len(indices) else indices
-        return [item for i in chosen for item in self.index.encoded(int(i))]
+        return self._outputs({"lq": lqs, "gt": gts}, lq_anchor, lq_shape, plan.flips[rows], indices.astype(np.int64))
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
         """Add BasicSR's `lq_path` / `gt_path` to a DALI batch."""

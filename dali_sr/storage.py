@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path, PurePosixPath
-from typing import Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 import lmdb
 import numpy as np
 
-from .errors import DatasetError
+from .errors import DatasetError, listing, named_errors
 
 
 class Storage(Protocol):
@@ -159,6 +159,13 @@ class LmdbStorage:
         with self._environment().begin() as txn:
             return [k for k in keys if txn.get(k.encode("ascii")) is None]
 
+    def require(self, keys: Sequence[str]) -> None:
+        """A `DatasetError` naming the listed keys that `data.mdb` lacks (an incomplete LMDB)."""
+        missing = self.missing(keys)
+        if missing:
+            raise DatasetError(f"{len(missing)} key(s) of {self.root}/meta_info.txt are missing from its data.mdb: "
+                               f"{listing(missing)}; the LMDB is incomplete, re-create it")
+
     def get(self, key: str) -> np.ndarray:
         with self._environment().begin() as txn:
             value = txn.get(key.encode("ascii"))
@@ -170,3 +177,25 @@ class LmdbStorage:
         if self._env is not None and self._pid == os.getpid():
             SHARED_ENVS.release(self.root)
         self._env = None
+
+
+T = TypeVar("T")
+
+
+def build_on_storages(cfg: Any, build: Callable[[Storage, Storage], T]) -> T:
+    """Open the config's LQ and GT storages and return `build(lq, gt)`; errors carry the dataset's name.
+
+    If `build` fails, both storages are closed before the error propagates.
+    """
+    if not cfg.dataroot_gt or not cfg.dataroot_lq:
+        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
+    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
+    with named_errors(cfg.name):
+        gt = store_cls(cfg.dataroot_gt)
+        lq = store_cls(cfg.dataroot_lq)
+        try:
+            return build(lq, gt)
+        except BaseException:
+            lq.close()
+            gt.close()
+            raise

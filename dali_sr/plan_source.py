@@ -1,0 +1,85 @@
+"""What every external source shares: serving an epoch plan batch by batch, windows, outputs, suspects.
+
+A source subclass reads its samples in `_assemble(batch_no, plan, rows)` and records, per
+DALI row, the (storage, key) of every image it fed, so a failed decode can be traced back.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .config import Config
+from .epoch_plan import EpochPlan
+from .errors import DatasetError, named_errors
+
+
+class PlanSource:
+    """Callable for `fn.external_source(batch=True, num_outputs=len(names))`; one batch per call.
+
+    `names`: the subclass's image outputs, then for training `lq_anchor`, `lq_shape`,
+    `gt_anchor`, `gt_shape` ((x, y) / (w, h) pixels) and the flags augmentation uses
+    (`hflip`, `vflip`, `transpose`); outside training `gt_shape` (LQ size x scale); then `idx`.
+    """
+
+    def __init__(self, cfg: Config, index: Any, image_names: Sequence[str]):
+        self.cfg, self.index = cfg, index
+        self.patch = cfg.gt_size // cfg.scale if cfg.is_train else None
+        self.plan: Optional[EpochPlan] = None
+        self.next_batch = 0
+        self.fed: deque = deque(maxlen=16)  # (batch number, per DALI row the (storage, key) of its images)
+        self.error: Optional[DatasetError] = None
+        names = list(image_names)
+        if cfg.is_train:
+            names += ["lq_anchor", "lq_shape", "gt_anchor", "gt_shape"]
+            names += (["hflip"] if cfg.use_hflip or cfg.use_rot else []) + (["vflip", "transpose"] if cfg.use_rot else [])
+        else:
+            names += ["gt_shape"]
+        self.names = tuple(names + ["idx"])
+
+    def start(self, plan: EpochPlan, batch: int = 0) -> None:
+        """Serve `plan` from batch number `batch` on."""
+        self.plan, self.next_batch, self.error = plan, batch, None
+        self.fed.clear()
+
+    def __call__(self):
+        plan = self.plan
+        if plan is None or self.next_batch >= len(plan):
+            raise StopIteration
+        batch_no, rows = self.next_batch, plan.batch(self.next_batch)
+        self.next_batch += 1
+        try:
+            with named_errors(self.index.name):
+                return self._assemble(batch_no, plan, rows)
+        except DatasetError as e:
+            self.error = e
+            raise
+
+    def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
+        raise NotImplementedError
+
+    def _window(self, uniform: np.ndarray, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(anchor (x, y), shape (w, h)) of the LQ window: drawn over the whole LQ image in training
+        (bounds included, as BasicSR's `paired_random_crop`), the whole image otherwise."""
+        if self.patch is None:
+            return (0, 0), (w, h)
+        return (int(uniform[1] * (w - self.patch + 1)), int(uniform[0] * (h - self.patch + 1))), (self.patch,
+                                                                                                  self.patch)
+
+    def _outputs(self, images: dict[str, Any], lq_anchor: np.ndarray, lq_shape: np.ndarray, flags: np.ndarray,
+                 idx: np.ndarray) -> tuple:
+        """The batch in `names` order; the GT window is `scale` x the LQ window."""
+        s = self.cfg.scale
+        out = dict(images, lq_anchor=lq_anchor, lq_shape=lq_shape, gt_anchor=lq_anchor * s, gt_shape=lq_shape * s,
+                   hflip=(flags[:, 0] & self.cfg.use_hflip).astype(np.int32),  # use_rot alone never flips horizontally
+                   vflip=flags[:, 1].astype(np.int32), transpose=flags[:, 2].copy(), idx=idx)
+        return tuple(out[name] for name in self.names)
+
+    def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
+        """(name, stored bytes) of the images of DALI row `row` of batch `batch_no` (all rows if None)."""
+        rows = dict(self.fed).get(batch_no)
+        if rows is None or self.index.raw:
+            return []
+        chosen = [rows[row]] if row is not None and row < len(rows) else rows
+        return [(store.describe(key), store.get(key)) for images in chosen for store, key in images]
