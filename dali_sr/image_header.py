@@ -5,6 +5,7 @@ The sources use this to pick crop windows and to name a bad file before DALI see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from .errors import DatasetError
 MAX_SIDE = 32768
 MAX_PIXELS = 1 << 28
 
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers that carry the image size (not DHT, JPG, DAC).
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -48,11 +49,10 @@ def _png(data: bytes, name: str) -> ImageHeader:
     return ImageHeader("png", height, width)
 
 
-def _jpeg(data: bytes, name: str) -> ImageHeader:
+def jpeg_frame(data: bytes) -> Optional[tuple[int, int, int]]:
+    """(height, width, components) from the first JPEG start-of-frame marker in `data`; None if not there."""
     pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            break
+    while pos + 4 <= n and data[pos] == 0xFF:
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -60,23 +60,28 @@ def _jpeg(data: bytes, name: str) -> ImageHeader:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker in _SOF_MARKERS:
-            if pos + 9 > n:
-                break
-            height = int.from_bytes(data[pos + 5:pos + 7], "big")
-            width = int.from_bytes(data[pos + 7:pos + 9], "big")
-            return ImageHeader("jpeg", height, width)
         if marker in (0xD9, 0xDA):
-            break
-        pos += 2 + length
-    raise DatasetError(f"{name}: truncated or corrupt JPEG header (no frame size found); re-create the file")
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 10 > n:
+                return None
+            return (int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 7:pos + 9], "big"),
+                    data[pos + 9])
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return None
+
+
+def _jpeg(data: bytes, name: str) -> ImageHeader:
+    frame = jpeg_frame(data)
+    if frame is None:
+        raise DatasetError(f"{name}: truncated or corrupt JPEG header (no frame size found); re-create the file")
+    return ImageHeader("jpeg", frame[0], frame[1])
 
 
 def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
     """Format and size of PNG/JPEG bytes; `DatasetError` naming `name` if unsupported or bad."""
     data = encoded[:1024].tobytes()
-    if data.startswith(_PNG_MAGIC):
+    if data.startswith(PNG_MAGIC):
         header = _png(data, name)
     elif data[:3] == b"\xff\xd8\xff":
         try:

@@ -8,9 +8,6 @@ Lines (BasicSR's formats):
 Shapes are those `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives (c = 1 for gray). They come
 from the file header where that is exact (8/16-bit gray, RGB, RGBA PNG; gray / colour JPEG),
 otherwise from decoding the image.
-
-This module also holds the helpers the other prep commands share: image listing, shape
-probing and a thread pool with a progress bar.
 """
 from __future__ import annotations
 
@@ -18,75 +15,15 @@ import argparse
 import os
 import struct
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Callable, Iterable, Optional, Sequence, TypeVar
+from typing import Iterable, Optional
 
 from ..cli_types import positive_int
 from ..clip_frames import gaps, order_stems, scan_clip, scan_clip_names
 from ..errors import ConfigError, DatasetError
-from ..paired_index import SCANNED_EXTENSIONS
-
-T = TypeVar("T")
-R = TypeVar("R")
+from ..image_header import PNG_MAGIC, jpeg_frame
+from .common import check_workers, default_workers, list_images, run_pool
 
 CLIP_LAYOUTS = {"reds": 1, "vimeo90k": 2}  # layout -> depth of the clip folders
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-# ---------------------------------------------------------------- shared helpers
-
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def check_workers(workers: Optional[int]) -> int:
-    if workers is None:
-        return default_workers()
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
-    return workers
-
-
-def list_images(folder: str) -> list[str]:
-    """Image file names (not paths) directly in `folder`, sorted; DatasetError if it is no folder or holds none."""
-    if not os.path.isdir(folder):
-        raise DatasetError(f"{folder} is not a folder; give the folder that holds the images")
-    names = sorted(e.name for e in os.scandir(folder)
-                   if e.is_file() and os.path.splitext(e.name)[1].lower() in SCANNED_EXTENSIONS)
-    if not names:
-        has_dirs = any(e.is_dir() for e in os.scandir(folder))
-        hint = ("it holds folders: for clip folders use --clips reds|vimeo90k" if has_dirs
-                else f"put images ({', '.join(sorted(SCANNED_EXTENSIONS))}) there")
-        raise DatasetError(f"{folder} holds no images; {hint}")
-    return names
-
-
-def run_pool(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str, unit: str,
-             progress: bool = True) -> list[R]:
-    """`[fn(x) for x in items]` on `workers` threads (OpenCV releases the GIL) with a tqdm bar.
-
-    The first exception stops the pool (queued items are cancelled) and is raised.
-    """
-    from tqdm import tqdm
-
-    results: list = [None] * len(items)
-    with tqdm(total=len(items), desc=desc, unit=unit, file=sys.stderr, disable=not progress,
-              dynamic_ncols=True) as bar:
-        if workers == 1:
-            for i, item in enumerate(items):
-                results[i] = fn(item)
-                bar.update(1)
-            return results
-        pool = ThreadPoolExecutor(max_workers=workers)
-        try:
-            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update(1)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return results
 
 
 def _decode_shape(path: str) -> tuple[int, int, int]:
@@ -132,29 +69,10 @@ def _png_shape(f, path: str) -> Optional[tuple[int, int, int]]:
 
 
 def _jpeg_shape(data: bytes) -> Optional[tuple[int, int, int]]:
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if marker in (0xD9, 0xDA):
-            return None
-        if marker in _SOF_MARKERS:
-            if pos + 10 > n:
-                return None
-            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
-            comps = data[pos + 9]
-            if height == 0 or width == 0 or comps not in (1, 3):
-                return None  # unusual (DNL height, CMYK): let the decoder say
-            return height, width, comps
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
-    return None
+    frame = jpeg_frame(data)
+    if frame is None or 0 in frame[:2] or frame[2] not in (1, 3):
+        return None  # unusual (DNL height, CMYK) or not found: let the decoder say
+    return frame
 
 
 def probe_shape(path: str) -> tuple[int, int, int]:
@@ -165,7 +83,7 @@ def probe_shape(path: str) -> tuple[int, int, int]:
             if not start:
                 raise DatasetError(f"{path}: empty file (0 bytes); re-create it or remove it from the folder")
             shape = None
-            if start.startswith(_PNG_MAGIC):
+            if start.startswith(PNG_MAGIC):
                 shape = _png_shape(f, path)
             elif start[:3] == b"\xff\xd8\xff":
                 shape = _jpeg_shape(start)

@@ -28,6 +28,7 @@ from typing import Optional
 
 from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
+from .common import default_workers
 from .pack_sources import PRESETS, PackItem, select_images
 
 DEFAULT_LEVEL = 1
@@ -52,10 +53,6 @@ class PackReport:
     value_bytes: int  # bytes of the values written by this run
     map_size: int  # final LMDB map size
     seconds: float
-
-
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 def partial_path(dst: str) -> Path:

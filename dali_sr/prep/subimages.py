@@ -24,8 +24,8 @@ from typing import Optional
 
 from ..errors import ConfigError, DatasetError
 from ..cli_types import non_negative_int, positive_int
-from .meta_cmd import check_workers, default_workers, list_images, probe_shape, \
-    run_pool
+from .common import check_workers, default_workers, list_images, run_pool
+from .meta_cmd import probe_shape
 
 _SCALE_SUFFIX = re.compile(r"(?<=\d)x[2348]$")
 _SUBIMAGE_NAME = re.compile(r".+_s\d{3,}\.[A-Za-z0-9]+$")
