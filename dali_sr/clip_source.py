@@ -129,10 +129,10 @@ class ClipSource(PlanSource):
                 if slot and len(lq_pos) != len(gt_col) // slot:
                     raise DatasetError(f"{ix.name}: a batch mixes clips of different lengths ({ix.clips[clip]} has "
                                        f"{len(lq_pos)} frames); use batch_size_per_gpu: 1 or clips of one length")
-                rows = [([lq], gt, [lq_n, gt_n]) for lq, gt, lq_n, gt_n in zip(lqs, gts, lq_named, gt_named)]
+                dali_rows = [([lq], gt, [lq_n, gt_n]) for lq, gt, lq_n, gt_n in zip(lqs, gts, lq_named, gt_named)]
             else:  # a row per sample, LQ frames side by side
-                rows = [(lqs, gts[0], lq_named + gt_named)]
-            for lq_values, gt_value, names in rows:
+                dali_rows = [(lqs, gts[0], lq_named + gt_named)]
+            for lq_values, gt_value, names in dali_rows:
                 for col, value in zip(lq_cols, lq_values):
                     col.append(value)
                 gt_col.append(gt_value)
