@@ -10,7 +10,7 @@ import re
 from typing import Optional
 
 from .errors import DatasetError
-from .meta_info import read_lmdb_meta
+from .meta_info import LmdbMeta, read_lmdb_meta
 from .paired_index import SCANNED_EXTENSIONS
 from .storage import check_relative_key
 
@@ -88,8 +88,8 @@ def key_separator(raw_shape: Optional[tuple]) -> str:
     return "/" if raw_shape is None else "_"
 
 
-def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], Optional[tuple]]:
-    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and its raw shape."""
+def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], LmdbMeta]:
+    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and its meta."""
     meta = read_lmdb_meta(root)
     sep = key_separator(meta.raw_shape)
     stem_re = stem_pattern(pattern)
@@ -101,7 +101,7 @@ def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Fram
                                f"pack clips with keys like 000{sep}00000000")
         if stem_re is None or stem_re.search(stem):
             clips.setdefault(clip, {})[stem] = key
-    return clips, meta.raw_shape
+    return clips, meta
 
 
 def read_clip_meta(path: str) -> list[tuple[str, int]]:

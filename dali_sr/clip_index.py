@@ -14,6 +14,7 @@ from .clip_windows import padded
 from .config import Config
 from .errors import DatasetError, listing
 from .storage import LmdbStorage, Storage, build_on_storages
+from .stored_arrays import ArraySide, raw_files_side
 
 
 @dataclass
@@ -32,8 +33,8 @@ class ClipIndex:
     lq_keys: list[list[str]]
     gt_keys: list[list[Optional[str]]]
     sep: str = "/"  # between clip and frame in BasicSR keys (`_` in old EDVR LMDBs)
-    lq_raw_shape: Optional[tuple[int, int, int]] = None
-    gt_raw_shape: Optional[tuple[int, int, int]] = None
+    lq_arrays: Optional[ArraySide] = None  # how to read values that are pixels (EDVR arrays, raw PPM/PGM)
+    gt_arrays: Optional[ArraySide] = None
 
     def __post_init__(self) -> None:
         counts = np.array([len(s) for s in self.stems], np.int64)
@@ -47,10 +48,6 @@ class ClipIndex:
 
     def __len__(self) -> int:
         return len(self.sample_clip)
-
-    @property
-    def raw(self) -> bool:
-        return self.gt_raw_shape is not None
 
     def count(self, clip: int) -> int:
         return len(self.stems[clip])
@@ -116,14 +113,14 @@ class _Sides:
         self.pattern = pattern = template_pattern(rules.frame_tmpl) if rules.frame_tmpl else None
         self.lq_clips = self.gt_clips = None
         self.sep = "/"
-        self.raw_shapes: tuple = (None, None)
+        self.arrays: tuple = (None, None)
         if self.lmdb:
-            self.lq_clips, lq_raw = lmdb_clips(lq.root, pattern)
-            self.gt_clips, gt_raw = lmdb_clips(gt.root, pattern)
-            if (lq_raw is None) != (gt_raw is None):
+            self.lq_clips, lq_meta = lmdb_clips(lq.root, pattern)
+            self.gt_clips, gt_meta = lmdb_clips(gt.root, pattern)
+            if (lq_meta.raw_shape is None) != (gt_meta.raw_shape is None):
                 raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
                                    f"({lq.root}, {gt.root}); pack both the same way")
-            self.sep, self.raw_shapes = key_separator(lq_raw), (lq_raw, gt_raw)
+            self.sep, self.arrays = key_separator(lq_meta.raw_shape), (lq_meta.arrays, gt_meta.arrays)
         self.meta = read_clip_meta(cfg.meta_info_file) if cfg.meta_info_file else None
         if self.meta is not None:
             names = [c.replace("/", self.sep) for c, _ in self.meta]
@@ -191,5 +188,9 @@ def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex
     if sides.lmdb:
         for store, keys in ((lq, lq_keys), (gt, gt_keys)):
             store.require([k for clip in keys for k in clip if k is not None])
-    lq_raw, gt_raw = sides.raw_shapes
-    return ClipIndex(cfg.name, rules, lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_raw, gt_raw)
+    if sides.lmdb:
+        lq_arrays, gt_arrays = sides.arrays
+    else:
+        lq_arrays = raw_files_side([k for clip in lq_keys for k in clip])
+        gt_arrays = raw_files_side([k for clip in gt_keys for k in clip if k is not None])
+    return ClipIndex(cfg.name, rules, lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_arrays, gt_arrays)

@@ -21,14 +21,12 @@ from .clip_index import ClipIndex
 from .config import Config
 from .epoch_plan import EpochPlan
 from .errors import DatasetError
-from .image_header import read_header
-from .paired_source import raw_rgb
-from .plan_source import PlanSource
+from .plan_source import PlanSource, read_value
 
 
 class ClipSource(PlanSource):
     """External source of clips: outputs LQ frames `lq_0..lq_{G-1}` and `gt_0` (encoded bytes,
-    or RGB arrays for raw LMDBs), the window and flag outputs of `PlanSource`, and `idx`
+    or the RGB window for array sides), the window and flag outputs of `PlanSource`, and `idx`
     (rows, 2): sample slot in the batch and the global id of the sample's key frame.
     """
 
@@ -75,15 +73,10 @@ class ClipSource(PlanSource):
     def _read(self, clip: int, positions: list[int], gt_side: bool) -> tuple[list, list[tuple[int, int]]]:
         ix = self.index
         store, keys = (ix.gt, ix.gt_keys[clip]) if gt_side else (ix.lq, ix.lq_keys[clip])
-        raw_shape = ix.gt_raw_shape if gt_side else ix.lq_raw_shape
+        arrays = ix.gt_arrays if gt_side else ix.lq_arrays
         values, sizes = [], []
         for p in positions:
-            value = store.get(keys[p])
-            if raw_shape is not None:
-                value, hw = raw_rgb(value, raw_shape, store.describe(keys[p]))
-            else:
-                header = read_header(value, store.describe(keys[p]))
-                hw = (header.height, header.width)
+            value, hw = read_value(store, keys[p], arrays)
             values.append(value)
             sizes.append(hw)
         return values, sizes
@@ -123,6 +116,8 @@ class ClipSource(PlanSource):
             gts, gt_sizes = self._read(clip, gt_pos, gt_side=True)
             self._check(clip, lq_pos, lq_sizes, gt_pos, gt_sizes)
             anchor, shape = self._window(uniforms[slot], *lq_sizes[0])
+            lqs = self._cut(lqs, ix.lq_arrays, anchor, shape, gt=False)
+            gts = self._cut(gts, ix.gt_arrays, anchor, shape, gt=True)
             lq_named = [(ix.lq, ix.lq_keys[clip][p]) for p in lq_pos]
             gt_named = [(ix.gt, ix.gt_keys[clip][p]) for p in gt_pos]
             if flat:  # a row per frame

@@ -1,6 +1,8 @@
-"""Read an encoded image's format and size from its first bytes, without decoding it.
+"""Read a stored image's format and size from its first bytes, without decoding it.
 
-The sources use this to pick crop windows and to name a bad file before DALI sees it.
+Formats the loader reads: PNG, JPEG, JPEG 2000 (JP2 file or J2K codestream) and `raw`
+(binary PPM/PGM: a text header, then uint8 HWC pixels in RGB order). The sources use this
+to pick crop windows and to name a bad file before DALI sees it.
 """
 from __future__ import annotations
 
@@ -15,15 +17,34 @@ MAX_SIDE = 32768
 MAX_PIXELS = 1 << 28
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+J2K_MAGIC = b"\xff\x4f\xff\x51"
+PNM_MAGICS = (b"P5", b"P6")  # binary gray / RGB
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
 # JPEG start-of-frame markers that carry the image size (not DHT, JPG, DAC).
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 @dataclass(frozen=True)
 class ImageHeader:
-    codec: str  # "png" | "jpeg"
+    codec: str  # "png" | "jpeg" | "jpeg2000" | "raw"
     height: int
     width: int
+    channels: int
+    offset: int = 0  # raw: where the pixels start
+
+
+def sniff_codec(data: bytes) -> str:
+    """Codec name of stored image bytes from their magic: png, jpeg, jpeg2000, raw, or a description."""
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data.startswith(JP2_MAGIC) or data.startswith(J2K_MAGIC):
+        return "jpeg2000"
+    if data[:2] in PNM_MAGICS and data[2:3].isspace():
+        return "raw"
+    return _name_codec(data)
 
 
 def _name_codec(data: bytes) -> str:
@@ -33,8 +54,8 @@ def _name_codec(data: bytes) -> str:
         return "BMP"
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return "TIFF"
-    if data[4:8] == b"jP  " or data[:4] == b"\xff\x4f\xff\x51":
-        return "JPEG 2000"
+    if data[:2] in (b"P1", b"P2", b"P3", b"P4"):
+        return "text or 1-bit PNM"
     return "unknown"
 
 
@@ -46,7 +67,7 @@ def _png(data: bytes, name: str) -> ImageHeader:
     bit_depth = data[24]
     if bit_depth > 8:
         raise DatasetError(f"{name}: {bit_depth}-bit PNG is not supported; store 8-bit images (cv2.imwrite of a uint8 array)")
-    return ImageHeader("png", height, width)
+    return ImageHeader("png", height, width, _PNG_CHANNELS.get(data[25], 3))
 
 
 def jpeg_frame(data: bytes) -> Optional[tuple[int, int, int]]:
@@ -75,23 +96,73 @@ def _jpeg(data: bytes, name: str) -> ImageHeader:
     frame = jpeg_frame(data)
     if frame is None:
         raise DatasetError(f"{name}: truncated or corrupt JPEG header (no frame size found); re-create the file")
-    return ImageHeader("jpeg", frame[0], frame[1])
+    return ImageHeader("jpeg", frame[0], frame[1], frame[2])
+
+
+def _jpeg2000(data: bytes, name: str) -> ImageHeader:
+    """Size from the JP2 `ihdr` box or the J2K SIZ marker; 8-bit components only."""
+    if data.startswith(J2K_MAGIC):
+        siz = data[4:]
+        if len(siz) < 38:
+            raise DatasetError(f"{name}: truncated JPEG 2000 header; re-create the file")
+        width = int.from_bytes(siz[4:8], "big") - int.from_bytes(siz[12:16], "big")
+        height = int.from_bytes(siz[8:12], "big") - int.from_bytes(siz[16:20], "big")
+        channels = int.from_bytes(siz[36:38], "big")
+        depths = {(b & 0x7F) + 1 for b in siz[38:38 + 3 * channels:3]}
+    else:
+        at = data.find(b"ihdr")
+        if at < 0 or len(data) < at + 15:
+            raise DatasetError(f"{name}: truncated or corrupt JPEG 2000 header (no ihdr box); re-create the file")
+        height, width = int.from_bytes(data[at + 4:at + 8], "big"), int.from_bytes(data[at + 8:at + 12], "big")
+        channels, depths = int.from_bytes(data[at + 12:at + 14], "big"), {(data[at + 14] & 0x7F) + 1}
+    if depths != {8}:
+        raise DatasetError(f"{name}: JPEG 2000 with {sorted(depths)}-bit components is not supported; store 8-bit "
+                           f"images")
+    return ImageHeader("jpeg2000", height, width, channels)
+
+
+def _pnm(data: bytes, name: str) -> ImageHeader:
+    """Binary PPM/PGM header: magic, width, height, maxval (comments allowed), one whitespace byte."""
+    fields, pos = [], 2
+    while len(fields) < 3:
+        while pos < len(data) and (data[pos:pos + 1].isspace() or data[pos] == ord("#")):
+            if data[pos] == ord("#"):
+                end = data.find(b"\n", pos)
+                pos = len(data) if end < 0 else end
+            pos += 1
+        start = pos
+        while pos < len(data) and data[pos:pos + 1].isdigit():
+            pos += 1
+        if start == pos or pos >= len(data):
+            raise DatasetError(f"{name}: truncated or corrupt PPM/PGM header; re-create the file")
+        fields.append(int(data[start:pos]))
+    width, height, maxval = fields
+    if maxval != 255:
+        raise DatasetError(f"{name}: PPM/PGM with maxval {maxval} is not supported; raw values must be 8-bit "
+                           f"(maxval 255)")
+    return ImageHeader("raw", height, width, 1 if data[:2] == b"P5" else 3, pos + 1)
 
 
 def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
-    """Format and size of PNG/JPEG bytes; `DatasetError` naming `name` if unsupported or bad."""
+    """Format and size of stored image bytes; `DatasetError` naming `name` if unsupported or bad."""
     data = encoded[:1024].tobytes()
-    if data.startswith(PNG_MAGIC):
+    codec = sniff_codec(data)
+    if codec == "png":
         header = _png(data, name)
-    elif data[:3] == b"\xff\xd8\xff":
+    elif codec == "jpeg":
         try:
             header = _jpeg(data, name)
         except DatasetError:  # frame header after large APP segments (EXIF thumbnails)
             header = _jpeg(encoded.tobytes(), name)
+    elif codec == "jpeg2000":
+        header = _jpeg2000(data, name)
+    elif codec == "raw":
+        header = _pnm(data, name)
     elif not data:
         raise DatasetError(f"{name}: empty file (0 bytes); re-create it")
     else:
-        raise DatasetError(f"{name}: unsupported image format ({_name_codec(data)}); store PNG or JPEG images")
+        raise DatasetError(f"{name}: unsupported image format ({codec}); store PNG, JPEG, JPEG 2000 or raw "
+                           f"(dali-sr pack --codec)")
     if header.width <= 0 or header.height <= 0:
         raise DatasetError(f"{name}: image header says {header.height}x{header.width} pixels; the file is corrupt")
     if max(header.width, header.height) > MAX_SIDE or header.width * header.height > MAX_PIXELS:

@@ -8,16 +8,27 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import DatasetError
+from .image_codecs import codec_of_tag
+from .stored_arrays import ArraySide
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jp2", ".ppm", ".pgm", ".PNG", ".JPG", ".JPEG")
 
 
 @dataclass(frozen=True)
 class LmdbMeta:
-    """Keys of an LMDB, and for old EDVR LMDBs the (h, w, c) shape of every raw BGR value."""
+    """Keys of an LMDB, the codecs its meta_info.txt names (None for a line without a codec column),
+    and for old EDVR LMDBs the (h, w, c) shape of every raw BGR value."""
 
     keys: list[str]
     raw_shape: Optional[tuple[int, int, int]] = None
+    codecs: frozenset = frozenset()
+
+    @property
+    def arrays(self) -> Optional[ArraySide]:
+        """How to read the values when they are pixels (EDVR arrays, or all `raw`); None for encoded images."""
+        if self.raw_shape is not None:
+            return ArraySide(self.raw_shape)
+        return ArraySide() if self.codecs == {"raw"} else None
 
 
 def strip_image_extension(name: str) -> str:
@@ -62,8 +73,9 @@ def read_lmdb_meta(root: str) -> LmdbMeta:
     folder = Path(root)
     txt = folder / "meta_info.txt"
     if txt.is_file():
-        keys = [strip_image_extension(line.split()[0]) for line in _lines(txt, "ascii")]
-        return LmdbMeta(keys)
+        rows = [line.split() for line in _lines(txt, "ascii")]
+        codecs = frozenset(codec_of_tag(r[-1]) if len(r) > 2 else None for r in rows)
+        return LmdbMeta([strip_image_extension(r[0]) for r in rows], codecs=codecs)
     if (folder / "meta_info.pkl").is_file():
         return _edvr_meta(folder)
     raise DatasetError(f"LMDB {root} has no meta_info.txt (BasicSR's key list; missing too while the LMDB is still "

@@ -11,28 +11,25 @@ from .config import Config
 from .errors import DatasetError, listing
 from .meta_info import read_lmdb_meta, read_meta_info_file
 from .storage import DiskStorage, LmdbStorage, Storage, build_on_storages, check_relative_key
+from .stored_arrays import ArraySide, raw_files_side
 
-SCANNED_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2"}
+SCANNED_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm"}
 
 
 @dataclass
 class PairedIndex:
-    """Sorted (LQ key, GT key) pairs over two storages; raw shapes for old EDVR LMDBs."""
+    """Sorted (LQ key, GT key) pairs over two storages; per side, how to read values that are pixels."""
 
     name: str
     lq: Storage
     gt: Storage
     lq_keys: list[str]
     gt_keys: list[str]
-    lq_raw_shape: Optional[tuple[int, int, int]] = None
-    gt_raw_shape: Optional[tuple[int, int, int]] = None
+    lq_arrays: Optional[ArraySide] = None
+    gt_arrays: Optional[ArraySide] = None
 
     def __len__(self) -> int:
         return len(self.gt_keys)
-
-    @property
-    def raw(self) -> bool:
-        return self.gt_raw_shape is not None
 
     def paths(self, indices: Sequence[int]) -> dict[str, list[str]]:
         """BasicSR's `lq_path` / `gt_path` for the given sample indices (file paths or LMDB keys)."""
@@ -100,7 +97,7 @@ def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
         check_relative_key(key, gt.root)
     gt.require(keys)
     lq.require(keys)
-    return PairedIndex(cfg.name, lq, gt, keys, list(keys), lq_meta.raw_shape, gt_meta.raw_shape)
+    return PairedIndex(cfg.name, lq, gt, keys, list(keys), lq_meta.arrays, gt_meta.arrays)
 
 
 def build_paired_index(cfg: Config) -> PairedIndex:
@@ -108,7 +105,8 @@ def build_paired_index(cfg: Config) -> PairedIndex:
     def pairs(lq: Storage, gt: Storage) -> PairedIndex:
         if cfg.io_backend == "lmdb":
             return _lmdb_pairs(cfg, lq, gt)
-        return PairedIndex(cfg.name, lq, gt, *_disk_pairs(cfg, lq, gt))
+        lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
+        return PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys, raw_files_side(lq_keys), raw_files_side(gt_keys))
 
     index = build_on_storages(cfg, pairs)
     if len(index) == 0:

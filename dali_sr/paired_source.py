@@ -14,13 +14,12 @@ import numpy as np
 from .config import Config
 from .epoch_plan import EpochPlan
 from .errors import DatasetError
-from .image_header import read_header
 from .paired_index import PairedIndex
-from .plan_source import PlanSource
+from .plan_source import PlanSource, read_value
 
 
 class PairedSource(PlanSource):
-    """External source of pairs: outputs `lq`, `gt` (encoded bytes, or RGB arrays for raw LMDBs),
+    """External source of pairs: outputs `lq`, `gt` (encoded bytes, or the RGB window for array sides),
     the window and flag outputs of `PlanSource`, and `idx` (dataset index, to map back to paths).
     """
 
@@ -33,16 +32,10 @@ class PairedSource(PlanSource):
         return self.cfg.batch_size
 
     def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """LQ and GT values (encoded bytes, or pixel views for array sides) and the LQ (h, w)."""
         ix = self.index
-        lq_key, gt_key = ix.lq_keys[i], ix.gt_keys[i]
-        lq, gt = ix.lq.get(lq_key), ix.gt.get(gt_key)
-        if ix.raw:
-            lq, lq_hw = raw_rgb(lq, ix.lq_raw_shape, ix.lq.describe(lq_key))
-            gt, gt_hw = raw_rgb(gt, ix.gt_raw_shape, ix.gt.describe(gt_key))
-        else:
-            lq_h = read_header(lq, ix.lq.describe(lq_key))
-            gt_h = read_header(gt, ix.gt.describe(gt_key))
-            lq_hw, gt_hw = (lq_h.height, lq_h.width), (gt_h.height, gt_h.width)
+        lq, lq_hw = read_value(ix.lq, ix.lq_keys[i], ix.lq_arrays)
+        gt, gt_hw = read_value(ix.gt, ix.gt_keys[i], ix.gt_arrays)
         self._check_shapes(i, lq_hw, gt_hw)
         return lq, gt, lq_hw
 
@@ -68,9 +61,9 @@ class PairedSource(PlanSource):
         lq_shape = np.zeros((n, 2), np.int32)
         for j, i in enumerate(indices):
             lq, gt, (h, w) = self._read(int(i))
-            lqs.append(lq)
-            gts.append(gt)
             lq_anchor[j], lq_shape[j] = self._window(uniforms[j], h, w)
+            lqs += self._cut([lq], ix.lq_arrays, lq_anchor[j], lq_shape[j], gt=False)
+            gts += self._cut([gt], ix.gt_arrays, lq_anchor[j], lq_shape[j], gt=True)
         if self.patch is None and n > 1 and (lq_shape != lq_shape[0]).any():
             j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
             names = ix.paths([int(indices[0]), int(indices[j])])["lq_path"]
@@ -84,13 +77,3 @@ class PairedSource(PlanSource):
         out.update(self.index.paths(idx))
         return out
 
-
-def raw_rgb(value: np.ndarray, shape: tuple[int, int, int], name: str) -> tuple[np.ndarray, tuple[int, int]]:
-    """An old EDVR raw value (HWC BGR uint8 bytes) as a contiguous HWC RGB array."""
-    h, w, c = shape
-    if value.size != h * w * c:
-        raise DatasetError(f"{name}: raw value has {value.size} bytes, not {h}x{w}x{c} from meta_info.pkl; "
-                           f"the LMDB is corrupt, re-create it")
-    img = value.reshape(h, w, c)
-    img = np.repeat(img, 3, axis=2) if c == 1 else img[:, :, 2::-1]
-    return np.ascontiguousarray(img), (h, w)

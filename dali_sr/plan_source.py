@@ -13,6 +13,9 @@ import numpy as np
 from .config import Config
 from .epoch_plan import EpochPlan
 from .errors import DatasetError, named_errors
+from .image_header import read_header
+from .storage import Storage
+from .stored_arrays import ArraySide
 
 
 class PlanSource:
@@ -21,6 +24,7 @@ class PlanSource:
     `names`: the subclass's image outputs, then for training `lq_anchor`, `lq_shape`,
     `gt_anchor`, `gt_shape` ((x, y) / (w, h) pixels) and the flags augmentation uses
     (`hflip`, `vflip`, `transpose`); outside training `gt_shape` (LQ size x scale); then `idx`.
+    Windows are left out for array sides, whose values the source cuts itself.
     """
 
     def __init__(self, cfg: Config, index: Any, image_names: Sequence[str]):
@@ -31,10 +35,11 @@ class PlanSource:
         self.fed: deque = deque(maxlen=16)  # (batch number, per DALI row the (storage, key) of its images)
         self.error: Optional[DatasetError] = None
         names = list(image_names)
+        lq_decoded, gt_decoded = index.lq_arrays is None, index.gt_arrays is None  # array sides arrive cut
         if cfg.is_train:
-            names += ["lq_anchor", "lq_shape", "gt_anchor", "gt_shape"]
+            names += (["lq_anchor", "lq_shape"] if lq_decoded else []) + (["gt_anchor", "gt_shape"] if gt_decoded else [])
             names += (["hflip"] if cfg.use_hflip or cfg.use_rot else []) + (["vflip", "transpose"] if cfg.use_rot else [])
-        else:
+        elif gt_decoded:
             names += ["gt_shape"]
         self.names = tuple(names + ["idx"])
 
@@ -67,6 +72,13 @@ class PlanSource:
         return (int(uniform[1] * (w - self.patch + 1)), int(uniform[0] * (h - self.patch + 1))), (self.patch,
                                                                                                   self.patch)
 
+    def _cut(self, values: list, arrays: Optional[ArraySide], anchor, shape, gt: bool) -> list:
+        """Values of an array side cut to the LQ window (`scale` x it for GT); encoded values as they are."""
+        if arrays is None:
+            return values
+        s = self.cfg.scale if gt else 1
+        return [arrays.cut(v, (anchor[0] * s, anchor[1] * s), (shape[0] * s, shape[1] * s)) for v in values]
+
     def _outputs(self, images: dict[str, Any], lq_anchor: np.ndarray, lq_shape: np.ndarray, flags: np.ndarray,
                  idx: np.ndarray) -> tuple:
         """The batch in `names` order; the GT window is `scale` x the LQ window."""
@@ -79,7 +91,20 @@ class PlanSource:
     def suspects(self, batch_no: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
         """(name, stored bytes) of the images of DALI row `row` of batch `batch_no` (all rows if None)."""
         rows = dict(self.fed).get(batch_no)
-        if rows is None or self.index.raw:
+        if rows is None:
             return []
+        decoded = [store for store, arrays in ((self.index.lq, self.index.lq_arrays),
+                                                (self.index.gt, self.index.gt_arrays)) if arrays is None]
         chosen = [rows[row]] if row is not None and row < len(rows) else rows
-        return [(store.describe(key), store.get(key)) for images in chosen for store, key in images]
+        return [(store.describe(key), store.get(key)) for images in chosen for store, key in images
+                if any(store is d for d in decoded)]
+
+
+def read_value(store: Storage, key: str, arrays: Optional[ArraySide]) -> tuple[np.ndarray, tuple[int, int]]:
+    """A stored value and its (h, w): encoded bytes (size from the header) or, on array sides, a pixel view."""
+    value = store.get(key)
+    if arrays is not None:
+        pixels = arrays.view(value, store.describe(key))
+        return pixels, pixels.shape[:2]
+    header = read_header(value, store.describe(key))
+    return value, (header.height, header.width)

@@ -29,6 +29,24 @@ def decode_crop(encoded, shape, anchor):
                                    normalized_anchor=False, normalized_shape=False)
 
 
+def image(value, arrays: bool, window, on_gpu: bool, hw_decoder_load: float):
+    """One stored image -> HWC uint8 RGB, cut to `window` ((w, h) shape, (x, y) anchor or None) if given.
+
+    `arrays`: the source already cut the window out of stored pixels; only the move to the GPU
+    remains. Otherwise the bytes are decoded: on CPU only the window when the anchor is given
+    (training), else the whole image and then sliced (on GPU always: the H100 ROI-decode crash).
+    """
+    if arrays:
+        value = fn.reshape(value, layout="HWC")
+        return value.gpu() if on_gpu else value
+    if window is None:
+        return decode(value, on_gpu, hw_decoder_load)
+    shape, anchor = window
+    if not on_gpu and anchor is not None:
+        return decode_crop(value, shape, anchor)
+    return crop(decode(value, on_gpu, hw_decoder_load), shape, anchor)
+
+
 def crop(image, shape, anchor=None):
     """Cut the window of size `shape` (w, h) at integer pixel `anchor` (x, y), default (0, 0)."""
     if anchor is None:

@@ -14,28 +14,16 @@ from .registry import PipelineSpec, register
 def define(cfg: Config, index: PairedIndex, source: PairedSource, on_gpu: bool):
     """Graph: bytes -> decode -> crop (GT window = scale x LQ window) -> flips -> float CHW.
 
+    Array sides (raw values) arrive already cut by the source and skip decode and crop.
+
     Runs under `pipeline_def(enable_conditionals=True)`; returns (lq, gt, idx).
     """
     nodes = dict(zip(source.names, fn.external_source(source, num_outputs=len(source.names), batch=True,
                                                      no_copy=True)))
-    lq, gt = nodes["lq"], nodes["gt"]
-    lq_window = (nodes["lq_shape"], nodes["lq_anchor"]) if cfg.is_train else None
-    gt_window = (nodes["gt_shape"], nodes.get("gt_anchor"))
-    if index.raw:  # old EDVR arrays arrive decoded; crop on the CPU, then move
-        if lq_window:
-            lq = ops.crop(lq, *lq_window)
-        gt = ops.crop(gt, *gt_window)
-        if on_gpu:
-            lq, gt = lq.gpu(), gt.gpu()
-    elif on_gpu or not lq_window:  # GPU: full decode then slice (H100 ROI-decode crash)
-        lq = ops.decode(lq, on_gpu, cfg.hw_decoder_load)
-        gt = ops.decode(gt, on_gpu, cfg.hw_decoder_load)
-        if lq_window:
-            lq = ops.crop(lq, *lq_window)
-        gt = ops.crop(gt, *gt_window)
-    else:  # CPU training: decode only the windows
-        lq = ops.decode_crop(lq, *lq_window)
-        gt = ops.decode_crop(gt, *gt_window)
+    lq_window = (nodes["lq_shape"], nodes["lq_anchor"]) if "lq_shape" in nodes else None
+    gt_window = (nodes["gt_shape"], nodes.get("gt_anchor")) if "gt_shape" in nodes else None
+    lq = ops.image(nodes["lq"], index.lq_arrays is not None, lq_window, on_gpu, cfg.hw_decoder_load)
+    gt = ops.image(nodes["gt"], index.gt_arrays is not None, gt_window, on_gpu, cfg.hw_decoder_load)
     lq, gt = ops.augment([lq, gt], nodes)
     lq = ops.to_output(lq, cfg.mean, cfg.std, cfg.color == "y")
     gt = ops.to_output(gt, cfg.mean, cfg.std, cfg.color == "y")

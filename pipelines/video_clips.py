@@ -20,16 +20,9 @@ from . import ops
 from .registry import PipelineSpec, register
 
 
-def _frames(inputs: list, window, cfg: Config, index: ClipIndex, on_gpu: bool):
-    """Encoded (or raw) frames of a sample -> one FHWC sequence, cut to `window` (shape, anchor) if given."""
-    if index.raw:
-        seq = ops.stack_frames([fn.reshape(x, layout="HWC") for x in inputs])
-        seq = ops.crop(seq, *window) if window is not None else seq
-        return seq.gpu() if on_gpu else seq
-    if window is not None and cfg.is_train and not on_gpu:  # CPU training: decode only the window
-        return ops.stack_frames([ops.decode_crop(x, *window) for x in inputs])
-    seq = ops.stack_frames([ops.decode(x, on_gpu, cfg.hw_decoder_load) for x in inputs])
-    return ops.crop(seq, *window) if window is not None else seq
+def _frames(inputs: list, arrays: bool, window, cfg: Config, on_gpu: bool):
+    """A sample's stored frames -> one FHWC sequence, each frame cut to `window` (shape, anchor) if given."""
+    return ops.stack_frames([ops.image(x, arrays, window, on_gpu, cfg.hw_decoder_load) for x in inputs])
 
 
 def define(cfg: Config, index: ClipIndex, source: ClipSource, on_gpu: bool):
@@ -39,10 +32,10 @@ def define(cfg: Config, index: ClipIndex, source: ClipSource, on_gpu: bool):
     """
     nodes = dict(zip(source.names, fn.external_source(source, num_outputs=len(source.names), batch=True,
                                                      no_copy=True)))
-    lq_window = (nodes["lq_shape"], nodes["lq_anchor"]) if cfg.is_train else None
-    gt_window = (nodes["gt_shape"], nodes.get("gt_anchor"))
-    lq = _frames([nodes[f"lq_{k}"] for k in range(source.groups)], lq_window, cfg, index, on_gpu)
-    gt = _frames([nodes["gt_0"]], gt_window, cfg, index, on_gpu)
+    lq_window = (nodes["lq_shape"], nodes["lq_anchor"]) if "lq_shape" in nodes else None
+    gt_window = (nodes["gt_shape"], nodes.get("gt_anchor")) if "gt_shape" in nodes else None
+    lq = _frames([nodes[f"lq_{k}"] for k in range(source.groups)], index.lq_arrays is not None, lq_window, cfg, on_gpu)
+    gt = _frames([nodes["gt_0"]], index.gt_arrays is not None, gt_window, cfg, on_gpu)
     lq, gt = ops.augment([lq, gt], nodes, frames=True)
     y = cfg.color == "y"
     return ops.to_output(lq, cfg.mean, cfg.std, y, frames=True), ops.to_output(gt, cfg.mean, cfg.std, y, frames=True), \

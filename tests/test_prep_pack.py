@@ -68,7 +68,7 @@ def test_values_are_cv2_imencode_and_meta_lines_exact(tmp_path, level):
     (src / ".hidden.png").write_bytes(b"junk")
     report = pack(str(src), str(tmp_path / "out.lmdb"), level=level, workers=3, commit_every=2, progress=False)
     assert isinstance(report, PackReport)
-    assert (report.images, report.written, report.resumed, report.ignored, report.level) == (5, 5, 0, 2, level)
+    assert (report.images, report.written, report.resumed, report.ignored, report.tag) == (5, 5, 0, 2, str(level))
     got = values(tmp_path / "out.lmdb")
     assert got == {key: expected_value(path, level) for key, path in files.items()}
     meta = (tmp_path / "out.lmdb" / "meta_info.txt").read_text()
@@ -167,7 +167,7 @@ def test_interrupted_pack_is_not_complete_and_resume_finishes_it(tmp_path, monke
     assert len(values(partial)) == 5  # every value encoded before the crash was committed
     with pytest.raises(DatasetError, match="--resume"):
         pack(str(src), str(dst), progress=False)
-    with pytest.raises(ConfigError, match="--level 1"):
+    with pytest.raises(ConfigError, match="packed as 1 .*not 9; resume with the same --codec/--level"):
         pack(str(src), str(dst), resume=True, level=9, progress=False)
 
     report = pack(str(src), str(dst), resume=True, workers=2, progress=False)
@@ -331,7 +331,7 @@ def test_cli_packs_and_reports(tmp_path, capsys):
     assert _cli(["pack", str(src), str(tmp_path / "out.lmdb"), "--level", "9", "--workers", "2",
                  "--commit-every", "2", "--map-size", "8K", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "packed 3 images into" in out and "PNG level 9" in out
+    assert "packed 3 images into" in out and "(png, 9)" in out
     assert values(tmp_path / "out.lmdb") == {p.stem: expected_value(p, 9) for p in src.iterdir()}
     with pytest.raises(DatasetError, match="--force"):
         _cli(["pack", str(src), str(tmp_path / "out.lmdb"), "--quiet"])

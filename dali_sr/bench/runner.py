@@ -161,7 +161,7 @@ def _decode_clip(index: ClipIndex, i: int, **window: Any) -> None:
 
 def _workload(cfg: Config, loader: Loader) -> Workload:
     """Pairs or clips: the samples of the loader's own index."""
-    if loader.index.raw:
+    if any(a is not None and a.edvr_shape for a in (loader.index.lq_arrays, loader.index.gt_arrays)):
         raise ConfigError(f"{cfg.name}: raw EDVR LMDBs are not supported by bench (BasicSR's "
                           f"{cfg.type} reads encoded images)")
     if cfg.type == CLIP_TYPE:

@@ -1,8 +1,10 @@
 """`dali-sr pack SRC DST.lmdb`: a folder of images -> a BasicSR LMDB (`data.mdb`, `lock.mdb`, `meta_info.txt`).
 
-Values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.png', cv2.imread(path,
-cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines are
-`{key}.png ({h},{w},{c}) {level}`. Keys and file selection: `pack_sources`.
+By default values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.png',
+cv2.imread(path, cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines
+are `{key}.png ({h},{w},{c}) {level}`. `codec` picks another storage codec (`image_codecs`:
+jpeg, lossless jpeg2000, raw), named in the meta line's extension and last column.
+Keys and file selection: `pack_sources`.
 
 The LMDB is built in the sibling folder `DST.partial` (no `meta_info.txt`, so no loader takes it
 for a finished LMDB), `meta_info.txt` is written last, and the folder is renamed to DST only
@@ -28,10 +30,11 @@ from typing import Optional
 
 from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
+from ..image_codecs import CODECS, DEFAULT_LEVEL, DEFAULT_QUALITY, LOSSLESS, check_codec, encode, extension, meta_tag
+from ..image_header import read_header, sniff_codec
 from .common import default_workers
-from .pack_sources import PRESETS, PackItem, select_images
+from .pack_sources import IMAGE_SUFFIXES, PRESETS, PackItem, select_images
 
-DEFAULT_LEVEL = 1
 DEFAULT_COMMIT_EVERY = 5000
 MAX_PENDING_BYTES = 256 << 20  # commit earlier when the uncommitted values reach this size
 MIN_MAP_SIZE = 1 << 12  # one page
@@ -39,7 +42,6 @@ PARTIAL_SUFFIX = ".partial"
 STATE_FILE = "pack_state.json"
 _STATE_FORMAT = "dali_sr pack partial v1"
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.txt", STATE_FILE}
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class PackReport:
     written: int  # values encoded and written by this run
     resumed: int  # values already in the partial build that this run kept
     ignored: int  # files left out: non-image, hidden, or frames the preset drops
-    level: int  # PNG compression level
+    codec: str  # storage codec of the values
+    tag: str  # meta_info.txt's last column: PNG level, jpeg:q<quality>, jpeg2000:lossless or raw
     value_bytes: int  # bytes of the values written by this run
     map_size: int  # final LMDB map size
     seconds: float
@@ -61,29 +64,33 @@ def partial_path(dst: str) -> Path:
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 
-def _encode_file(path: str, level: int) -> tuple[bytes, tuple[int, int, int]]:
-    """BasicSR's value for one image file: PNG bytes at `level` and the (h, w, c) of the decoded image."""
+@dataclass(frozen=True)
+class _Codec:
+    name: str
+    level: int = DEFAULT_LEVEL
+    quality: int = DEFAULT_QUALITY
+
+    @property
+    def tag(self) -> str:
+        return meta_tag(self.name, self.level, self.quality)
+
+
+def _encode_file(path: str, codec: _Codec) -> tuple[bytes, tuple[int, int, int]]:
+    """The value for one image file in `codec` (PNG: BasicSR's) and the (h, w, c) it stores."""
     import cv2
 
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
-    try:
-        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, level])
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise DatasetError(f"{path}: cannot store a {img.dtype} image of shape {img.shape} as PNG; convert it to "
-                           f"1, 3 or 4 channels of 8 or 16 bits")
-    h, w = img.shape[:2]
-    return buf.tobytes(), (h, w, 1 if img.ndim == 2 else img.shape[2])
+    value = encode(img, codec.name, path, codec.level, codec.quality)
+    if codec.name == "png":  # BasicSR's meta: the shape OpenCV read
+        return value, (*img.shape[:2], 1 if img.ndim == 2 else img.shape[2])
+    return value, _stored_shape(value, path)
 
 
 def _check_header(path: str) -> int:
     """Cheap check that `path` holds an image we can store (format, size cap); returns its size in bytes."""
     import numpy as np
-
-    from ..image_header import read_header
 
     try:
         size = os.path.getsize(path)
@@ -95,12 +102,11 @@ def _check_header(path: str) -> int:
         raise DatasetError(f"cannot read {path}: {e.strerror}; check it exists and is readable") from None
     if not head:
         raise DatasetError(f"{path}: empty file (0 bytes); re-create or remove it")
-    if head.startswith(b"\x89PNG\r\n\x1a\n") or head[:3] == b"\xff\xd8\xff":
+    if sniff_codec(head) in CODECS:
         read_header(np.frombuffer(head, dtype=np.uint8), path)
-    elif not (head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*")
-              or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        raise DatasetError(f"{path}: not a PNG, JPEG, BMP, TIFF or WebP image (unknown content); re-create or "
-                           f"remove it")
+    elif sniff_codec(head) not in ("BMP", "TIFF", "WebP"):
+        raise DatasetError(f"{path}: not a PNG, JPEG, JPEG 2000, PPM/PGM, BMP, TIFF or WebP image (unknown "
+                           f"content); re-create or remove it")
     return size
 
 
@@ -111,12 +117,22 @@ def _verify_decodes(path: str) -> None:
         raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
 
 
-def _png_shape(value, key: str, where: Path) -> tuple[int, int, int]:
-    data = bytes(value[:26])
-    if len(data) < 26 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
-        raise DatasetError(f"{where}: value of key {key!r} is not a PNG; this is not a pack partial build, "
-                           f"rerun with --force to start over")
-    return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big"), _PNG_CHANNELS.get(data[25], 3)
+def _resumed_shape(value, key: str, where: Path, codec: str) -> tuple[int, int, int]:
+    """(h, w, c) of a value a partial build already holds; it must be a `codec` value."""
+    import numpy as np
+
+    if sniff_codec(bytes(value[:16])) != codec:
+        raise DatasetError(f"{where}: value of key {key!r} is not {codec}; this is not a pack partial build of this "
+                           f"codec, rerun with --force to start over")
+    return _stored_shape(np.frombuffer(value, dtype=np.uint8), f"{where} key {key!r}")
+
+
+def _stored_shape(value, name: str) -> tuple[int, int, int]:
+    """(h, w, c) that a stored value's header gives."""
+    import numpy as np
+
+    header = read_header(np.frombuffer(value, dtype=np.uint8), name)
+    return header.height, header.width, header.channels
 
 
 def _parallel(pool: ThreadPoolExecutor, fn, args: list, ahead: int):
@@ -145,9 +161,12 @@ def _bar(progress: bool, **kw):
     return tqdm(disable=not progress, dynamic_ncols=True, **kw)
 
 
-def _check_options(level: int, workers: int, commit_every: int, map_size: Optional[int], preset) -> None:
-    if not isinstance(level, int) or not 0 <= level <= 9:
-        raise ConfigError(f"PNG compression level must be 0..9, got {level!r}; BasicSR uses 1")
+def _check_options(codec: _Codec, lossy: bool, workers: int, commit_every: int, map_size: Optional[int],
+                   preset) -> None:
+    check_codec(codec.name, codec.level, codec.quality)
+    if codec.name not in LOSSLESS and not lossy:
+        raise ConfigError(f"--codec {codec.name} is lossy: stored GT would no longer be the ground truth; pass --lossy "
+                          f"to confirm (fine for LQ inputs), or use a lossless codec ({', '.join(LOSSLESS)})")
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     if not isinstance(commit_every, int) or commit_every < 1:
@@ -180,7 +199,7 @@ def _check_paths(src: Path, dst: Path, force: bool, resume: bool) -> None:
                            f"--force to start over")
 
 
-def _open_partial(partial: Path, resume: bool, level: int, map_size: int):
+def _open_partial(partial: Path, resume: bool, codec: _Codec, map_size: int):
     """(env, {key: shape} already stored) of the partial build; a fresh one unless resuming."""
     import lmdb
 
@@ -194,9 +213,10 @@ def _open_partial(partial: Path, resume: bool, level: int, map_size: int):
         except (OSError, ValueError, AssertionError):
             raise DatasetError(f"{partial} is not a partial build of dali-sr pack (no valid {STATE_FILE}); "
                                f"rerun with --force to start over") from None
-        if state.get("level") != level:
-            raise ConfigError(f"{partial} was packed at PNG level {state.get('level')}; resume with "
-                              f"--level {state.get('level')}, or --force to start over at level {level}")
+        tag = state.get("tag", str(state.get("level")))
+        if tag != codec.tag:
+            raise ConfigError(f"{partial} was packed as {tag} (meta column), not {codec.tag}; resume with the same "
+                              f"--codec/--level/--quality, or --force to start over")
         data = partial / "data.mdb"
         size = data.stat().st_size if data.exists() else 0
         env = lmdb.open(str(partial), map_size=max(map_size, 2 * size, MIN_MAP_SIZE))
@@ -204,11 +224,11 @@ def _open_partial(partial: Path, resume: bool, level: int, map_size: int):
         with env.begin(buffers=True) as txn:
             for k, v in txn.cursor():
                 key = bytes(k).decode("ascii")
-                done[key] = _png_shape(v, key, partial)
+                done[key] = _resumed_shape(v, key, partial, codec.name)
         return env, done
     partial.mkdir(parents=True)
     tmp = partial / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps({"format": _STATE_FORMAT, "level": level}))
+    tmp.write_text(json.dumps({"format": _STATE_FORMAT, "tag": codec.tag}))
     os.replace(tmp, partial / STATE_FILE)
     return lmdb.open(str(partial), map_size=max(map_size, MIN_MAP_SIZE)), {}
 
@@ -250,12 +270,12 @@ class _Writer:
             self.pending, self.pending_bytes = [], 0
 
 
-def _write_meta(folder: Path, shapes: dict[str, tuple[int, int, int]], level: int) -> None:
+def _write_meta(folder: Path, shapes: dict[str, tuple[int, int, int]], codec: _Codec) -> None:
     tmp = folder / "meta_info.txt.tmp"
     with open(tmp, "w", encoding="ascii", newline="\n") as f:
         for key in sorted(shapes):
             h, w, c = shapes[key]
-            f.write(f"{key}.png ({h},{w},{c}) {level}\n")
+            f.write(f"{key}{extension(codec.name, c)} ({h},{w},{c}) {codec.tag}\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / "meta_info.txt")
@@ -272,12 +292,15 @@ def _move_into_place(partial: Path, dst: Path) -> None:
         _remove(old)
 
 
-def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = False, level: int = DEFAULT_LEVEL,
+def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = False, codec: str = "png",
+         level: int = DEFAULT_LEVEL, quality: int = DEFAULT_QUALITY, lossy: bool = False,
          workers: Optional[int] = None, commit_every: int = DEFAULT_COMMIT_EVERY, resume: bool = False,
          force: bool = False, only_im4: bool = False, list_file: Optional[str] = None,
          map_size: Optional[int] = None, verify: bool = False, progress: bool = True) -> PackReport:
     """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc).
 
+    codec: png (BasicSR's, at `level`) | jpeg (at `quality`; needs `lossy=True`) | jpeg2000
+    (lossless) | raw (PPM/PGM pixels); see `image_codecs`.
     preset: None | 'div2k' | 'reds' | 'vimeo90k' (file selection and keys); recursive: every
     level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
     list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
@@ -288,7 +311,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     """
     t0 = time.perf_counter()
     workers = default_workers() if workers is None else workers
-    _check_options(level, workers, commit_every, map_size, preset)
+    stored = _Codec(codec, level, quality)
+    _check_options(stored, lossy, workers, commit_every, map_size, preset)
     src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
     _check_paths(src_p, dst_p, force, resume)
@@ -308,7 +332,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
                         bar.update()
         partial = partial_path(dst)
         initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
-        env, shapes = _open_partial(partial, resume, level, initial)
+        env, shapes = _open_partial(partial, resume, stored, initial)
         try:
             wanted = {it.key for it in items}
             extra = sorted(set(shapes) - wanted)
@@ -319,7 +343,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
             todo: list[PackItem] = [it for it in items if it.key not in shapes]
             writer = _Writer(env, commit_every)
             written_bytes = 0
-            results = _parallel(pool, _encode_file, [(it.path, level) for it in todo], ahead)
+            results = _parallel(pool, _encode_file, [(it.path, stored) for it in todo], ahead)
             with _bar(progress, total=len(items), initial=resumed, unit="img", desc=f"pack {dst_p.name}") as bar, \
                     closing(results):
                 try:
@@ -336,21 +360,23 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
             final_map = env.info()["map_size"]
         finally:
             env.close()
-    _write_meta(partial, shapes, level)
+    _write_meta(partial, shapes, stored)
     _move_into_place(partial, dst_p)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
-                      ignored=selection.ignored, level=level, value_bytes=written_bytes, map_size=final_map,
+                      ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
                       seconds=time.perf_counter() - t0)
 
 
-def _level(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"must be a PNG compression level 0..9, got {text!r}")
-    return value
+def _int_in(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a {what} {low}..{high}, got {text!r}")
+        return value
+    return parse
 
 
 def parse_size(text: str) -> int:
@@ -371,12 +397,13 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     """Add the `pack` subcommand to the `dali-sr` subparsers."""
     p = subparsers.add_parser(
         "pack", help="pack a folder of images into a BasicSR LMDB",
-        description="Pack images into a BasicSR LMDB folder (data.mdb, lock.mdb, meta_info.txt). Values are "
-                    "cv2.imencode('.png', cv2.imread(path, IMREAD_UNCHANGED), [IMWRITE_PNG_COMPRESSION, LEVEL]) as "
-                    "in BasicSR; keys are paths relative to SRC without extension, '/'-separated, sorted. The LMDB "
+        description="Pack images into a BasicSR LMDB folder (data.mdb, lock.mdb, meta_info.txt). By default values "
+                    "are cv2.imencode('.png', cv2.imread(path, IMREAD_UNCHANGED), [IMWRITE_PNG_COMPRESSION, LEVEL]) "
+                    "as in BasicSR; --codec stores JPEG, lossless JPEG 2000 or raw pixels instead (the loader reads "
+                    "them all). Keys are paths relative to SRC without extension, '/'-separated, sorted. The LMDB "
                     "is built in DST.partial and renamed to DST when complete; an interrupted run continues with "
                     "--resume. Hidden and non-image files are left out.")
-    p.add_argument("src", help="folder of images (.png .jpg .jpeg .bmp .tif .tiff .webp)")
+    p.add_argument("src", help="folder of images (" + " ".join(IMAGE_SUFFIXES) + ")")
     p.add_argument("dst", help="LMDB folder to create; its name must end with .lmdb")
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="BasicSR key conventions: div2k = flat folder of sub-images (key 0001_s001); reds = "
@@ -389,8 +416,17 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--list", dest="list_file", default=None, metavar="FILE",
                    help="keep only the keys or key prefixes listed in FILE, one a line (e.g. Vimeo90K "
                         "sep_trainlist.txt: 00001/0001)")
-    p.add_argument("--level", type=_level, default=DEFAULT_LEVEL,
+    p.add_argument("--codec", choices=CODECS, default="png",
+                   help="how values are stored: png (default, BasicSR's; decoded on CPU threads), jpeg (lossy, needs "
+                        "--lossy; nvJPEG on GPU), jpeg2000 (lossless; nvJPEG2000 on GPU; sides >= 32 px), raw "
+                        "(uint8 pixels with their size, as binary PPM/PGM: no decode, largest)")
+    p.add_argument("--level", type=_int_in(0, 9, "PNG compression level"), default=DEFAULT_LEVEL,
                    help=f"PNG compression level 0..9 (default {DEFAULT_LEVEL}, as BasicSR)")
+    p.add_argument("--quality", type=_int_in(1, 100, "JPEG quality"), default=DEFAULT_QUALITY,
+                   help=f"JPEG quality 1..100 (default {DEFAULT_QUALITY})")
+    p.add_argument("--lossy", action="store_true",
+                   help="confirm a lossy codec (required with --codec jpeg: GT stored as JPEG is no longer the "
+                        "ground truth; fine for LQ inputs)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help=f"threads that read and encode images (default {default_workers()}); one writer")
     p.add_argument("--commit-every", type=positive_int, default=DEFAULT_COMMIT_EVERY, metavar="N",
@@ -413,13 +449,14 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
 
 def run(args: argparse.Namespace) -> int:
     """Run `dali-sr pack` with the parsed `args`; returns the exit code."""
-    r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, level=args.level,
+    r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, codec=args.codec, level=args.level,
+             quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
              only_im4=args.only_im4, list_file=args.list_file, map_size=args.map_size, verify=args.verify,
              progress=not args.quiet)
     rate = r.written / r.seconds if r.seconds > 0 else 0.0
     extra = f", {r.resumed} kept from the partial build" if r.resumed else ""
     left = f"; left out {r.ignored} files (non-image, hidden or dropped by the preset)" if r.ignored else ""
-    print(f"packed {r.images} images into {r.dst} (PNG level {r.level}): {r.written} encoded{extra}, "
+    print(f"packed {r.images} images into {r.dst} ({r.codec}, {r.tag}): {r.written} encoded{extra}, "
           f"{r.value_bytes / 2**20:.1f} MiB in {r.seconds:.1f} s, {rate:.0f} img/s{left}")
     return 0

@@ -16,7 +16,7 @@ from typing import Optional
 
 from ..errors import ConfigError, DatasetError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jp2", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 PRESETS = ("div2k", "reds", "vimeo90k")
 _DEPTH = {"reds": 2, "vimeo90k": 3}  # path parts of an image below SRC
 _LAYOUT = {"reds": "SRC/clip/frame.png (e.g. 000/00000000.png)",
