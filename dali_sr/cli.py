@@ -1,4 +1,4 @@
-"""`dali-sr` command line: demo, bench, show, and the dataset preparation commands."""
+"""`dali-sr` command line: demo, bench, show, and the dataset preparation and checking commands."""
 from __future__ import annotations
 
 import argparse
@@ -22,7 +22,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo
-    from .prep import meta_cmd, pack, regroup, subimages
+    from .prep import inspect_cmd, meta_cmd, pack, regroup, subimages, verify
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     subimages.add_parser(sub)
     meta_cmd.add_parser(sub)
     regroup.add_parser(sub)
+    verify.add_parser(sub)
+    inspect_cmd.add_parser(sub)
     return parser
 
 
