@@ -1,10 +1,16 @@
 """GPU pipelines against the CPU pipeline (same seed -> same windows): run on the GPU machine."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import pytest
 import torch
 
 import dali_sr
+from dali_sr.image_codecs import encode
+from dali_sr.lmdb_writer import write_lmdb
+from dali_sr.prep.pack import pack
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 
 pytestmark = pytest.mark.gpu
@@ -71,3 +77,32 @@ def test_auto_device_picks_the_gpu(tmp_path):
     with dali_sr.build_loader(paired_cfg(roots, 2, device="auto")) as loader:
         assert loader.on_gpu
         assert next(iter(loader))["lq"].is_cuda
+
+
+
+def _lmdb_in_codecs(folder: str, dst: str, codecs: tuple) -> str:
+    """The images of `folder` as an LMDB whose k-th value is in codec k % len(codecs); returns `dst`."""
+    if len(codecs) == 1:
+        pack(folder, dst, codec=codecs[0], progress=False)
+        return dst
+    items = []
+    for k, f in enumerate(sorted(Path(folder).iterdir())):
+        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        items.append((f.stem, encode(img, codecs[k % len(codecs)], str(f)), img.shape))
+    write_lmdb(dst, items)  # meta lines say png: every value goes through the decoder, which sniffs it
+    return dst
+
+
+@pytest.mark.parametrize("codecs", [("jpeg2000",), ("raw",), ("png", "raw", "jpeg2000")])
+@pytest.mark.parametrize("phase", ["train", "val"])
+def test_gpu_lossless_codecs_equal_cpu_exactly(tmp_path, codecs, phase):
+    """nvJPEG2000 / raw windows moved to the GPU / a mixed LMDB: the CPU pipeline's pixels, exactly."""
+    roots = make_nn_pairs(tmp_path, 2, [(40, 48), (36, 52), (44, 40), (48, 48)])
+    for side in ("gt", "lq"):
+        roots[f"{side}_lmdb"] = _lmdb_in_codecs(roots[side], str(tmp_path / f"{side}.lmdb"), codecs)
+    cfg = paired_cfg(roots, 2, lmdb=True, phase=phase, gt_size=32)
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert g["device"] == torch.device("cuda", 0)
+        assert torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])

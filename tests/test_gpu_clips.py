@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dali_sr.prep.pack import pack
 from conftest import clip_cfg, make_nn_clips, nearest_upsample
 from test_gpu import all_batches
 
@@ -63,3 +64,20 @@ def test_gpu_old_edvr_raw_clips_equal_cpu(tmp_path):
                    batch_size_per_gpu=1)
     for g, c in zip(all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")):
         assert g["key"] == c["key"] and torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])
+
+
+@pytest.mark.parametrize("codec", ["jpeg2000", "raw"])
+@pytest.mark.parametrize("kind, phase", [("REDSDataset", "train"), ("REDSRecurrentDataset", "train"),
+                                         ("VideoTestDataset", "val")])
+def test_gpu_lossless_codec_clips_equal_cpu_exactly(tmp_path, codec, kind, phase):
+    roots = make_nn_clips(tmp_path, 2, {"001": (6, 32, 36), "002": (5, 32, 36)}, lmdb=True)
+    for side in ("gt", "lq"):
+        pack(roots[side], str(tmp_path / f"{side}_{codec}.lmdb"), codec=codec, preset="reds", progress=False)
+    partition = {"val_partition": "official"} if kind.startswith("REDS") else {}  # keep clips 001, 002
+    cfg = clip_cfg(roots, 2, kind, lmdb=True, phase=phase, num_frame=3, **partition,
+                   dataroot_lq=str(tmp_path / f"lq_{codec}.lmdb"), dataroot_gt=str(tmp_path / f"gt_{codec}.lmdb"))
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert names(g) == names(c)
+        assert torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])

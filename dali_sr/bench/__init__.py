@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_types import non_negative_int, positive_int
+from ..image_codecs import CODECS
 
 DEFAULT_SYNTHETIC = 512  # pairs of `bench synthetic`
 DEFAULT_SYNTHETIC_CLIPS = 8  # clips of `bench synthetic-clips`
@@ -44,6 +45,9 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         f"clips of {SYNTHETIC_CLIP_FRAMES} frames, 720x1280 PNG GT / 180x320 LQ in LMDBs, x4, "
                         f"num_frame 5, interval_list [1], gt_size 256, hflip+rot, batch 16 (default "
                         f"{DEFAULT_SYNTHETIC_CLIPS}); built once under $DALI_SR_CACHE or ~/.cache/dali_sr")
+    p.add_argument("--codec", choices=CODECS, default="png",
+                   help="with a synthetic CONFIG: store the images in this codec (dali-sr pack --codec; jpeg at "
+                        "quality 95) instead of PNG; packed once from the PNG images")
     p.add_argument("--json", default=None, metavar="PATH", help="write every figure and the environment to PATH")
     p.set_defaults(func=run)
     return p

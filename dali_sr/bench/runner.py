@@ -88,21 +88,39 @@ def _build(root: Path, what: str, make: Callable[[], dict[str, str]]) -> dict[st
                           f"set DALI_SR_CACHE to a writable folder") from None
 
 
-def _synthetic(n: int) -> dict[str, Any]:
-    """The issue's target setting on `n` cached synthetic pairs (480x480 PNG GT, x4, LMDB)."""
+def _stored_as(roots: dict[str, str], root: Path, codec: str, preset: Optional[str]) -> dict[str, str]:
+    """`roots` with `gt_lmdb`/`lq_lmdb` holding the PNG folders' images in `codec` (packed once, cached)."""
+    if codec == "png":
+        return roots
+    from ..prep.pack import pack
+
+    out = dict(roots)
+    for side in ("gt", "lq"):
+        db = root / f"{side}_{codec}.lmdb"
+        if not (db / "meta_info.txt").is_file():
+            print(f"packing {side} as {codec} into {db}", file=sys.stderr)
+            pack(roots[side], str(db), codec=codec, lossy=True, preset=preset, force=True, resume=True,
+                 progress=False)
+        out[f"{side}_lmdb"] = str(db)
+    return out
+
+
+def _synthetic(n: int, codec: str) -> dict[str, Any]:
+    """The issue's target setting on `n` cached synthetic pairs (480x480 GT, x4, LMDB of `codec`)."""
     root = _cache(f"bench-{n}")
-    roots = _build(root, f"{n} pairs", lambda: make_paired_dataset(str(root), n=n))
-    return {"type": PAIRED_TYPE, "name": f"synthetic-{n}", "io_backend": {"type": "lmdb"},
+    roots = _build(root, f"{n} pairs", lambda: _stored_as(make_paired_dataset(str(root), n=n), root, codec, None))
+    return {"type": PAIRED_TYPE, "name": f"synthetic-{n}-{codec}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"], "scale": 4, "gt_size": 128,
             "use_hflip": True, "use_rot": True, "batch_size_per_gpu": 16}
 
 
-def _synthetic_clips(n: int) -> dict[str, Any]:
-    """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 PNG GT, x4, LMDB)."""
+def _synthetic_clips(n: int, codec: str) -> dict[str, Any]:
+    """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 GT, x4, LMDB of `codec`)."""
     root = _cache(f"bench-clips-{n}")
     roots = _build(root, f"{n} clips of {SYNTHETIC_CLIP_FRAMES} frames",
-                   lambda: make_clip_dataset(str(root), clips=n, frames=SYNTHETIC_CLIP_FRAMES))
-    return {"type": CLIP_TYPE, "name": f"synthetic-clips-{n}", "io_backend": {"type": "lmdb"},
+                   lambda: _stored_as(make_clip_dataset(str(root), clips=n, frames=SYNTHETIC_CLIP_FRAMES), root,
+                                      codec, "reds"))
+    return {"type": CLIP_TYPE, "name": f"synthetic-clips-{n}-{codec}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"],
             "meta_info_file": roots["meta_info_file"], "scale": 4, "gt_size": 256, "num_frame": 5,
             "interval_list": [1], "random_reverse": False, "val_partition": "REDS4", "use_hflip": True,
@@ -110,7 +128,7 @@ def _synthetic_clips(n: int) -> dict[str, Any]:
 
 
 # CONFIG words that build a synthetic dataset: (its config, the default --synthetic N)
-SYNTHETIC: dict[str, tuple[Callable[[int], dict[str, Any]], int]] = {
+SYNTHETIC: dict[str, tuple[Callable[[int, str], dict[str, Any]], int]] = {
     "synthetic": (_synthetic, DEFAULT_SYNTHETIC), "synthetic-clips": (_synthetic_clips, DEFAULT_SYNTHETIC_CLIPS)}
 
 
@@ -134,9 +152,11 @@ def _config(args: argparse.Namespace) -> Config:
     overrides = _overrides(args.overrides, args.device)
     if args.config in SYNTHETIC:
         make, default = SYNTHETIC[args.config]
-        source: Union[str, dict] = make(args.synthetic or default)
-    elif args.synthetic is not None:
-        raise ConfigError(f"--synthetic N applies only to CONFIG {' or '.join(map(repr, SYNTHETIC))}")
+        source: Union[str, dict] = make(args.synthetic or default, args.codec)
+    elif args.synthetic is not None or args.codec != "png":
+        option = "--synthetic N" if args.synthetic is not None else "--codec"
+        raise ConfigError(f"{option} applies only to CONFIG {' or '.join(map(repr, SYNTHETIC))}; pack your own data "
+                          f"with dali-sr pack --codec")
     else:
         source = args.config
     phase = overrides.pop("phase", args.phase)  # `--set phase=val` is the same as `--phase val`
