@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 import cv2
+import lmdb
 import numpy as np
 import pytest
 import torch
 
 from dali_sr import cli, load_config
+from dali_sr.errors import ConfigError
 from dali_sr.bench import proctree, runner
 from dali_sr.bench.baseline import BasicSRPairedDataset
 from dali_sr.paired_index import build_paired_index
@@ -154,6 +156,33 @@ def test_synthetic_config_is_the_target_setting(lmdb_config, tmp_path, monkeypat
     assert made == {"root": str(tmp_path / "bench-32"), "n": 32}
     assert (cfg.io_backend, cfg.scale, cfg.gt_size, cfg.batch_size) == ("lmdb", 4, 128, 16)
     assert cfg.use_hflip and cfg.use_rot and cfg.is_train
+
+
+def test_codec_packs_the_synthetic_pairs_once(tmp_path, monkeypatch):
+    """--codec raw: the PNG pairs are packed into gt_raw.lmdb / lq_raw.lmdb once, holding the same pixels."""
+    from dali_sr.image_codecs import decode
+
+    monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
+    monkeypatch.setattr(runner, "make_paired_dataset",
+                        lambda root, n: make_paired_dataset(root, n=n, size=64, scale=4))
+    args = cli.build_parser().parse_args(["bench", "synthetic", "--synthetic", "3", "--codec", "raw"])
+    cfg = runner._config(args)
+    root = tmp_path / "bench-3"
+    assert (cfg.dataroot_gt, cfg.dataroot_lq, cfg.name) == (str(root / "gt_raw.lmdb"), str(root / "lq_raw.lmdb"),
+                                                            "synthetic-3-raw")
+    with lmdb.open(cfg.dataroot_gt, readonly=True, lock=False) as env, env.begin() as txn:
+        for key, value in txn.cursor():
+            png = cv2.imread(str(root / "gt" / f"{key.decode()}.png"), cv2.IMREAD_UNCHANGED)
+            assert np.array_equal(decode(np.frombuffer(value, np.uint8)), png)
+    stamp = (root / "gt_raw.lmdb" / "data.mdb").stat().st_mtime_ns
+    runner._config(args)
+    assert (root / "gt_raw.lmdb" / "data.mdb").stat().st_mtime_ns == stamp
+
+
+def test_codec_needs_a_synthetic_config(lmdb_config):
+    args = cli.build_parser().parse_args(["bench", str(lmdb_config), "--codec", "raw"])
+    with pytest.raises(ConfigError, match="--codec applies only to CONFIG 'synthetic' or 'synthetic-clips'"):
+        runner._config(args)
 
 
 @pytest.mark.parametrize("argv, words", [

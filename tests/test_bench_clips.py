@@ -291,9 +291,9 @@ def test_synthetic_clips_config_is_the_reds_setting(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
     monkeypatch.setattr(runner, "make_clip_dataset", fake_dataset)
-    section = runner._synthetic_clips(3)
+    section = runner._synthetic_clips(3, "png")
     assert made == {"root": str(tmp_path / "bench-clips-3"), "clips": 3, "frames": 20}
-    assert section == {"type": "REDSDataset", "name": "synthetic-clips-3", "io_backend": {"type": "lmdb"},
+    assert section == {"type": "REDSDataset", "name": "synthetic-clips-3-png", "io_backend": {"type": "lmdb"},
                        "dataroot_gt": "GT", "dataroot_lq": "LQ", "meta_info_file": "META", "scale": 4,
                        "gt_size": 256, "num_frame": 5, "interval_list": [1], "random_reverse": False,
                        "val_partition": "REDS4", "use_hflip": True, "use_rot": True, "batch_size_per_gpu": 16}
