@@ -12,6 +12,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .image_codecs import EXTENSIONS, encode
 from .lmdb_writer import write_lmdb
 
 
@@ -33,16 +34,6 @@ def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarr
     return np.clip(img * 255.0, 0, 255).astype(np.uint8)
 
 
-def encode(img: np.ndarray, codec: str) -> bytes:
-    """`img` encoded: PNG (fast compression) if `codec` is 'png', else JPEG (quality 95)."""
-    if codec == "png":
-        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    else:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
-    return buf.tobytes()
-
-
 def _pairs(n: int, size: int, scale: int, seed: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     for k in range(n):
@@ -58,15 +49,15 @@ def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4,
     Returns the dataroots; does nothing for parts that already exist complete.
     """
     base = Path(root)
-    ext = ".png" if codec == "png" else ".jpg"
+    ext = EXTENSIONS[codec]
     roots = {"gt": str(base / "gt"), "lq": str(base / "lq")}
     done = base / ".complete"
     if not done.is_file():
         for side in roots.values():
             os.makedirs(side, exist_ok=True)
         for key, lq, gt in _pairs(n, size, scale, seed):
-            Path(roots["lq"], key + ext).write_bytes(encode(lq, codec))
-            Path(roots["gt"], key + ext).write_bytes(encode(gt, codec))
+            Path(roots["lq"], key + ext).write_bytes(encode(lq, codec, key))
+            Path(roots["gt"], key + ext).write_bytes(encode(gt, codec, key))
         done.write_text(f"{n} pairs, {size}px, x{scale}, {codec}\n")
     if lmdb:
         for side in ("gt", "lq"):

@@ -19,7 +19,8 @@ import numpy as np
 
 from .clip_rules import PARTITIONS
 from .lmdb_writer import write_lmdb
-from .synthetic import encode, natural_image
+from .image_codecs import encode
+from .synthetic import natural_image
 
 _EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
 MAX_PAN_STEP = 3  # GT pixels a clip's view moves per frame, per axis
@@ -49,8 +50,8 @@ def _write_clip(roots: dict[str, str], clip: str, seed: np.random.SeedSequence, 
         os.makedirs(os.path.join(roots[side], clip), exist_ok=True)
     for f, gt in enumerate(pan_frames(np.random.default_rng(seed), frames, gt_hw)):
         lq = cv2.resize(gt, (gt.shape[1] // scale, gt.shape[0] // scale), interpolation=cv2.INTER_AREA)
-        Path(roots["gt"], clip, f"{f:08d}{ext}").write_bytes(encode(gt, codec))
-        Path(roots["lq"], clip, f"{f:08d}{ext}").write_bytes(encode(lq, codec))
+        Path(roots["gt"], clip, f"{f:08d}{ext}").write_bytes(encode(gt, codec, clip))
+        Path(roots["lq"], clip, f"{f:08d}{ext}").write_bytes(encode(lq, codec, clip))
 
 
 def _lmdb_items(folder: str, clips: list[str], frames: int, ext: str, shape: tuple[int, int, int]) \
