@@ -60,11 +60,15 @@ class InspectReport:
                 "unreadable": self.unreadable}
 
 
-def inspect(path: str) -> InspectReport:
-    """Header statistics of the images at `path` (LMDB folder or folder of images)."""
+def inspect(path: str, progress: bool = True) -> InspectReport:
+    """Header statistics of the images at `path` (LMDB folder or folder of images); one sequential pass."""
+    from tqdm import tqdm
+
     with StoredImages(path) as images:
         report = InspectReport(path, images.kind, data_mdb_bytes=images.data_bytes())
-        for key, size, head in images.heads():
+        heads = tqdm(images.heads(), total=len(images.keys()), desc="inspect", unit="image", file=sys.stderr,
+                     disable=not progress, dynamic_ncols=True)
+        for key, size, head in heads:
             report.images += 1
             report.total_bytes += size
             try:
@@ -128,13 +132,14 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "value bytes and, for an LMDB, the data.mdb size. Exit 1 when some header cannot be read.")
     p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb) or folder of images")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-': stdout)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     check_json_target(args.json)
-    report = inspect(args.path)
+    report = inspect(args.path, progress=not args.quiet)
     write_json(args.json, report.to_json())
     print(summary(report), file=sys.stderr if args.json == "-" else sys.stdout)
     return 1 if report.unreadable else 0
