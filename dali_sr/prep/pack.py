@@ -102,9 +102,10 @@ def _check_header(path: str) -> int:
         raise DatasetError(f"cannot read {path}: {e.strerror}; check it exists and is readable") from None
     if not head:
         raise DatasetError(f"{path}: empty file (0 bytes); re-create or remove it")
-    if sniff_codec(head) in CODECS:
+    codec = sniff_codec(head)
+    if codec in CODECS:
         read_header(np.frombuffer(head, dtype=np.uint8), path)
-    elif sniff_codec(head) not in ("BMP", "TIFF", "WebP"):
+    elif codec not in ("BMP", "TIFF", "WebP"):
         raise DatasetError(f"{path}: not a PNG, JPEG, JPEG 2000, PPM/PGM, BMP, TIFF or WebP image (unknown "
                            f"content); re-create or remove it")
     return size
@@ -119,12 +120,10 @@ def _verify_decodes(path: str) -> None:
 
 def _resumed_shape(value, key: str, where: Path, codec: str) -> tuple[int, int, int]:
     """(h, w, c) of a value a partial build already holds; it must be a `codec` value."""
-    import numpy as np
-
     if sniff_codec(bytes(value[:16])) != codec:
         raise DatasetError(f"{where}: value of key {key!r} is not {codec}; this is not a pack partial build of this "
                            f"codec, rerun with --force to start over")
-    return _stored_shape(np.frombuffer(value, dtype=np.uint8), f"{where} key {key!r}")
+    return _stored_shape(value, f"{where} key {key!r}")
 
 
 def _stored_shape(value, name: str) -> tuple[int, int, int]:

@@ -15,8 +15,8 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..errors import DatasetError, listing
+from .pack_sources import IMAGE_SUFFIXES
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".jp2", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 HEAD_BYTES = 4096  # enough for every header `read_header` parses (JPEG frames past it: read the whole value)
 _SHAPE = re.compile(r"\((\d+),(\d+),(\d+)\)")
 
@@ -117,7 +117,7 @@ class StoredImages:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in names:
                 stem, ext = os.path.splitext(name)
-                if name.startswith(".") or ext.lower() not in EXTENSIONS:
+                if name.startswith(".") or ext.lower() not in IMAGE_SUFFIXES:
                     continue
                 file = os.path.join(root, name)
                 key = os.path.relpath(os.path.join(root, stem), self.path).replace(os.sep, "/")
@@ -126,7 +126,7 @@ class StoredImages:
                 self._files[key] = file
         if not self._files:
             raise DatasetError(f"{self.path} holds no images and no data.mdb; give an LMDB folder or a folder of "
-                               f"images ({', '.join(EXTENSIONS)})")
+                               f"images ({', '.join(IMAGE_SUFFIXES)})")
         return sorted(self._files)
 
     def keys(self) -> list[str]:
