@@ -21,8 +21,15 @@ from .registry import PipelineSpec, register
 
 
 def _frames(inputs: list, arrays: bool, window, cfg: Config, on_gpu: bool):
-    """A sample's stored frames -> one FHWC sequence, each frame cut to `window` (shape, anchor) if given."""
-    return ops.stack_frames([ops.image(x, arrays, window, on_gpu, cfg.hw_decoder_load) for x in inputs])
+    """A sample's stored frames -> one FHWC sequence cut to `window` (shape, anchor) if given.
+
+    Frames are cut one by one where that saves work (windows the source already cut, CPU
+    window decode); whole decoded frames are stacked first and sliced once.
+    """
+    if arrays or (window is not None and window[1] is not None and not on_gpu):
+        return ops.stack_frames([ops.image(x, arrays, window, on_gpu, cfg.hw_decoder_load) for x in inputs])
+    seq = ops.stack_frames([ops.decode(x, on_gpu, cfg.hw_decoder_load) for x in inputs])
+    return ops.crop(seq, *window) if window is not None else seq
 
 
 def define(cfg: Config, index: ClipIndex, source: ClipSource, on_gpu: bool):
