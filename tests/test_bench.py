@@ -120,17 +120,22 @@ def test_bench_writes_json_and_table(lmdb_config, tmp_path, capsys):
     assert report["device"] == "cpu"
     assert set(report["versions"]) >= {"dali", "torch", "cv2"}
     assert report["config"]["num_threads"] == 1 and report["config"]["samples"] == 24
-    assert set(report["results"]) == {"dali_sr", "baseline", "decode_only"}
+    assert set(report["results"]) == {"dali_sr", "baseline", "decode_only", "decode_dali"}
     for result in report["results"].values():
-        assert result["pairs_per_s"] > 0 and result["cpu_s_per_1000_pairs"] > 0
+        assert result["pairs_per_s"] > 0 and result["cpu_s_per_1000_pairs"] > 0 and result["cores_busy"] > 0
         assert len(result["runs"]) == 2 and all(r["pairs"] == 8 for r in result["runs"])
-    assert set(report["ratios"]) == {"dali_sr/baseline", "dali_sr/decode_only"}
+        latency = result["latency_ms"]
+        assert 0 < latency["p50"] <= latency["p99"]
+        for run in result["runs"]:  # cores busy = CPU seconds / wall seconds of the run
+            assert run["cores_busy"] == pytest.approx(run["cpu_seconds"] / run["seconds"], rel=0.1, abs=0.02)
+    assert report["results"]["dali_sr"]["gpu_memory_mib"] is None  # no GPU here
+    assert set(report["ratios"]) == {"dali_sr/baseline", "dali_sr/decode_only", "dali_sr/decode_dali"}
     assert all(v > 0 for v in report["ratios"].values())
     rss = report["peak_rss_mib"]
     assert rss["worker_processes"] == 1 and rss["workers"] > 0 and rss["tree"] > rss["main"] > 0
-    assert len(report["rss_epochs"]["rss_mib"]) == 2
+    assert len(report["rss_epochs"]["rss_mib"]) == 2 and "gpu_mib" not in report["rss_epochs"]
     table = capsys.readouterr().out
-    assert "pairs/s" in table and "dali_sr/baseline" in table
+    assert "pairs/s" in table and "dali_sr/baseline" in table and "p99 ms" in table
 
 
 def test_skip_baseline(lmdb_config, capsys):
@@ -194,3 +199,38 @@ def test_bad_input_exits_with_one_line(argv, words, capsys):
     assert cli.main(argv) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err
+
+
+def test_decode_dali_pipeline_gives_the_cv2_pixels(tmp_path):
+    """The DALI decode-only contender decodes whole images (PNG, JPEG, PPM) to the RGB pixels cv2 reads."""
+    import itertools
+
+    from dali_sr.bench.decode_dali import decode_pipeline
+    from dali_sr.image_codecs import encode
+
+    rng = np.random.default_rng(3)
+    images = [natural_image(rng, 40 + 8 * k, 56) for k in range(3)]
+    encoded = [np.frombuffer(encode(img, codec, f"img{k}"), np.uint8)
+               for k, (img, codec) in enumerate(zip(images, ("png", "raw", "png")))]
+    pipe = decode_pipeline(itertools.repeat(encoded), len(encoded), num_threads=1, on_gpu=False, device_id=0,
+                           hw_decoder_load=0.65, prefetch_queue_depth=2, seed=0)
+    (out,) = pipe.run()
+    for k, img in enumerate(images):
+        assert np.array_equal(np.asarray(out[k]), img[:, :, ::-1])
+
+
+def test_decode_dali_contender_counts_samples(lmdb_config):
+    """decode_dali decodes the GT and LQ of `batch_size` samples per batch, in shuffled epochs."""
+    from dali_sr.bench.decode_dali import _flat_batches
+
+    cfg = load_config(str(lmdb_config), device="cpu", num_threads=1)
+    with runner.build_loader(cfg) as loader:
+        work = runner.workload(cfg, loader)
+        flat = _flat_batches(work.values, len(work.index), 4, seed=0)
+        seen = [next(flat) for _ in range(6)]  # one epoch of 24 pairs
+        assert all(len(batch) == 8 for batch in seen)
+        gts = {bytes(b[k]) for b in seen for k in range(0, 8, 2)}
+        assert len(gts) == 24  # every pair's GT exactly once per epoch
+        stream = runner.decode_contenders(cfg, work, workers=1, on_gpu=False)[1].stream
+        assert next(stream) == 4
+        stream.close()

@@ -1,9 +1,12 @@
 """The `dali-sr bench` session: the config, three contenders, alternating timed runs, the report.
 
 Contenders: dali_sr's loader, the BasicSR-style DataLoader (`baseline.py` for
-PairedImageDataset, `clip_baseline.py` for REDSDataset) and plain `cv2.imdecode` of a
-sample's images in a thread pool (decode only: a bound for any PNG loader); a sample is a
-GT + LQ pair, or a clip (its T LQ frames + the GT centre frame).
+PairedImageDataset, `clip_baseline.py` for REDSDataset), plain `cv2.imdecode` of a
+sample's images in a thread pool (decode only: a bound for any PNG loader) and the DALI
+decoder alone on the same images (`decode_dali.py`: the decoder's ceiling); a sample is a
+GT + LQ pair, or a clip (its T LQ frames + the GT centre frame). Per run: samples/s, CPU
+cores busy (process tree), the gaps between batches (p50/p99 latency); for dali_sr on a
+GPU also the device memory its loader holds.
 Each run first takes, untimed, the batches the contender's prefetch queue may hold, so the
 timed batches are produced at steady state; afterwards it waits until the process tree is
 idle again, so a contender's refill never runs in the next one's window.
@@ -44,13 +47,14 @@ from ..loader import Loader, build_loader
 from ..paired_index import PairedIndex
 from ..synthetic import make_paired_dataset
 from ..synthetic_clips import make_clip_dataset
-from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES, proctree
+from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES, gpu_memory, proctree
 from .baseline import PREFETCH_FACTOR, baseline_batches, imdecode
 from .clip_baseline import CLIP_TYPE, basicsr_window, clip_baseline_batches, window_options
+from .decode_dali import dali_decode_samples
 
 PAIRED_TYPE = "PairedImageDataset"
-DALI, BASELINE, DECODE = "dali_sr", "baseline", "decode_only"
-RUN_ORDER = (DALI, BASELINE, DECODE)
+DALI, BASELINE, DECODE, DECODE_DALI = "dali_sr", "baseline", "decode_only", "decode_dali"
+RUN_ORDER = (DALI, BASELINE, DECODE, DECODE_DALI)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Contender:
     stream: Iterator[int]
     queued: int  # batches its prefetching may hold ready when a run starts
     runs: list[dict] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds between timed batches, all runs
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Workload:
     unit: str  # "pairs" or "clips"
     index: Union[PairedIndex, ClipIndex]
     baseline: Callable[..., Iterator[dict]]  # (cfg, index, workers, on_gpu) -> endless batches
-    decode: Callable[[Any, int], None]  # (index, i): cv2-decodes every image sample i reads
+    values: Callable[[int], list[tuple[np.ndarray, str]]]  # (i) -> the encoded images sample i reads, labelled
 
 
 # -- the config -------------------------------------------------------------------------------
@@ -167,19 +172,19 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 # -- the contenders ---------------------------------------------------------------------------
-def _decode_pair(index: PairedIndex, i: int) -> None:
-    for store, key in ((index.gt, index.gt_keys[i]), (index.lq, index.lq_keys[i])):
-        imdecode(store.get(key), store.label(key))
+def _pair_values(index: PairedIndex, i: int) -> list[tuple[np.ndarray, str]]:
+    return [(store.get(key), store.label(key)) for store, key in ((index.gt, index.gt_keys[i]),
+                                                                  (index.lq, index.lq_keys[i]))]
 
 
-def _decode_clip(index: ClipIndex, i: int, **window: Any) -> None:
-    """Decode the frames sample `i` reads: its T LQ frames and the GT centre frame (window as the baseline draws it)."""
+def _clip_values(index: ClipIndex, i: int, **window: Any) -> list[tuple[np.ndarray, str]]:
+    """The frames sample `i` reads: its T LQ frames and the GT centre frame (window as the baseline draws it)."""
     clip, centre, frames = basicsr_window(index, i, **window)
-    for store, key in [(index.lq, index.lq_keys[clip][f]) for f in frames] + [(index.gt, index.gt_keys[clip][centre])]:
-        imdecode(store.get(key), store.label(key))
+    keys = [(index.lq, index.lq_keys[clip][f]) for f in frames] + [(index.gt, index.gt_keys[clip][centre])]
+    return [(store.get(key), store.label(key)) for store, key in keys]
 
 
-def _workload(cfg: Config, loader: Loader) -> Workload:
+def workload(cfg: Config, loader: Loader) -> Workload:
     """Pairs or clips: the samples of the loader's own index."""
     if any(a is not None and a.edvr_shape for a in (loader.index.lq_arrays, loader.index.gt_arrays)):
         raise ConfigError(f"{cfg.name}: raw EDVR LMDBs are not supported by bench (BasicSR's "
@@ -188,8 +193,9 @@ def _workload(cfg: Config, loader: Loader) -> Workload:
         if not cfg.is_train:
             raise ConfigError(f"{cfg.name}: bench measures {CLIP_TYPE} training samples (BasicSR's {CLIP_TYPE} "
                               f"always crops); use phase train")
-        return Workload("clips", loader.index, clip_baseline_batches, partial(_decode_clip, **window_options(cfg)))
-    return Workload("pairs", loader.index, baseline_batches, _decode_pair)
+        return Workload("clips", loader.index, clip_baseline_batches,
+                        partial(_clip_values, loader.index, **window_options(cfg)))
+    return Workload("pairs", loader.index, baseline_batches, partial(_pair_values, loader.index))
 
 
 def _dali_samples(loader: Loader) -> Iterator[int]:
@@ -203,6 +209,12 @@ def _baseline_samples(cfg: Config, work: Workload, workers: int, on_gpu: bool) -
         yield len(batch["gt"])
 
 
+def cv2_decode(work: Workload, i: int) -> None:
+    """`cv2.imdecode` every image sample `i` reads."""
+    for buf, name in work.values(i):
+        imdecode(buf, name)
+
+
 def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) -> Iterator[int]:
     """Samples decoded (no crop, no augment) by `threads` threads, two batches in flight, shuffled."""
     rng = np.random.default_rng(seed)
@@ -211,31 +223,51 @@ def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) ->
     cv2.setNumThreads(1)
     try:
         with ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
-            pending = deque(pool.submit(work.decode, work.index, next(order)) for _ in range(2 * batch_size))
+            pending = deque(pool.submit(cv2_decode, work, next(order)) for _ in range(2 * batch_size))
             while True:
                 for _ in range(batch_size):
                     pending.popleft().result()
-                    pending.append(pool.submit(work.decode, work.index, next(order)))
+                    pending.append(pool.submit(cv2_decode, work, next(order)))
                 yield batch_size
     finally:
         cv2.setNumThreads(previous)
 
 
+def baseline_contender(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> Contender:
+    """The BasicSR-style DataLoader with `workers` workers (pinned memory + side-stream copy on a GPU)."""
+    queued = PREFETCH_FACTOR * workers + (2 if on_gpu else 0)  # + pin-memory thread and CUDA prefetcher
+    return Contender(BASELINE, _baseline_samples(cfg, work, workers, on_gpu), queued)
+
+
+def dali_contender(loader: Loader) -> Contender:
+    return Contender(DALI, _dali_samples(loader), loader.cfg.prefetch_queue_depth)
+
+
+def decode_contenders(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> list[Contender]:
+    """cv2 on `workers` threads, and DALI's decoder with the config's threads, device and decoder settings."""
+    dali = dali_decode_samples(work.values, len(work.index), cfg.batch_size, cfg.num_threads, on_gpu, cfg.device_id,
+                               cfg.hw_decoder_load, cfg.prefetch_queue_depth, cfg.seed)
+    return [Contender(DECODE, _decode_samples(work, workers, cfg.batch_size, cfg.seed), 2),
+            Contender(DECODE_DALI, dali, cfg.prefetch_queue_depth)]
+
+
 def _contenders(cfg: Config, loader: Loader, work: Workload, workers: int, on_gpu: bool,
                 baseline: bool) -> list[Contender]:
     """In warm-up order: the baseline first, so its workers fork before DALI starts threads."""
-    queued = PREFETCH_FACTOR * workers + (2 if on_gpu else 0)  # + pin-memory thread and CUDA prefetcher
-    out = [Contender(BASELINE, _baseline_samples(cfg, work, workers, on_gpu), queued)] if baseline else []
-    out.append(Contender(DALI, _dali_samples(loader), cfg.prefetch_queue_depth))
-    out.append(Contender(DECODE, _decode_samples(work, workers, cfg.batch_size, cfg.seed), 2))
-    return out
+    out = [baseline_contender(cfg, work, workers, on_gpu)] if baseline else []
+    return out + [dali_contender(loader)] + decode_contenders(cfg, work, workers, on_gpu)
 
 
 # -- measuring --------------------------------------------------------------------------------
-def _take(c: Contender, batches: int, bar: tqdm) -> int:
-    samples = 0
+def _take(c: Contender, batches: int, bar: tqdm, latencies: Optional[list[float]] = None) -> int:
+    """Samples in the next `batches` batches; the wait for each is appended to `latencies` if given."""
+    samples, t = 0, time.perf_counter()
     for _ in range(batches):
         samples += next(c.stream)
+        if latencies is not None:
+            now = time.perf_counter()
+            latencies.append(now - t)
+            t = now
         bar.update()
     return samples
 
@@ -244,29 +276,39 @@ def _timed_run(c: Contender, batches: int, bar: tqdm, gpu: Optional[int], unit: 
     bar.set_description(c.name)
     _take(c, c.queued + 1, bar)  # drain what was prefetched: the producers now run flat out
     pids = proctree.tree()
+    latencies: list[float] = []
     cpu0, t0 = proctree.cpu_seconds(pids), time.perf_counter()
-    samples = _take(c, batches, bar)
+    samples = _take(c, batches, bar, latencies)
     if gpu is not None:
         torch.cuda.synchronize(gpu)
     seconds = time.perf_counter() - t0
     cpu = proctree.cpu_seconds(pids) - cpu0
     proctree.settle(pids)
-    c.runs.append({unit: samples, "seconds": round(seconds, 4), "cpu_seconds": round(cpu, 4),
-                   f"{unit}_per_s": round(samples / seconds, 2)})
+    c.latencies += latencies
+    p50, p99 = _percentiles_ms(latencies)
+    c.runs.append({unit: samples, "seconds": round(seconds, 6), "cpu_seconds": round(cpu, 6),
+                   f"{unit}_per_s": round(samples / seconds, 2), "cores_busy": round(cpu / seconds, 2),
+                   "latency_ms": {"p50": p50, "p99": p99}})
 
 
-def _measure(contenders: list[Contender], args: argparse.Namespace, gpu: Optional[int], unit: str) -> None:
-    """Warm every contender up, then alternate timed runs; `gpu`: the device to synchronize, if any."""
-    total = sum(args.warmup + args.runs * (c.queued + 1 + args.batches) for c in contenders)
+def _percentiles_ms(seconds: list[float]) -> tuple[float, float]:
+    p50, p99 = np.percentile(seconds, [50, 99]) * 1000.0
+    return round(float(p50), 2), round(float(p99), 2)
+
+
+def measure(contenders: list[Contender], runs: int, batches: int, warmup: int, gpu: Optional[int],
+            unit: str) -> None:
+    """Warm every contender up, then alternate `runs` timed runs; `gpu`: the device to synchronize, if any."""
+    total = sum(warmup + runs * (c.queued + 1 + batches) for c in contenders)
     with tqdm(total=total, unit="batch", file=sys.stderr) as bar:
         for c in contenders:
             bar.set_description(f"warm-up {c.name}")
-            _take(c, args.warmup, bar)
+            _take(c, warmup, bar)
             proctree.settle(proctree.tree())
         order = sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))
-        for _ in range(args.runs):
+        for _ in range(runs):
             for c in order:
-                _timed_run(c, args.batches, bar, gpu, unit)
+                _timed_run(c, batches, bar, gpu, unit)
 
 
 def _peak_rss() -> dict[str, float]:
@@ -278,32 +320,36 @@ def _peak_rss() -> dict[str, float]:
             "worker_processes": len(pids) - 1}
 
 
-def _rss_epochs(loader: Loader, epochs: int) -> Optional[dict[str, Any]]:
-    """RSS of this process after each of `epochs` full dali_sr epochs, and its growth first -> last."""
+def _rss_epochs(loader: Loader, epochs: int, gpu: Optional[int], gpu_base: Optional[float]) -> Optional[dict]:
+    """RSS of this process (and the loader's GPU memory) after each of `epochs` full dali_sr epochs, and growth."""
     if not epochs:
         return None
-    rss = []
+    rss, held = [], []
     with tqdm(total=epochs * len(loader), desc="dali_sr epochs (RSS)", unit="batch", file=sys.stderr) as bar:
         for _ in range(epochs):
             loader.set_epoch(loader.epoch + 1)
             for _ in loader:
                 bar.update()
             rss.append(round(proctree.memory_mib(os.getpid()), 1))
-    return {"epochs": epochs, "rss_mib": rss, "growth_mib": round(rss[-1] - rss[0], 1)}
+            held.append(gpu_memory.held_since(gpu, gpu_base))
+    out = {"epochs": epochs, "rss_mib": rss, "growth_mib": round(rss[-1] - rss[0], 1)}
+    if gpu is not None:
+        out.update(gpu_mib=held, gpu_growth_mib=round(held[-1] - held[0], 1))
+    return out
 
 
 # -- the report -------------------------------------------------------------------------------
-def _summary(c: Contender, unit: str) -> dict[str, Any]:
+def summarize(c: Contender, unit: str) -> dict[str, Any]:
+    """Medians over the contender's runs; latency percentiles over all its timed batches."""
+    p50, p99 = _percentiles_ms(c.latencies)
     return {f"{unit}_per_s": round(statistics.median(r[f"{unit}_per_s"] for r in c.runs), 2),
             f"cpu_s_per_1000_{unit}": round(statistics.median(1000 * r["cpu_seconds"] / r[unit] for r in c.runs), 3),
-            "runs": c.runs}
+            "cores_busy": round(statistics.median(r["cores_busy"] for r in c.runs), 2),
+            "latency_ms": {"p50": p50, "p99": p99}, "runs": c.runs}
 
 
-def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int, on_gpu: bool,
-            contenders: list[Contender], peak: Mapping[str, float], rss: Optional[dict]) -> dict[str, Any]:
-    unit = work.unit
-    results = {c.name: _summary(c, unit) for c in sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))}
-    dali = results[DALI][f"{unit}_per_s"]
+def environment(cfg: Config, on_gpu: bool) -> dict[str, Any]:
+    """When, where and with what a measurement ran."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["dali-sr"] + sys.argv[1:]),
@@ -313,12 +359,24 @@ def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int,
         "device": torch.cuda.get_device_name(cfg.device_id) if on_gpu else "cpu",
         "versions": {"dali_sr": __version__, "dali": nvidia.dali.__version__, "torch": torch.__version__,
                      "cv2": cv2.__version__, "python": platform.python_version()},
+    }
+
+
+def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int, on_gpu: bool,
+            contenders: list[Contender], peak: Mapping[str, float], rss: Optional[dict],
+            loader_gpu: Optional[float]) -> dict[str, Any]:
+    unit = work.unit
+    results = {c.name: summarize(c, unit) for c in sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))}
+    results[DALI]["gpu_memory_mib"] = loader_gpu
+    dali = results[DALI][f"{unit}_per_s"]
+    return {
+        **environment(cfg, on_gpu),
         "config": {"path": args.config, "phase": cfg.phase, "name": cfg.name, "type": cfg.type,
                    "io_backend": cfg.io_backend, "dataroot_gt": cfg.dataroot_gt, "dataroot_lq": cfg.dataroot_lq,
                    "meta_info_file": cfg.meta_info_file, **cfg.extra, "samples": len(work.index),
                    "scale": cfg.scale, "gt_size": cfg.gt_size, "use_hflip": cfg.use_hflip, "use_rot": cfg.use_rot,
                    "color": cfg.color, "batch_size": cfg.batch_size, "num_threads": cfg.num_threads,
-                   "prefetch_queue_depth": cfg.prefetch_queue_depth,
+                   "prefetch_queue_depth": cfg.prefetch_queue_depth, "hw_decoder_load": cfg.hw_decoder_load,
                    "dataset_enlarge_ratio": cfg.dataset_enlarge_ratio, "device": cfg.device, "seed": cfg.seed},
         "settings": {"workers": workers, "runs": args.runs, "batches": args.batches, "warmup": args.warmup,
                      "set": args.overrides},
@@ -345,14 +403,19 @@ def _table(report: dict[str, Any]) -> str:
              f"gt_size {c['gt_size']}, {aug}, batch {c['batch_size']}, phase {c['phase']})",
              f"device {report['device']}; dali_sr {c['num_threads']} threads, "
              + (f"baseline {s['workers']} workers, " if BASELINE in report["results"] else "")
-             + f"decode-only {s['workers']} threads; median of {s['runs']} runs x {s['batches']} batches",
+             + f"decode_only (cv2) {s['workers']} threads, decode_dali {c['num_threads']} threads; "
+             f"median of {s['runs']} runs x {s['batches']} batches",
              "",
-             f"{'contender':<12} {unit + '/s':>9}  {'CPU s/1000 ' + unit:>16}  runs ({unit}/s)"]
+             f"{'contender':<12} {unit + '/s':>9}  {'CPU s/1000 ' + unit:>16}  {'cores':>5}  {'p50 ms':>7}  "
+             f"{'p99 ms':>7}  runs ({unit}/s)"]
     for name, r in report["results"].items():
         runs = " ".join(f"{run[f'{unit}_per_s']:.1f}" for run in r["runs"])
-        lines.append(f"{name:<12} {r[f'{unit}_per_s']:>9.1f}  {r[f'cpu_s_per_1000_{unit}']:>16.2f}  {runs}")
+        lines.append(f"{name:<12} {r[f'{unit}_per_s']:>9.1f}  {r[f'cpu_s_per_1000_{unit}']:>16.2f}  "
+                     f"{r['cores_busy']:>5.2f}  {r['latency_ms']['p50']:>7.1f}  {r['latency_ms']['p99']:>7.1f}  {runs}")
     lines.append("")
     lines.append("   ".join(f"{k}: {v:.2f}x" for k, v in report["ratios"].items()))
+    if report["results"][DALI]["gpu_memory_mib"] is not None:
+        lines.append(f"dali_sr loader GPU memory: {report['results'][DALI]['gpu_memory_mib']:.0f} MiB")
     p = report["peak_rss_mib"]
     lines.append(f"peak RSS: process tree {p['tree']:.0f} MiB (main {p['main']:.0f}, "
                  f"{p['worker_processes']} workers {p['workers']:.0f})")
@@ -360,6 +423,9 @@ def _table(report: dict[str, Any]) -> str:
     if rss:
         lines.append(f"RSS after each of {rss['epochs']} dali_sr epochs (MiB): "
                      f"{' '.join(f'{v:.1f}' for v in rss['rss_mib'])}; growth {rss['growth_mib']:+.1f} MiB")
+        if "gpu_mib" in rss:
+            lines.append(f"loader GPU memory after each epoch (MiB): {' '.join(f'{v:.0f}' for v in rss['gpu_mib'])}; "
+                         f"growth {rss['gpu_growth_mib']:+.1f} MiB")
     return "\n".join(lines)
 
 
@@ -369,18 +435,21 @@ def bench(args: argparse.Namespace) -> int:
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise DaliSRError(f"--json {args.json}: its folder does not exist")
     on_gpu = resolve_device(cfg.device)
+    gpu = cfg.device_id if on_gpu else None
     workers = args.workers or cfg.num_threads
+    gpu_base = gpu_memory.used_mib(gpu)
     with build_loader(cfg) as loader:
-        work = _workload(cfg, loader)
+        work = workload(cfg, loader)
         contenders = _contenders(cfg, loader, work, workers, on_gpu, not args.skip_baseline)
         try:
-            _measure(contenders, args, cfg.device_id if on_gpu else None, work.unit)
+            measure(contenders, args.runs, args.batches, args.warmup, gpu, work.unit)
             peak = _peak_rss()
         finally:
             for c in contenders:
                 c.stream.close()
-        rss = _rss_epochs(loader, args.rss_epochs)
-        report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss)
+        loader_gpu = gpu_memory.held_since(gpu, gpu_base)  # the other contenders are gone: dali_sr's alone
+        rss = _rss_epochs(loader, args.rss_epochs, gpu, gpu_base)
+        report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss, loader_gpu)
     print(_table(report))
     if args.json:
         try:

@@ -1,0 +1,32 @@
+"""Device memory in use on a GPU, as the driver counts it (every allocator and context included).
+
+DALI allocates from its own pools, outside PyTorch's allocator, so a loader's GPU memory is
+read here as the device's used memory now minus what was used before the loader was built.
+"""
+from __future__ import annotations
+
+import gc
+from typing import Optional
+
+import torch
+
+_MIB = 1 << 20
+
+
+def used_mib(device_id: Optional[int]) -> Optional[float]:
+    """MiB in use on GPU `device_id` (its CUDA context is created first); None when `device_id` is None."""
+    if device_id is None:
+        return None
+    free, total = torch.cuda.mem_get_info(device_id)
+    return (total - free) / _MIB
+
+
+def held_since(device_id: Optional[int], base: Optional[float]) -> Optional[float]:
+    """MiB in use beyond `base` once freed tensors are collected and PyTorch's cached blocks returned."""
+    if device_id is None or base is None:
+        return None
+    gc.collect()
+    with torch.cuda.device(device_id):
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+    return round(used_mib(device_id) - base, 1)
