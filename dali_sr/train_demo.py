@@ -1,0 +1,254 @@
+"""`dali-sr train-demo`: how much of a training step waits for data, dali_sr vs the BasicSR-style baseline.
+
+Both loaders feed the same EDSR-baseline training loop (Adam, L1, AMP) on the bench's cached
+synthetic DIV2K-like LMDB dataset. Per step, the data time is how long the loop is blocked
+getting the next batch and the step time is forward + backward + optimizer step (synchronized
+on a GPU). The baseline runs first, so its DataLoader workers fork before DALI starts threads.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import nvidia.dali
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import __version__
+from .bench.baseline import baseline_batches
+from .bench.runner import BASELINE, DALI, SYNTHETIC, config_overrides
+from .cli_types import non_negative_int, positive_int
+from .demo import TinySR
+from .errors import ConfigError, DaliSRError
+from .image_codecs import CODECS
+from .loader import Loader, build_loader
+
+BOTH = "both"
+MODELS = ("edsr-baseline", "tiny")
+LEARNING_RATE = 1e-4
+
+
+class ResidualBlock(nn.Module):
+    """BasicSR's `ResidualBlockNoBN`: x + res_scale * conv(relu(conv(x)))."""
+
+    def __init__(self, num_feat: int, res_scale: float):
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
+
+
+def _upsampler(scale: int, num_feat: int) -> nn.Sequential:
+    """BasicSR's `Upsample`: log2(scale) x (conv to 4 x features, PixelShuffle(2)), or one x3 stage."""
+    if scale == 3:
+        return nn.Sequential(nn.Conv2d(num_feat, 9 * num_feat, 3, padding=1), nn.PixelShuffle(3))
+    if scale < 1 or scale & (scale - 1):
+        raise ConfigError(f"EDSR upsamples by a power of 2 or by 3, not scale {scale}; use --model tiny")
+    stages = scale.bit_length() - 1
+    return nn.Sequential(*itertools.chain.from_iterable(
+        (nn.Conv2d(num_feat, 4 * num_feat, 3, padding=1), nn.PixelShuffle(2)) for _ in range(stages)))
+
+
+class EDSR(nn.Module):
+    """BasicSR's EDSR (baseline size by default: 64 features, 16 residual blocks; 1,517,571 parameters at x4)."""
+
+    def __init__(self, upscale: int = 4, num_feat: int = 64, num_block: int = 16, res_scale: float = 1.0,
+                 img_range: float = 255.0, rgb_mean: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)):
+        super().__init__()
+        self.img_range = img_range
+        self.register_buffer("mean", torch.tensor(rgb_mean).view(1, 3, 1, 1), persistent=False)
+        self.conv_first = nn.Conv2d(3, num_feat, 3, padding=1)
+        self.body = nn.Sequential(*(ResidualBlock(num_feat, res_scale) for _ in range(num_block)))
+        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.upsample = _upsampler(upscale, num_feat)
+        self.conv_last = nn.Conv2d(num_feat, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv_first((x - self.mean) * self.img_range)
+        x = x + self.conv_after_body(self.body(x))
+        return self.conv_last(self.upsample(x)) / self.img_range + self.mean
+
+
+def _model(name: str, scale: int, device: torch.device) -> nn.Module:
+    """The network to train, initialized from seed 0 (the same weights for every loader)."""
+    torch.manual_seed(0)
+    model = EDSR(upscale=scale) if name == "edsr-baseline" else TinySR(scale=scale)
+    return model.to(device)
+
+
+def _step(model: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          amp_dtype: Optional[torch.dtype], batch: dict[str, Any]) -> torch.Tensor:
+    """One training step (L1 loss under autocast when `amp_dtype`); waits for the GPU to finish it."""
+    device = batch["lq"].device
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        loss = nn.functional.l1_loss(model(batch["lq"]), batch["gt"])
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return loss
+
+
+def _train(name: str, batches: Iterator[dict[str, Any]], args: argparse.Namespace, scale: int,
+           device: torch.device, amp_dtype: Optional[torch.dtype]) -> dict[str, Any]:
+    """`args.warmup` untimed then `args.steps` timed training steps on `batches`; the per-step figures."""
+    model = _model(args.model, scale, device)
+    opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    data_ms, step_ms, losses, samples = [], [], [], 0
+    for i in tqdm(range(args.warmup + args.steps), desc=name, unit="step", file=sys.stderr):
+        t_data = time.perf_counter()
+        batch = next(batches)
+        t_step = time.perf_counter()
+        loss = _step(model, opt, scaler, amp_dtype, batch)
+        t_end = time.perf_counter()
+        if i >= args.warmup:
+            data_ms.append(round(1000 * (t_step - t_data), 3))
+            step_ms.append(round(1000 * (t_end - t_step), 3))
+            losses.append(round(loss.item(), 6))
+            samples += len(batch["gt"])
+    return {"steps": args.steps, "samples": samples, "lq_shape": list(batch["lq"].shape),
+            "gt_shape": list(batch["gt"].shape), "data_ms": data_ms, "step_ms": step_ms, "loss": losses}
+
+
+def _summary(r: dict[str, Any]) -> dict[str, Any]:
+    """Median / p99 data ms, median step ms, data share (%), samples/s and first / last loss of a run."""
+    data_s, step_s = sum(r["data_ms"]) / 1000, sum(r["step_ms"]) / 1000
+    return {"median_data_ms": round(float(np.median(r["data_ms"])), 3),
+            "p99_data_ms": round(float(np.percentile(r["data_ms"], 99)), 3),
+            "median_step_ms": round(float(np.median(r["step_ms"])), 3),
+            "data_share_pct": round(100 * data_s / (data_s + step_s), 2),
+            "samples_per_s": round(r["samples"] / (data_s + step_s), 2),
+            "first_loss": r["loss"][0], "last_loss": r["loss"][-1]}
+
+
+def _run_loaders(args: argparse.Namespace, loader: Loader, workers: int,
+                 amp_dtype: Optional[torch.dtype]) -> dict[str, dict[str, Any]]:
+    """Train on the baseline's batches (then close its workers), then on dali_sr's, as `--loaders` asks."""
+    cfg = loader.cfg
+    device = torch.device("cuda", cfg.device_id) if loader.on_gpu else torch.device("cpu")
+    results = {}
+    if args.loaders in (BOTH, BASELINE):
+        batches = baseline_batches(cfg, loader.index, workers, loader.on_gpu)
+        try:
+            results[BASELINE] = _train(BASELINE, batches, args, cfg.scale, device, amp_dtype)
+        finally:
+            batches.close()
+    if args.loaders in (BOTH, DALI):
+        epochs = itertools.chain.from_iterable(itertools.repeat(loader))
+        results[DALI] = _train(DALI, epochs, args, cfg.scale, device, amp_dtype)
+    return {name: {**_summary(r), **r} for name, r in results.items()}
+
+
+def _settings(args: argparse.Namespace, loader: Loader, workers: int, amp_dtype: Optional[torch.dtype]) -> dict:
+    """What was run, where and with which versions (the report's `settings`)."""
+    cfg = loader.cfg
+    network = _model(args.model, cfg.scale, torch.device("cpu"))
+    return {"device": torch.cuda.get_device_name(cfg.device_id) if loader.on_gpu else "cpu",
+            "versions": {"dali_sr": __version__, "dali": nvidia.dali.__version__, "torch": torch.__version__},
+            "dataset": cfg.name, "codec": args.codec, "pairs": len(loader.index), "scale": cfg.scale,
+            "gt_size": cfg.gt_size, "batch": cfg.batch_size,
+            "amp": str(amp_dtype).removeprefix("torch.") if amp_dtype else None, "model": args.model,
+            "network": type(network).__name__, "params": sum(p.numel() for p in network.parameters()),
+            "steps": args.steps, "warmup": args.warmup, "workers": workers, "num_threads": cfg.num_threads,
+            "set": args.overrides}
+
+
+def _table(report: dict[str, Any]) -> str:
+    """The printed report: settings, one row per loader, the data-share comparison."""
+    s, results = report["settings"], report["results"]
+    lines = [f"dali-sr train-demo: {s['network']} ({s['params']:,} params) x{s['scale']} on {s['dataset']} "
+             f"({s['pairs']} pairs), gt_size {s['gt_size']}, batch {s['batch']}, device {s['device']}, "
+             f"AMP {s['amp'] or 'off'}",
+             f"dali_sr {s['num_threads']} DALI threads, baseline {s['workers']} DataLoader workers; "
+             f"{s['warmup']} warm-up + {s['steps']} timed steps per loader",
+             "",
+             f"{'loader':<9} {'steps':>5} {'data ms':>9} {'p99 data':>9} {'step ms':>9} {'data share':>10} "
+             f"{'samples/s':>9}  L1 first -> last"]
+    for name, r in results.items():
+        lines.append(f"{name:<9} {r['steps']:>5} {r['median_data_ms']:>9.1f} {r['p99_data_ms']:>9.1f} "
+                     f"{r['median_step_ms']:>9.1f} {r['data_share_pct']:>8.1f} % {r['samples_per_s']:>9.1f}  "
+                     f"{r['first_loss']:.4f} -> {r['last_loss']:.4f}")
+    lines.append("(data ms, step ms: medians per step)")
+    if len(results) == 2:
+        lines.append(f"data time share: {DALI} {results[DALI]['data_share_pct']:.1f} % vs "
+                     f"{BASELINE} {results[BASELINE]['data_share_pct']:.1f} %")
+    return "\n".join(lines)
+
+
+def _load(args: argparse.Namespace) -> Loader:
+    """The dali_sr loader over the cached synthetic pairs with the command's settings."""
+    make, default_n = SYNTHETIC["synthetic"]
+    section = make(args.pairs or default_n, args.codec)
+    overrides = {"gt_size": args.gt_size, "batch_size_per_gpu": args.batch, "seed": 0,
+                 **config_overrides(args.overrides, args.device)}
+    return build_loader(section, **overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `dali-sr train-demo` command."""
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise DaliSRError(f"--json {args.json}: its folder does not exist")
+    with _load(args) as loader:
+        cfg = loader.cfg
+        if cfg.color == "y":
+            raise ConfigError("train-demo trains RGB networks; color: y is not supported")
+        if not len(loader):
+            raise ConfigError(f"{len(loader.index)} pairs x enlarge ratio {cfg.dataset_enlarge_ratio} make no batch "
+                              f"of {cfg.batch_size}; use more --pairs or a smaller --batch")
+        workers = args.workers or cfg.num_threads
+        amp_dtype = None if args.no_amp else (torch.float16 if loader.on_gpu else torch.bfloat16)
+        report = {"settings": _settings(args, loader, workers, amp_dtype),
+                  "results": _run_loaders(args, loader, workers, amp_dtype)}
+    print(_table(report))
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            raise DaliSRError(f"cannot write --json {args.json}: {e.strerror}") from None
+    last, steps = next(iter(report["results"].values())), args.warmup + args.steps
+    print(f"OK: {steps} batches of lq {tuple(last['lq_shape'])} / gt {tuple(last['gt_shape'])} flowed into "
+          f"{steps} {report['settings']['network']} training steps per loader")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-demo", help="train EDSR on dali_sr and on a BasicSR-style DataLoader; data vs step time",
+                       description="Trains an EDSR-baseline network (Adam, L1, AMP) for a few steps on the bench's "
+                                   "cached synthetic DIV2K-like LMDB pairs (480x480 GT, x4; built once under "
+                                   "$DALI_SR_CACHE or ~/.cache/dali_sr), fed first by the BasicSR-style DataLoader "
+                                   "baseline, then by dali_sr; reports per-step data time (blocked on the next "
+                                   "batch) against step time (forward + backward + optimizer step).")
+    p.add_argument("--pairs", type=positive_int, default=None,
+                   help=f"pairs in the synthetic dataset (default {SYNTHETIC['synthetic'][1]}, the bench's)")
+    p.add_argument("--codec", choices=CODECS, default="png", help="how the images are stored (default png)")
+    p.add_argument("--gt-size", type=positive_int, default=192, help="GT patch size (default 192)")
+    p.add_argument("--batch", type=positive_int, default=16, help="batch size (default 16)")
+    p.add_argument("--steps", type=positive_int, default=100, help="timed steps per loader (default 100)")
+    p.add_argument("--warmup", type=non_negative_int, default=10,
+                   help="untimed steps per loader first (default 10)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="baseline DataLoader workers (default: the config's num_threads)")
+    p.add_argument("--loaders", choices=(BOTH, DALI, BASELINE), default=BOTH, help="which loaders to train on")
+    p.add_argument("--model", choices=MODELS, default="edsr-baseline",
+                   help="edsr-baseline (BasicSR's EDSR, 1.5M params at x4) or tiny (the demo's network)")
+    p.add_argument("--no-amp", action="store_true",
+                   help="train in float32 (default: float16 autocast + GradScaler on a GPU, bfloat16 on CPU)")
+    p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a dataset config key (VALUE is YAML), e.g. --set num_threads=3; repeatable")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the settings and every step's figures to PATH")
+    p.set_defaults(func=run)

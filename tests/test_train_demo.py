@@ -1,0 +1,92 @@
+"""`dali-sr train-demo`: the EDSR network, both loaders' timed training steps, the report, its errors."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dali_sr import train_demo
+from dali_sr.errors import ConfigError, DaliSRError
+
+SMALL = ["--pairs", "8", "--gt-size", "64", "--batch", "4", "--steps", "3", "--warmup", "1", "--workers", "1",
+         "--device", "cpu"]
+OK_LINE = "OK: 4 batches of lq (4, 3, 16, 16) / gt (4, 3, 64, 64) flowed into 4 {} training steps per loader"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """One DALI_SR_CACHE for the module: the synthetic pairs are built once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def train(cache, monkeypatch):
+    """Parse `train-demo ARGS` with the command's own parser and run it; returns the exit code."""
+    monkeypatch.setenv("DALI_SR_CACHE", str(cache))
+
+    def _train(*argv: str) -> int:
+        parser = argparse.ArgumentParser()
+        train_demo.add_parser(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(["train-demo", *argv])
+        return args.func(args)
+
+    return _train
+
+
+def test_edsr_baseline_x4_has_basicsr_size_and_upsamples_by_four():
+    model = train_demo.EDSR(upscale=4)
+    assert sum(p.numel() for p in model.parameters()) == 1_517_571
+    assert model(torch.rand(1, 3, 12, 12)).shape == (1, 3, 48, 48)
+    assert train_demo.EDSR(upscale=3)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 36, 36)
+    assert train_demo.EDSR(upscale=2)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 24, 24)
+    with pytest.raises(ConfigError, match="scale 5"):
+        train_demo.EDSR(upscale=5)
+
+
+def test_both_loaders_train_edsr_and_report_data_vs_step_time(train, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert train(*SMALL, "--json", str(out)) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    s = report["settings"]
+    assert (s["model"], s["network"], s["params"], s["amp"], s["device"]) == (
+        "edsr-baseline", "EDSR", 1_517_571, "bfloat16", "cpu")
+    assert (s["pairs"], s["gt_size"], s["batch"], s["steps"], s["warmup"], s["workers"], s["codec"]) == (
+        8, 64, 4, 3, 1, 1, "png")
+    assert list(report["results"]) == ["baseline", "dali_sr"]  # the baseline's workers fork first
+    for name, r in report["results"].items():
+        assert len(r["data_ms"]) == len(r["step_ms"]) == len(r["loss"]) == r["steps"] == 3
+        assert all(t > 0 for t in r["data_ms"] + r["step_ms"])
+        assert 0 <= r["data_share_pct"] <= 100
+        assert r["samples"] == 12 and r["samples_per_s"] > 0
+        assert (r["lq_shape"], r["gt_shape"]) == ([4, 3, 16, 16], [4, 3, 64, 64])
+        assert all(0 < loss < 1 for loss in r["loss"])
+        assert f"\n{name} " in printed
+    assert "data time share: dali_sr " in printed and "% vs baseline " in printed
+    assert printed.rstrip().endswith(OK_LINE.format("EDSR"))
+
+
+def test_loaders_dali_sr_runs_only_dali_sr(train, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert train(*SMALL, "--loaders", "dali_sr", "--model", "tiny", "--no-amp", "--json", str(out)) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert list(report["results"]) == ["dali_sr"]
+    assert (report["settings"]["network"], report["settings"]["amp"]) == ("TinySR", None)
+    assert "\nbaseline " not in printed and "data time share" not in printed
+    assert OK_LINE.format("TinySR") in printed
+
+
+def test_json_folder_must_exist_before_any_work(train, tmp_path, cache):
+    before = sorted(cache.iterdir())
+    with pytest.raises(DaliSRError, match="--json"):
+        train(*SMALL, "--pairs", "5", "--json", str(tmp_path / "missing" / "report.json"))
+    assert sorted(cache.iterdir()) == before  # no dataset built for --pairs 5
+
+
+def test_too_few_pairs_for_one_batch_is_a_config_error(train):
+    with pytest.raises(ConfigError, match="--pairs"):
+        train("--pairs", "2", "--gt-size", "64", "--batch", "4", "--device", "cpu")
