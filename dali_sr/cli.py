@@ -1,4 +1,4 @@
-"""`dali-sr` command line: demo, bench, show, and the dataset preparation and checking commands."""
+"""`dali-sr` command line: demo, train-demo, bench, bench-matrix, show, and the dataset preparation and checking commands."""
 from __future__ import annotations
 
 import argparse
@@ -21,13 +21,16 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import bench, demo
+    from . import bench, demo, train_demo
+    from .bench import matrix
     from .prep import inspect_cmd, meta_cmd, pack, regroup, subimages, verify
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(sub)
+    train_demo.add_parser(sub)
     bench.add_parser(sub)
+    matrix.add_parser(sub)
     show = sub.add_parser("show", help="validate a config and index its dataset")
     show.add_argument("config", help="YAML dataset section or BasicSR option file")
     show.add_argument("--phase", default=None, help="section of an option file (train, val, ...)")

@@ -137,7 +137,7 @@ SYNTHETIC: dict[str, tuple[Callable[[int, str], dict[str, Any]], int]] = {
     "synthetic": (_synthetic, DEFAULT_SYNTHETIC), "synthetic-clips": (_synthetic_clips, DEFAULT_SYNTHETIC_CLIPS)}
 
 
-def _overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
+def config_overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
     """`--set KEY=VALUE` items (VALUE parsed as YAML) and `--device` as config overrides."""
     out: dict[str, Any] = {}
     for item in items:
@@ -154,7 +154,7 @@ def _overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    overrides = _overrides(args.overrides, args.device)
+    overrides = config_overrides(args.overrides, args.device)
     if args.config in SYNTHETIC:
         make, default = SYNTHETIC[args.config]
         source: Union[str, dict] = make(args.synthetic or default, args.codec)
