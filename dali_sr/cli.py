@@ -22,7 +22,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo, train_demo
-    from .bench import matrix
+    from .bench import matrix, roi_probe
     from .prep import inspect_cmd, meta_cmd, pack, regroup, subimages, verify
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_demo.add_parser(sub)
     bench.add_parser(sub)
     matrix.add_parser(sub)
+    roi_probe.add_parser(sub)
     show = sub.add_parser("show", help="validate a config and index its dataset")
     show.add_argument("config", help="YAML dataset section or BasicSR option file")
     show.add_argument("--phase", default=None, help="section of an option file (train, val, ...)")

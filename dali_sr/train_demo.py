@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
@@ -23,10 +21,10 @@ from tqdm import tqdm
 
 from . import __version__
 from .bench.baseline import baseline_batches
-from .bench.runner import BASELINE, DALI, SYNTHETIC, config_overrides
+from .bench.runner import BASELINE, DALI, SYNTHETIC, check_json_path, config_overrides, write_json
 from .cli_types import non_negative_int, positive_int
 from .demo import TinySR
-from .errors import ConfigError, DaliSRError
+from .errors import ConfigError
 from .image_codecs import CODECS
 from .loader import Loader, build_loader
 
@@ -200,8 +198,7 @@ def _load(args: argparse.Namespace) -> Loader:
 
 def run(args: argparse.Namespace) -> int:
     """The `dali-sr train-demo` command."""
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise DaliSRError(f"--json {args.json}: its folder does not exist")
+    check_json_path(args.json)
     with _load(args) as loader:
         cfg = loader.cfg
         if cfg.color == "y":
@@ -214,11 +211,7 @@ def run(args: argparse.Namespace) -> int:
         report = {"settings": _settings(args, loader, workers, amp_dtype),
                   "results": _run_loaders(args, loader, workers, amp_dtype)}
     print(_table(report))
-    if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as e:
-            raise DaliSRError(f"cannot write --json {args.json}: {e.strerror}") from None
+    write_json(args.json, report)
     last, steps = next(iter(report["results"].values())), args.warmup + args.steps
     print(f"OK: {steps} batches of lq {tuple(last['lq_shape'])} / gt {tuple(last['gt_shape'])} flowed into "
           f"{steps} {report['settings']['network']} training steps per loader")

@@ -429,11 +429,26 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_json_path(path: Optional[str]) -> None:
+    """Refuse a `--json` path whose folder does not exist, before any work."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise DaliSRError(f"--json {path}: its folder does not exist")
+
+
+def write_json(path: Optional[str], report: dict[str, Any]) -> None:
+    """Write `report` to the `--json` path, if one was given; a one-line error if it cannot."""
+    if not path:
+        return
+    try:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+    except OSError as e:
+        raise DaliSRError(f"cannot write --json {path}: {e.strerror}") from None
+
+
 def bench(args: argparse.Namespace) -> int:
     """The `dali-sr bench` command."""
     cfg = _config(args)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise DaliSRError(f"--json {args.json}: its folder does not exist")
+    check_json_path(args.json)
     on_gpu = resolve_device(cfg.device)
     gpu = cfg.device_id if on_gpu else None
     workers = args.workers or cfg.num_threads
@@ -451,9 +466,5 @@ def bench(args: argparse.Namespace) -> int:
         rss = _rss_epochs(loader, args.rss_epochs, gpu, gpu_base)
         report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss, loader_gpu)
     print(_table(report))
-    if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as e:
-            raise DaliSRError(f"cannot write --json {args.json}: {e.strerror}") from None
+    write_json(args.json, report)
     return 0
