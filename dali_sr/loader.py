@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Union
 
-from nvidia.dali import pipeline_def
+from nvidia.dali import Pipeline, pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
 from .config import Config, load_config
@@ -42,6 +42,18 @@ def _dali_reason(error: Exception) -> str:
         if line == "encountered:":
             return lines[k + 1]
     return lines[0] if lines else type(error).__name__
+
+
+def dali_pipeline(spec: Any, cfg: Config, index: Any, source: Any, on_gpu: bool) -> Pipeline:
+    """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`."""
+
+    @pipeline_def(enable_conditionals=True)
+    def graph():
+        return spec.define(cfg, index, source, on_gpu)
+
+    return graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
+                 device_id=cfg.device_id if on_gpu else None, prefetch_queue_depth=cfg.prefetch_queue_depth,
+                 seed=cfg.seed)
 
 
 class Loader:
@@ -108,14 +120,7 @@ class Loader:
         cfg = self.cfg
         self._source = source = self.spec.make_source(cfg, self.index)
         source.start(plan, batch)
-
-        @pipeline_def(enable_conditionals=True)
-        def graph():
-            return self.spec.define(cfg, self.index, source, self.on_gpu)
-
-        pipe = graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
-                     device_id=cfg.device_id if self.on_gpu else None,
-                     prefetch_queue_depth=cfg.prefetch_queue_depth, seed=cfg.seed)
+        pipe = dali_pipeline(self.spec, cfg, self.index, source, self.on_gpu)
         self._iterator = DALIGenericIterator(pipe, list(self.spec.outputs), auto_reset=False,
                                              last_batch_policy=LastBatchPolicy.PARTIAL,
                                              prepare_first_batch=False)
