@@ -54,6 +54,71 @@ def test_matrix_measures_every_cell_against_one_baseline_per_group(small_pairs, 
     assert "wrote" in capsys.readouterr().out
 
 
+def _small_matrix(out, name: str, codecs: str, *extra: str) -> int:
+    return cli.main(["bench-matrix", "--device", "cpu", "--codecs", codecs, "--gt-sizes", "32", "--no-clips",
+                     "--threads", "1", "--prefetch", "2", "--workers", "1", "--batch", "4", "--pairs", "12", "--runs",
+                     "1", "--batches", "2", "--warmup", "1", "--out", str(out), "--name", name, *extra])
+
+
+def test_a_grid_split_over_runs_merges_into_one_report(small_pairs, tmp_path, capsys):
+    assert _small_matrix(tmp_path, "a", "png") == 0
+    assert _small_matrix(tmp_path, "b", "raw", "--threads", "2") == 0
+    parts = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    assert cli.main(["bench-matrix", "--merge", *parts, "--out", str(tmp_path), "--name", "ab"]) == 0
+    a, b, ab = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("a", "b", "ab"))
+    assert ab["groups"] == a["groups"] + b["groups"]
+    assert ab["settings"]["threads"] == [1, 2] and [p["file"] for p in ab["parts"]] == ["a.json", "b.json"]
+    text = (tmp_path / "ab.md").read_text()
+    assert f"part b.json ({b['date']}): `{b['command']}`" in text and "partial" not in text
+    # raw's best against the PNG baseline: a target only the merged report can judge
+    assert "Lossless GT 32: best of jpeg2000/raw (raw," in text
+    assert "Lossless GT" not in (tmp_path / "b.md").read_text()
+    assert cv2.imread(str(tmp_path / "ab.png")) is not None
+    capsys.readouterr()
+    assert cli.main(["bench-matrix", "--merge", parts[0], parts[0], "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "group pairs-gt32-png is in both" in err
+
+
+def test_merge_refuses_runs_that_cannot_share_a_table(tmp_path, capsys):
+    base = {"device": "NVIDIA H100 80GB HBM3", "cpus_usable": 16, "date": "d", "command": "c", "groups": [],
+            "settings": {"workers": 16, "batch": 16, "pairs": 512, "clips": 8, "threads": [2], "hw_loads": [1.0],
+                         "prefetch": [2], "gt_sizes": [128]}}
+    (tmp_path / "a.json").write_text(json.dumps(base))
+    (tmp_path / "b.json").write_text(json.dumps({**base, "settings": {**base["settings"], "workers": 8}}))
+    (tmp_path / "c.json").write_text("not json")
+    for other, needle in (("b.json", "has workers 8"), ("c.json", "cannot read it as JSON")):
+        assert cli.main(["bench-matrix", "--merge", str(tmp_path / "a.json"), str(tmp_path / other),
+                         "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_a_stopped_run_keeps_the_groups_it_finished(small_pairs, tmp_path, monkeypatch):
+    measured = matrix._run_group
+
+    def stop_at_raw(group, *args):
+        if group.codec == "raw":
+            raise KeyboardInterrupt  # as a timeout's signal would end the run
+        return measured(group, *args)
+
+    monkeypatch.setattr(matrix, "_run_group", stop_at_raw)
+    assert _small_matrix(tmp_path, "s", "png,raw") == 130
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert [g["name"] for g in report["groups"]] == ["pairs-gt32-png"]
+    assert "- partial: 1 of 2 groups measured; not measured: pairs-gt32-raw" in (tmp_path / "s.md").read_text()
+
+
+def test_pairs_or_clips_can_be_left_out(monkeypatch):
+    for word in ("synthetic", "synthetic-clips"):  # sections only: no dataset is built
+        monkeypatch.setitem(runner.SYNTHETIC, word, (lambda n, codec: {"codec": codec}, 1))
+    parse = cli.build_parser().parse_args
+    assert [g.name for g in matrix._groups(parse(["bench-matrix", "--no-pairs", "--clip-codecs", "jpeg"]))] == [
+        "clips-gt256-jpeg"]
+    assert [g.name for g in matrix._groups(parse(["bench-matrix", "--codecs", "raw", "--gt-sizes", "128",
+                                                   "--no-clips"]))] == ["pairs-gt128-raw"]
+
+
 def test_jpeg_on_a_gpu_varies_the_decoder_load():
     args = cli.build_parser().parse_args(["bench-matrix", "--threads", "2,4", "--hw-loads", "0.65,1", "--prefetch",
                                           "2"])

@@ -113,17 +113,23 @@ def _default_name(device: str, cpus: int) -> str:
     return f"{model.lower()}-{today}"
 
 
-def run(args: argparse.Namespace) -> int:
-    """The `dali-sr bench-matrix` command: every group, then the JSON, markdown and plot files."""
+def _write(report: dict[str, Any], out: Path, name: str) -> tuple[Path, Path, bool]:
+    """NAME.json, NAME.md and NAME.png (if matplotlib is there) in `out`; (json, md, plotted)."""
+    from .matrix_report import markdown, plot
+
+    paths = {ext: out / f"{name}.{ext}" for ext in ("json", "md", "png")}
+    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
+    paths["md"].write_text(markdown(report, paths["png"].name))
+    return paths["json"], paths["md"], plot(report, paths["png"])
+
+
+def _measure(args: argparse.Namespace, out: Path) -> tuple[Path, Path, bool]:
+    """Every group measured in turn; the files are rewritten after each, so a stopped run keeps what it finished."""
     from ..config import load_config
     from ..device import resolve_device
     from ..errors import DaliSRError
-    from .matrix_report import markdown, plot
     from .runner import environment
 
-    out = Path(args.out)
-    if not out.is_dir():
-        raise DaliSRError(f"--out {out}: the folder does not exist")
     groups = _groups(args)
     if not groups:
         raise DaliSRError("nothing to measure: give --codecs with --gt-sizes, or --clip-codecs")
@@ -133,15 +139,69 @@ def run(args: argparse.Namespace) -> int:
     env = environment(probe, on_gpu)
     settings = {k: getattr(args, k) for k in ("codecs", "gt_sizes", "clip_codecs", "threads", "hw_loads", "prefetch",
                                               "workers", "batch", "pairs", "clips", "runs", "batches", "warmup")}
-    report = {**env, "settings": settings, "groups": [_run_group(g, args, on_gpu, gpu) for g in groups]}
     name = args.name or _default_name(env["device"], env["cpus_usable"])
-    paths = {ext: out / f"{name}.{ext}" for ext in ("json", "md", "png")}
-    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
-    paths["md"].write_text(markdown(report, paths["png"].name))
-    plotted = plot(report, paths["png"])
-    print(paths["md"].read_text())
-    print(f"wrote {paths['json']}, {paths['md']}" + (f", {paths['png']}" if plotted else
-                                                       " (no plot: pip install matplotlib, or dali_sr[bench])"))
+    report = {**env, "settings": settings, "planned": [g.name for g in groups], "groups": []}
+    for g in groups:
+        report["groups"].append(_run_group(g, args, on_gpu, gpu))
+        files = _write(report, out, name)
+    return files
+
+
+def merge(paths: list[str]) -> dict[str, Any]:
+    """One report from the JSON files of several `bench-matrix` runs on one device (groups in file order)."""
+    from ..errors import DaliSRError
+    from .runner import command_line
+
+    reports = []
+    for path in paths:
+        try:
+            report = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            raise DaliSRError(f"--merge {path}: cannot read it as JSON ({e}); give bench-matrix JSON files") from None
+        if not isinstance(report, dict) or "groups" not in report:
+            raise DaliSRError(f"--merge {path}: not a bench-matrix JSON file (no 'groups'); give NAME.json files")
+        reports.append((path, report))
+    first_path, first = reports[0]
+    merged = {**first, "command": command_line(), "groups": [], "planned": [], "parts": []}
+    seen: dict[str, str] = {}
+    for path, r in reports:
+        for key in ("device", "cpus_usable"):
+            if r[key] != first[key]:
+                raise DaliSRError(f"--merge: {path} ran with {key} {r[key]!r}, {first_path} with {first[key]!r}; "
+                                  f"merge runs of one machine only")
+        for key in ("workers", "batch", "pairs", "clips"):
+            if r["settings"][key] != first["settings"][key]:
+                raise DaliSRError(f"--merge: {path} has {key} {r['settings'][key]}, {first_path} has "
+                                  f"{first['settings'][key]}; the groups of one table need the same {key}")
+        for g in r["groups"]:
+            if g["name"] in seen:
+                raise DaliSRError(f"--merge: group {g['name']} is in both {seen[g['name']]} and {path}; "
+                                  f"leave one of them out")
+            seen[g["name"]] = path
+            merged["groups"].append(g)
+        merged["planned"] += r.get("planned", [g["name"] for g in r["groups"]])
+        merged["parts"].append({"file": Path(path).name, "date": r["date"], "command": r["command"]})
+    merged["settings"] = {**first["settings"], **{k: sorted({x for _, r in reports for x in r["settings"][k]})
+                                                  for k in ("threads", "hw_loads", "prefetch", "gt_sizes")}}
+    return merged
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `dali-sr bench-matrix` command: every group (or the merged --merge files), then the files."""
+    from ..errors import DaliSRError
+
+    out = Path(args.out)
+    if not out.is_dir():
+        raise DaliSRError(f"--out {out}: the folder does not exist")
+    if args.merge:
+        report = merge(args.merge)
+        files = _write(report, out, args.name or _default_name(report["device"], report["cpus_usable"]))
+    else:
+        files = _measure(args, out)
+    json_path, md_path, plotted = files
+    print(md_path.read_text())
+    print(f"wrote {json_path}, {md_path}" + (f", {md_path.with_suffix('.png')}" if plotted else
+                                             " (no plot: pip install matplotlib, or dali_sr[bench])"))
     return 0
 
 
@@ -155,6 +215,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "(tables and the issue's targets) and NAME.png (samples/s vs threads) into --out.")
     p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
     p.add_argument("--codecs", type=choice_list(CODECS), default=list(CODECS), help="pair codecs (default all)")
+    p.add_argument("--no-pairs", dest="codecs", action="store_const", const=[], help="leave the pairs out")
     p.add_argument("--gt-sizes", type=positive_int_list, default=[128, 256], help="pair GT sizes (default 128,256)")
     p.add_argument("--clip-codecs", type=choice_list(CODECS), default=["png", "jpeg"],
                    help="clip codecs (default png,jpeg)")
@@ -171,6 +232,9 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--batches", type=positive_int, default=20, help="batches per timed run (default 20)")
     p.add_argument("--warmup", type=positive_int, default=3, help="untimed batches per contender first (default 3)")
     p.add_argument("--out", default="benchmarks/results", help="folder for the files (default benchmarks/results)")
+    p.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                   help="measure nothing: merge these bench-matrix JSON files (runs of one machine, e.g. a grid "
+                        "split over several commands) into NAME.json/.md/.png")
     p.add_argument("--name", default=None, help="file name stem (default h100-<date> on an H100, "
                                                 "cpu-<N>core-matrix-<date> on a CPU)")
     p.set_defaults(func=run)

@@ -74,10 +74,16 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
              f"- dali_sr {v['dali_sr']}, DALI {v['dali']}, torch {v['torch']}, OpenCV {v['cv2']}, "
              f"Python {v['python']}",
              f"- command: `{report['command']}`",
+             *(f"  - part {p['file']} ({p['date']}): `{p['command']}`" for p in report.get("parts", [])),
              f"- {s['runs']} runs x {s['batches']} batches per contender (medians), {s['warmup']} warm-up batches; "
              f"baseline: BasicSR-style DataLoader with {s['workers']} workers"
              + (" + pinned memory + side-stream copy to the GPU" if report["device"] != "cpu" else ""),
-             f"- plot: [{plot_name}]({plot_name})", "", "## Targets (issue 5)", ""]
+             f"- plot: [{plot_name}]({plot_name})"]
+    missing = [name for name in report.get("planned", []) if name not in {g["name"] for g in report["groups"]}]
+    if missing:
+        lines.append(f"- partial: {len(report['groups'])} of {len(report['planned'])} groups measured; "
+                     f"not measured: {', '.join(missing)}")
+    lines += ["", "## Targets (issue 5)", ""]
     if report["device"] == "cpu":
         lines += ["These targets are set for the GPU machine (baseline with 16 workers); judged on a CPU they only "
                   "show where the CPU path stands.", ""]

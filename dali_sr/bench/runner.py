@@ -348,11 +348,16 @@ def summarize(c: Contender, unit: str) -> dict[str, Any]:
             "latency_ms": {"p50": p50, "p99": p99}, "runs": c.runs}
 
 
+def command_line() -> str:
+    """This process's `dali-sr ...` command, shell-quoted."""
+    return shlex.join(["dali-sr"] + sys.argv[1:])
+
+
 def environment(cfg: Config, on_gpu: bool) -> dict[str, Any]:
     """When, where and with what a measurement ran."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["dali-sr"] + sys.argv[1:]),
+        "command": command_line(),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
