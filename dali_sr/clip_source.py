@@ -82,24 +82,16 @@ class ClipSource(PlanSource):
         return values, sizes
 
     def _check(self, clip: int, lq_pos: list[int], lq_sizes: list, gt_pos: list[int], gt_sizes: list) -> None:
-        ix, s = self.index, self.cfg.scale
-        lq_hw = lq_sizes[0]
+        ix, lq_hw = self.index, lq_sizes[0]
         for p, hw in zip(lq_pos, lq_sizes):
             if hw != lq_hw:
                 raise DatasetError(f"{ix.name}: LQ frame {ix.lq.describe(ix.lq_keys[clip][p])} is {hw[0]}x{hw[1]} but "
                                    f"{ix.lq.describe(ix.lq_keys[clip][lq_pos[0]])} is {lq_hw[0]}x{lq_hw[1]}; all "
                                    f"frames of a clip must have one size")
-        want = (lq_hw[0] * s, lq_hw[1] * s)
+        lq = f"LQ frames of clip {ix.clips[clip]} are"
         for p, hw in zip(gt_pos, gt_sizes):
-            bad = hw != want if self.cfg.is_train else (hw[0] < want[0] or hw[1] < want[1])
-            if bad:
-                raise DatasetError(f"{ix.name}: GT frame {ix.gt.describe(ix.gt_keys[clip][p])} is {hw[0]}x{hw[1]} but "
-                                   f"LQ frames of clip {ix.clips[clip]} are {lq_hw[0]}x{lq_hw[1]}; GT must be scale "
-                                   f"{s} x LQ ({want[0]}x{want[1]}): check scale and the LQ/GT folders")
-        if self.patch is not None and (lq_hw[0] < self.patch or lq_hw[1] < self.patch):
-            raise DatasetError(f"{ix.name}: LQ frames of clip {ix.clips[clip]} are {lq_hw[0]}x{lq_hw[1]}, smaller "
-                               f"than the LQ patch {self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale "
-                               f"{s}); remove the clip or lower gt_size")
+            self._check_gt(f"GT frame {ix.gt.describe(ix.gt_keys[clip][p])}", lq, lq_hw, hw)
+        self._check_patch(lq, lq_hw, "remove the clip")
 
     # -- batches ------------------------------------------------------------------------------
     def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:

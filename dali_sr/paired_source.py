@@ -40,17 +40,10 @@ class PairedSource(PlanSource):
         return lq, gt, lq_hw
 
     def _check_shapes(self, i: int, lq_hw: tuple[int, int], gt_hw: tuple[int, int]) -> None:
-        s, ix = self.cfg.scale, self.index
-        want = (lq_hw[0] * s, lq_hw[1] * s)
-        bad = gt_hw != want if self.cfg.is_train else (gt_hw[0] < want[0] or gt_hw[1] < want[1])
-        if bad:
-            raise DatasetError(f"{ix.name}: GT {ix.gt.describe(ix.gt_keys[i])} is {gt_hw[0]}x{gt_hw[1]} but LQ "
-                               f"{ix.lq.describe(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}; GT must be scale {s} x LQ "
-                               f"({want[0]}x{want[1]}): check scale and the LQ/GT folders")
-        if self.patch is not None and (lq_hw[0] < self.patch or lq_hw[1] < self.patch):
-            raise DatasetError(f"{ix.name}: LQ {ix.lq.describe(ix.lq_keys[i])} is {lq_hw[0]}x{lq_hw[1]}, smaller than the "
-                               f"LQ patch {self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {s}); "
-                               f"remove it or lower gt_size")
+        ix = self.index
+        lq = f"LQ {ix.lq.describe(ix.lq_keys[i])} is"
+        self._check_gt(f"GT {ix.gt.describe(ix.gt_keys[i])}", lq, lq_hw, gt_hw)
+        self._check_patch(lq, lq_hw, "remove it")
 
     def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
         indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index

@@ -72,6 +72,24 @@ class PlanSource:
         return (int(uniform[1] * (w - self.patch + 1)), int(uniform[0] * (h - self.patch + 1))), (self.patch,
                                                                                                   self.patch)
 
+    def _check_gt(self, gt: str, lq: str, lq_hw: tuple[int, int], gt_hw: tuple[int, int]) -> None:
+        """GT of size `gt_hw` must be `scale` x the LQ (at least that outside training, where it is cut to it).
+
+        `gt` / `lq` name the images in the message, e.g. "GT frame key '...'" and "LQ frames of clip 001 are".
+        """
+        s = self.cfg.scale
+        want = (lq_hw[0] * s, lq_hw[1] * s)
+        if gt_hw != want if self.cfg.is_train else (gt_hw[0] < want[0] or gt_hw[1] < want[1]):
+            raise DatasetError(f"{self.index.name}: {gt} is {gt_hw[0]}x{gt_hw[1]} but {lq} {lq_hw[0]}x{lq_hw[1]}; "
+                               f"GT must be scale {s} x LQ ({want[0]}x{want[1]}): check scale and the LQ/GT folders")
+
+    def _check_patch(self, lq: str, lq_hw: tuple[int, int], remedy: str) -> None:
+        """In training, LQ of size `lq_hw` (named by `lq`, "... is"/"... are") must hold the LQ patch."""
+        if self.patch is not None and (lq_hw[0] < self.patch or lq_hw[1] < self.patch):
+            raise DatasetError(f"{self.index.name}: {lq} {lq_hw[0]}x{lq_hw[1]}, smaller than the LQ patch "
+                               f"{self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {self.cfg.scale}); "
+                               f"{remedy} or lower gt_size")
+
     def _cut(self, values: list, arrays: Optional[ArraySide], anchor, shape, gt: bool) -> list:
         """Values of an array side cut to the LQ window (`scale` x it for GT); encoded values as they are."""
         if arrays is None:

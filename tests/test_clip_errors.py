@@ -9,20 +9,22 @@ over good data must still run a full epoch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 import cv2
 import numpy as np
 import pytest
 
 import dali_sr
+import faults
 from conftest import clip_cfg, frame_tag, make_nn_clips, nearest_upsample
 from dali_sr import ConfigError, DatasetError
 from dali_sr.lmdb_writer import write_lmdb
 from dali_sr.storage import SHARED_ENVS
-from test_errors import one_line as single_line, put_lmdb, to_uint8, truncate
+from faults import one_line, trigger
+from test_errors import put_lmdb, to_uint8, truncate
 
 NAME = "faulty_clips_x2"
 SCALE = 2
@@ -31,11 +33,6 @@ CLIPS = {"001": (6, H, W), "002": (6, H, W)}  # REDS4 (000, 011, 015, 020) keeps
 
 # A needle is a string that must be in the message, or a tuple of strings of which one must be.
 Needle = Union[str, tuple]
-
-
-def one_line(msg: str) -> str:
-    assert "Traceback" not in msg, f"error message carries a traceback: {msg!r}"
-    return single_line(msg)
 
 
 def cfg_for(roots: dict, kind: str = "REDSDataset", lmdb_: bool = False, **extra) -> dict:
@@ -89,15 +86,10 @@ def assert_full_epoch(tmp: Path, kind: str = "REDSDataset", lmdb_: bool = False)
 
 
 @dataclass
-class Fault:
-    """One bad-input case: `make(tmp) -> (config dict, phase)`; the error contains `needles(tmp)`."""
+class Fault(faults.Fault):
+    """A clip fault: `needles(tmp)` are `Needle`s; a good-data epoch of `kind` (from LMDB if `lmdb`) runs after it."""
 
-    make: Callable[[Path], tuple[dict, str]]
-    needles: Callable[[Path], list[Needle]]
-    at_build: bool  # the error comes from build_loader (before any batch), else from iterating
-    absent: Callable[[Path], list[str]] = field(default=lambda tmp: [])
-    error: type = DatasetError
-    kind: str = "REDSDataset"  # the type the good-data epoch afterwards runs
+    kind: str = "REDSDataset"
     lmdb: bool = False
 
 
@@ -455,33 +447,6 @@ FAULTS: dict[str, Fault] = {
                                           lambda t: ["'frame_tmpl'", "'{}_{}.png'"], True, error=ConfigError),
     "config-num-frame-zero": Fault(_config(num_frame=0), lambda t: ["'num_frame'", "0"], True, error=ConfigError),
 }
-
-
-def trigger(fault: Fault, tmp: Path) -> str:
-    """Run the faulty dataset until it fails; return the error message. Checks the stage and exception type."""
-    cfg, phase = fault.make(tmp)
-    base = SHARED_ENVS.open_count()
-    if fault.at_build:
-        with pytest.raises(fault.error) as e:
-            dali_sr.build_loader(cfg, phase=phase)
-        assert type(e.value) is fault.error, f"{type(e.value).__name__}: {e.value}"
-        assert SHARED_ENVS.open_count() == base, "a failed build_loader leaked an LMDB environment"
-        return str(e.value)
-    loader = dali_sr.build_loader(cfg, phase=phase)  # index problems only are found here
-    try:
-        with pytest.raises(fault.error) as e:
-            for _ in loader:
-                pass
-        assert type(e.value) is fault.error, f"{type(e.value).__name__}: {e.value}"
-        first = str(e.value)
-        with pytest.raises(fault.error) as again:  # iterating again fails the same way (no hang, no skip)
-            for _ in loader:
-                pass
-        assert str(again.value) == first
-    finally:
-        loader.close()
-    assert SHARED_ENVS.open_count() == base
-    return first
 
 
 @pytest.mark.parametrize("case", list(FAULTS))

@@ -7,9 +7,7 @@ problems). After each error a new loader over good data must still run a full ep
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import lmdb
@@ -18,18 +16,13 @@ import pytest
 
 import dali_sr
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
+from faults import Fault, one_line, trigger
 from dali_sr import DatasetError
 from dali_sr.storage import SHARED_ENVS
 
 NAME = "faulty_set_x2"
 SCALE = 2
 SIZES = [(10, 12)] * 4  # LQ 10x12, GT 20x24; patch gt_size 16 -> LQ 8x8
-
-
-def one_line(msg: str) -> str:
-    assert msg, "empty error message"
-    assert "\n" not in msg, f"error message spans several lines: {msg!r}"
-    return msg
 
 
 def to_uint8(t) -> np.ndarray:
@@ -78,16 +71,6 @@ def assert_full_epoch(tmp: Path, lmdb_: bool = False, epochs: int = 1) -> None:
                 n += 1
             assert n == 2
     assert SHARED_ENVS.open_count() == base
-
-
-@dataclass
-class Fault:
-    """One bad-input case: `make(tmp) -> (config dict, phase)`; the error contains `needles(tmp)`."""
-
-    make: Callable[[Path], tuple[dict, str]]
-    needles: Callable[[Path], list[str]]
-    at_build: bool  # the error comes from build_loader (before any batch), else from iterating
-    absent: Callable[[Path], list[str]] = field(default=lambda tmp: [])
 
 
 def _roots(tmp: Path, **kw) -> dict:
@@ -323,35 +306,6 @@ FAULTS: dict[str, Fault] = {
     "nonexistent-dataroot": Fault(_nonexistent_dataroot, lambda t: [str(t / "data" / "no_such_gt")], True),
     "nonexistent-lmdb": Fault(_nonexistent_lmdb, lambda t: [str(t / "data" / "no_such_lq.lmdb")], True),
 }
-
-# Cases whose message names the file / key but not the dataset (DESIGN.md: "names what failed (file path
-# or LMDB key, and the dataset)"). The library raises these below the layer that knows the dataset name.
-
-
-def trigger(fault: Fault, tmp: Path) -> str:
-    """Run the faulty dataset until it fails; return the error message. Checks the stage."""
-    cfg, phase = fault.make(tmp)
-    base = SHARED_ENVS.open_count()
-    if fault.at_build:
-        with pytest.raises(DatasetError) as e:
-            dali_sr.build_loader(cfg, phase=phase)
-        assert SHARED_ENVS.open_count() == base, "a failed build_loader leaked an LMDB environment"
-        return str(e.value)
-    loader = dali_sr.build_loader(cfg, phase=phase)  # index problems only are found here
-    try:
-        with pytest.raises(DatasetError) as e:
-            for _ in loader:
-                pass
-        first = str(e.value)
-        with pytest.raises(DatasetError) as again:  # iterating again fails the same way (no hang, no skip)
-            for _ in loader:
-                pass
-        assert str(again.value) == first
-    finally:
-        loader.close()
-    assert SHARED_ENVS.open_count() == base
-    return first
-
 
 @pytest.mark.parametrize("case", list(FAULTS))
 def test_bad_input_fails_with_one_line_naming_the_culprit(case, tmp_path):
