@@ -106,3 +106,19 @@ def test_gpu_lossless_codecs_equal_cpu_exactly(tmp_path, codecs, phase):
     for g, c in zip(gpu, cpu):
         assert g["device"] == torch.device("cuda", 0)
         assert torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])
+
+
+def test_gpu_memory_base_is_read_after_dali_returns_a_closed_loaders_pool(tmp_path):
+    """DALI's pool outlives pipelines: idle_mib must give its free blocks back, or later cells read near 0."""
+    from dali_sr.bench import gpu_memory
+
+    roots = make_nn_pairs(tmp_path, 2, [(200, 200)] * 8)
+    base = gpu_memory.idle_mib(0)
+    with dali_sr.build_loader(paired_cfg(roots, 2, device="gpu", gt_size=128, batch_size_per_gpu=8)) as loader:
+        for _ in range(2):
+            for _ in loader:
+                pass
+        held = gpu_memory.held_since(0, base)
+    assert held > 0
+    closed = gpu_memory.used_mib(0)
+    assert gpu_memory.idle_mib(0) < closed, "the closed loader's pooled blocks were not returned"

@@ -2,6 +2,9 @@
 
 DALI allocates from its own pools, outside PyTorch's allocator, so a loader's GPU memory is
 read here as the device's used memory now minus what was used before the loader was built.
+DALI's pools are per process and outlive pipelines: the free blocks of earlier pipelines are
+returned (`idle_mib`) before the base is read, or a later loader would be counted as using
+almost nothing while it reuses them.
 """
 from __future__ import annotations
 
@@ -19,6 +22,25 @@ def used_mib(device_id: Optional[int]) -> Optional[float]:
         return None
     free, total = torch.cuda.mem_get_info(device_id)
     return (total - free) / _MIB
+
+
+def release_unused(device_id: Optional[int]) -> None:
+    """Return the completely free blocks of DALI's memory pools (device and pinned host) and PyTorch's cache."""
+    if device_id is None:
+        return
+    from nvidia.dali.backend import ReleaseUnusedMemory
+
+    gc.collect()
+    ReleaseUnusedMemory()
+    with torch.cuda.device(device_id):
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+
+
+def idle_mib(device_id: Optional[int]) -> Optional[float]:
+    """MiB in use on GPU `device_id` once the pools held no free blocks: the base a new loader is counted from."""
+    release_unused(device_id)
+    return used_mib(device_id)
 
 
 def held_since(device_id: Optional[int], base: Optional[float]) -> Optional[float]:

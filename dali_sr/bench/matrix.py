@@ -62,7 +62,7 @@ def _run_cell(section: dict[str, Any], overrides: dict[str, Any], args: argparse
     from .runner import dali_contender, measure, summarize
 
     cfg = load_config(section, device=args.device, batch_size_per_gpu=args.batch, **overrides)
-    base = gpu_memory.used_mib(gpu)
+    base = gpu_memory.idle_mib(gpu)  # earlier cells' DALI pools returned first
     with build_loader(cfg) as loader:
         contender = dali_contender(loader)
         try:

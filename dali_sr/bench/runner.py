@@ -320,6 +320,18 @@ def _peak_rss() -> dict[str, float]:
             "worker_processes": len(pids) - 1}
 
 
+def _loader_gpu_memory(loader: Loader, gpu: Optional[int], gpu_base: Optional[float]) -> Optional[float]:
+    """MiB the loader holds on the GPU after one epoch alone: the other contenders' pooled DALI memory is
+    returned first, then dali_sr's pools fill to what it needs (scratch included). None on a CPU."""
+    if gpu is None:
+        return None
+    gpu_memory.release_unused(gpu)
+    loader.set_epoch(loader.epoch + 1)
+    for _ in loader:
+        pass
+    return gpu_memory.held_since(gpu, gpu_base)
+
+
 def _rss_epochs(loader: Loader, epochs: int, gpu: Optional[int], gpu_base: Optional[float]) -> Optional[dict]:
     """RSS of this process (and the loader's GPU memory) after each of `epochs` full dali_sr epochs, and growth."""
     if not epochs:
@@ -457,7 +469,7 @@ def bench(args: argparse.Namespace) -> int:
     on_gpu = resolve_device(cfg.device)
     gpu = cfg.device_id if on_gpu else None
     workers = args.workers or cfg.num_threads
-    gpu_base = gpu_memory.used_mib(gpu)
+    gpu_base = gpu_memory.idle_mib(gpu)
     with build_loader(cfg) as loader:
         work = workload(cfg, loader)
         contenders = _contenders(cfg, loader, work, workers, on_gpu, not args.skip_baseline)
@@ -467,7 +479,7 @@ def bench(args: argparse.Namespace) -> int:
         finally:
             for c in contenders:
                 c.stream.close()
-        loader_gpu = gpu_memory.held_since(gpu, gpu_base)  # the other contenders are gone: dali_sr's alone
+        loader_gpu = _loader_gpu_memory(loader, gpu, gpu_base)
         rss = _rss_epochs(loader, args.rss_epochs, gpu, gpu_base)
         report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss, loader_gpu)
     print(_table(report))
