@@ -8,14 +8,15 @@
 #     check     versions, GPU, and the synthetic datasets built once into $DALI_SR_CACHE
 #     tests     the gpu-marked tests and the traced GPU graphs, JUnit XML
 #     probe     roi-probe: which ROI decode paths crash or differ on this GPU
-#     matrix1   bench-matrix, pairs in png and jpeg        (files h100-part1.*)
-#     matrix2   bench-matrix, pairs in jpeg2000 and raw    (files h100-part2.*)
-#     matrix3   bench-matrix, clips in png and jpeg        (files h100-part3.*)
+#     matrix1   bench-matrix, pairs in png                 (files h100-part1.*)
+#     matrix2   bench-matrix, pairs in jpeg (x decoder load) (files h100-part2.*)
+#     matrix3   bench-matrix, pairs in jpeg2000 and raw    (files h100-part3.*)
+#     matrix4   bench-matrix, clips in png and jpeg        (files h100-part4.*)
 #     memory    loader GPU memory at batch 32, GT 256, over 20 epochs
 #     train     train-demo (EDSR baseline, GT 192, batch 16, AMP) with raw storage
-# Back on the development machine: bench-matrix --merge the three parts into h100-<date>.
+# Back on the development machine: bench-matrix --merge the four parts into h100-<date>.
 set -euo pipefail
-step=${1:?usage: bash benchmarks/gpu_session.sh check|tests|probe|matrix1|matrix2|matrix3|memory|train}
+step=${1:?usage: bash benchmarks/gpu_session.sh check|tests|probe|matrix1|matrix2|matrix3|matrix4|memory|train}
 out=${OUT:?OUT must name the folder whose files come back}
 if [ ! -d /tmp/site/nvidia/dali ]; then  # unpack the uploaded DALI parts once per machine
   [ -d /tmp/dp ] || { echo "no DALI parts in /tmp/dp: upload them first (device-dali-parts)" >&2; exit 2; }
@@ -40,11 +41,12 @@ for codec in ('png', 'jpeg'):
     SYNTHETIC['synthetic-clips'][0](8, codec)
 print(f'synthetic datasets ready in {time.time() - t:.0f} s')" ;;
   tests) python3 -m pytest tests/test_gpu.py tests/test_gpu_clips.py tests/test_gpu_graph.py -rs -q \
-           --junitxml "$out/gpu-tests.xml" ;;
+           --timeout 120 --junitxml "$out/gpu-tests.xml" ;;  # pytest-timeout is on the GPU machine's image
   probe) python3 -m dali_sr roi-probe --device gpu --out "$out" ;;
-  matrix1) python3 -m dali_sr bench-matrix "${grid[@]}" --codecs png,jpeg --no-clips --name h100-part1 ;;
-  matrix2) python3 -m dali_sr bench-matrix "${grid[@]}" --codecs jpeg2000,raw --no-clips --name h100-part2 ;;
-  matrix3) python3 -m dali_sr bench-matrix "${grid[@]}" --no-pairs --name h100-part3 ;;
+  matrix1) python3 -m dali_sr bench-matrix "${grid[@]}" --codecs png --no-clips --name h100-part1 ;;
+  matrix2) python3 -m dali_sr bench-matrix "${grid[@]}" --codecs jpeg --no-clips --name h100-part2 ;;
+  matrix3) python3 -m dali_sr bench-matrix "${grid[@]}" --codecs jpeg2000,raw --no-clips --name h100-part3 ;;
+  matrix4) python3 -m dali_sr bench-matrix "${grid[@]}" --no-pairs --name h100-part4 ;;
   memory) python3 -m dali_sr bench synthetic --device gpu --set gt_size=256 --set batch_size_per_gpu=32 \
             --rss-epochs 20 --json "$out/h100-memory.json" ;;
   train) python3 -m dali_sr train-demo --device gpu --codec raw --json "$out/h100-train-raw.json" ;;
