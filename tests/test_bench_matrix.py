@@ -87,7 +87,9 @@ def test_merge_refuses_runs_that_cannot_share_a_table(tmp_path, capsys):
     (tmp_path / "a.json").write_text(json.dumps(base))
     (tmp_path / "b.json").write_text(json.dumps({**base, "settings": {**base["settings"], "workers": 8}}))
     (tmp_path / "c.json").write_text("not json")
-    for other, needle in (("b.json", "has workers 8"), ("c.json", "cannot read it as JSON")):
+    (tmp_path / "d.json").write_text(json.dumps({"groups": []}))
+    for other, needle in (("b.json", "has workers 8"), ("c.json", "cannot read it as JSON"),
+                          ("d.json", "not a bench-matrix JSON file (no 'settings', 'device'")):
         assert cli.main(["bench-matrix", "--merge", str(tmp_path / "a.json"), str(tmp_path / other),
                          "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip()

@@ -147,6 +147,9 @@ def _measure(args: argparse.Namespace, out: Path) -> tuple[Path, Path, bool]:
     return files
 
 
+_REPORT_KEYS = ("groups", "settings", "device", "cpus_usable", "date", "command")
+
+
 def merge(paths: list[str]) -> dict[str, Any]:
     """One report from the JSON files of several `bench-matrix` runs on one device (groups in file order)."""
     from ..errors import DaliSRError
@@ -158,8 +161,10 @@ def merge(paths: list[str]) -> dict[str, Any]:
             report = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             raise DaliSRError(f"--merge {path}: cannot read it as JSON ({e}); give bench-matrix JSON files") from None
-        if not isinstance(report, dict) or "groups" not in report:
-            raise DaliSRError(f"--merge {path}: not a bench-matrix JSON file (no 'groups'); give NAME.json files")
+        lacking = [k for k in _REPORT_KEYS if k not in report] if isinstance(report, dict) else ["groups"]
+        if lacking:
+            raise DaliSRError(f"--merge {path}: not a bench-matrix JSON file (no {', '.join(map(repr, lacking))}); "
+                              f"give NAME.json files")
         reports.append((path, report))
     first_path, first = reports[0]
     merged = {**first, "command": command_line(), "groups": [], "planned": [], "parts": []}
