@@ -24,17 +24,22 @@ def used_mib(device_id: Optional[int]) -> Optional[float]:
     return (total - free) / _MIB
 
 
+def _return_torch_cache(device_id: int) -> None:
+    """Collect freed tensors and return PyTorch's cached blocks on GPU `device_id`."""
+    gc.collect()
+    with torch.cuda.device(device_id):
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+
+
 def release_unused(device_id: Optional[int]) -> None:
     """Return the completely free blocks of DALI's memory pools (device and pinned host) and PyTorch's cache."""
     if device_id is None:
         return
     from nvidia.dali.backend import ReleaseUnusedMemory
 
-    gc.collect()
+    _return_torch_cache(device_id)
     ReleaseUnusedMemory()
-    with torch.cuda.device(device_id):
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
 
 
 def idle_mib(device_id: Optional[int]) -> Optional[float]:
@@ -47,8 +52,5 @@ def held_since(device_id: Optional[int], base: Optional[float]) -> Optional[floa
     """MiB in use beyond `base` once freed tensors are collected and PyTorch's cached blocks returned."""
     if device_id is None or base is None:
         return None
-    gc.collect()
-    with torch.cuda.device(device_id):
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
+    _return_torch_cache(device_id)
     return round(used_mib(device_id) - base, 1)
