@@ -23,6 +23,12 @@ def decode(encoded, on_gpu: bool, hw_decoder_load: float):
     return fn.decoders.image(encoded, device="cpu", output_type=types.RGB)
 
 
+def roi_decode(on_gpu: bool) -> bool:
+    """Whether training decodes only the crop window. On the CPU it does; on the GPU the whole image
+    is decoded and sliced, because ROI decode crashes nvImageCodec 0.9 on H100 (see DESIGN.md)."""
+    return not on_gpu
+
+
 def decode_crop(encoded, shape, anchor):
     """CPU decode of only the window (`shape` (w, h) at `anchor` (x, y)) -> HWC uint8 RGB."""
     return fn.decoders.image_slice(encoded, anchor, shape, device="cpu", output_type=types.RGB, axis_names="WH",
@@ -33,8 +39,8 @@ def image(value, arrays: bool, window, on_gpu: bool, hw_decoder_load: float):
     """One stored image -> HWC uint8 RGB, cut to `window` ((w, h) shape, (x, y) anchor or None) if given.
 
     `arrays`: the source already cut the window out of stored pixels; only the move to the GPU
-    remains. Otherwise the bytes are decoded: on CPU only the window when the anchor is given
-    (training), else the whole image and then sliced (on GPU always: the H100 ROI-decode crash).
+    remains. Otherwise the bytes are decoded: only the window when the anchor is given (training)
+    and `roi_decode` allows it, else the whole image, then sliced.
     """
     if arrays:
         value = fn.reshape(value, layout="HWC")
@@ -42,7 +48,7 @@ def image(value, arrays: bool, window, on_gpu: bool, hw_decoder_load: float):
     if window is None:
         return decode(value, on_gpu, hw_decoder_load)
     shape, anchor = window
-    if not on_gpu and anchor is not None:
+    if anchor is not None and roi_decode(on_gpu):
         return decode_crop(value, shape, anchor)
     return crop(decode(value, on_gpu, hw_decoder_load), shape, anchor)
 

@@ -26,7 +26,7 @@ def _frames(inputs: list, arrays: bool, window, cfg: Config, on_gpu: bool):
     Frames are cut one by one where that saves work (windows the source already cut, CPU
     window decode); whole decoded frames are stacked first and sliced once.
     """
-    if arrays or (window is not None and window[1] is not None and not on_gpu):
+    if arrays or (window is not None and window[1] is not None and ops.roi_decode(on_gpu)):
         return ops.stack_frames([ops.image(x, arrays, window, on_gpu, cfg.hw_decoder_load) for x in inputs])
     seq = ops.stack_frames([ops.decode(x, on_gpu, cfg.hw_decoder_load) for x in inputs])
     return ops.crop(seq, *window) if window is not None else seq
