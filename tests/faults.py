@@ -20,6 +20,17 @@ def one_line(msg: str) -> str:
     return msg
 
 
+def iteration_error(cfg: dict) -> str:
+    """The one-line message of the `DatasetError` a new loader over `cfg` raises while iterating (closed after)."""
+    loader = dali_sr.build_loader(cfg)
+    try:
+        with pytest.raises(DatasetError) as e:
+            list(loader)
+    finally:
+        loader.close()
+    return one_line(str(e.value))
+
+
 @dataclass
 class Fault:
     """One bad-input case: `make(tmp) -> (config dict, phase)`; the error contains `needles(tmp)`."""
