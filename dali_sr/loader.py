@@ -93,8 +93,12 @@ class Loader:
         return self._epoch
 
     def set_epoch(self, epoch: int) -> None:
-        """Start `epoch` (deterministic order and crops from `seed` and `epoch`) at the next iteration."""
-        if epoch != self._epoch or self._batch:
+        """Start `epoch` (deterministic order and crops from `seed` and `epoch`) at the next iteration.
+
+        An epoch the loader is part-way through keeps its position, so a loop that calls
+        `set_epoch` after `load_state_dict` resumes mid-epoch instead of replaying the epoch.
+        """
+        if int(epoch) != self._epoch or self._batch >= len(self.plan(self._epoch)):
             self._epoch, self._batch = int(epoch), 0
 
     def state_dict(self) -> dict[str, Any]:

@@ -115,6 +115,20 @@ def test_resume_mid_epoch_gives_the_same_next_batches(roots):
         assert same(epoch_batches(resumed), reference[4:])
 
 
+def test_resume_survives_the_readme_loops_set_epoch(roots):
+    cfg = paired_cfg(roots, 2, lmdb=True, batch_size_per_gpu=2)
+    with dali_sr.build_loader(cfg) as loader:
+        loader.set_epoch(2)
+        reference = epoch_batches(loader)
+        loader.set_epoch(2)  # a finished epoch is replayed from its start
+        assert same(epoch_batches(loader), reference)
+    with dali_sr.build_loader(cfg) as resumed:
+        resumed.load_state_dict({"epoch": 2, "batch": 2})
+        for epoch in range(2, 3):  # README: load_state_dict, then set_epoch at each epoch start
+            resumed.set_epoch(epoch)
+            assert same(epoch_batches(resumed), reference[2:])
+
+
 def test_resume_refuses_a_different_seed(roots):
     cfg = paired_cfg(roots, 2, lmdb=True)
     with dali_sr.build_loader(cfg, seed=1) as loader:
