@@ -72,6 +72,11 @@ class Loader:
         self._live: Optional[tuple[int, int]] = None  # (epoch, batch) the live iterator delivers next
         self._epoch, self._batch = 0, 0
         self._plans: dict[int, EpochPlan] = {}
+        if cfg.drop_last and len(self.plan(0)) == 0:
+            raise DatasetError(
+                f"{cfg.name}: {len(self.index)} sample(s) x dataset_enlarge_ratio {cfg.dataset_enlarge_ratio} "
+                f"make no full batch of {cfg.batch_size} on each of {self.world_size} rank(s); lower "
+                f"batch_size_per_gpu, raise dataset_enlarge_ratio or set drop_last: false")
 
     # -- epochs and positions -------------------------------------------------------------
     def plan(self, epoch: int) -> EpochPlan:

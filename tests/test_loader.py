@@ -68,6 +68,17 @@ def test_len_drop_last_and_enlarge_ratio(roots):
         assert len(loader) == 3 and sizes == [4, 4, 2]
 
 
+def test_training_without_a_full_batch_is_refused_before_any_batch(roots):
+    cfg = paired_cfg(roots, 2, lmdb=True)
+    for batch, world in ((11, 1), (5, 3)):  # 10 samples: 10 < 11, and 4 per rank < 5
+        with pytest.raises(dali_sr.DatasetError) as err:
+            dali_sr.build_loader(cfg, rank=0, world_size=world, batch_size_per_gpu=batch)
+        assert "10 sample(s)" in str(err.value) and f"no full batch of {batch}" in str(err.value)
+        assert "\n" not in str(err.value)
+    with dali_sr.build_loader(cfg, rank=0, world_size=3, batch_size_per_gpu=5, drop_last=False) as loader:
+        assert len(loader) == 1  # partial batches asked for
+
+
 def test_validation_reads_every_sample_once_in_order(roots):
     cfg = paired_cfg(roots, 2, lmdb=True, phase="val")
     with dali_sr.build_loader(cfg) as loader:
