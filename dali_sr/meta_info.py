@@ -83,14 +83,17 @@ def read_lmdb_meta(root: str) -> LmdbMeta:
 
 
 def read_meta_info_file(path: str) -> list[list[str]]:
-    """Entries of a disk `meta_info_file`: `[gt_name]` per line, or `[gt, lq]` for `gt, lq` pair lines."""
+    """Entries of a disk `meta_info_file` in file order: `[gt_name]` per line, or `[gt, lq]` for `gt, lq` lines."""
     p = Path(path)
     if not p.is_file():
         raise DatasetError(f"meta_info_file {path} does not exist; fix the path or remove the key to scan the folder")
     rows = []
     for line in _lines(p):
-        if ", " in line:
-            rows.append([part.strip() for part in line.split(", ")[:2]])
+        parts = line.split()
+        if not parts[0].endswith(","):  # `name` or `name (h, w, c)`: a GT name (BasicSR)
+            rows.append(parts[:1])
+        elif len(parts) > 1:  # `gt, lq` (Real-ESRGAN)
+            rows.append([parts[0][:-1], parts[1]])
         else:
-            rows.append([line.split()[0]])
+            raise DatasetError(f"{path}: line {line!r} names a GT but no LQ after the comma; write 'gt, lq' or 'gt'")
     return rows

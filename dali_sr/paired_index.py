@@ -42,9 +42,9 @@ class PairedIndex:
 
 
 def _lq_name(gt_name: str, tmpl: str) -> str:
-    folder, base = os.path.split(gt_name)
-    stem, ext = os.path.splitext(base)
-    return os.path.join(folder, tmpl.format(stem) + ext)
+    """BasicSR's LQ partner: `filename_tmpl` applied to the GT file's stem, at the LQ root."""
+    stem, ext = os.path.splitext(os.path.basename(gt_name))
+    return tmpl.format(stem) + ext
 
 
 def _scan(root: str) -> list[str]:
@@ -64,8 +64,7 @@ def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str
             if missing:
                 raise DatasetError(f"{cfg.name}: {len(missing)} {side} file(s) listed in {cfg.meta_info_file} do not "
                                    f"exist: {listing(missing)}; fix the meta file or the folder")
-        order = sorted(range(len(gt_keys)), key=gt_keys.__getitem__)
-        return [lq_keys[i] for i in order], [gt_keys[i] for i in order]
+        return lq_keys, gt_keys  # the meta file's order, as BasicSR
     gt_keys = _scan(gt.root)
     lq_present = set(_scan(lq.root))
     lq_keys = [_lq_name(k, cfg.filename_tmpl) for k in gt_keys]

@@ -174,7 +174,7 @@ def test_filename_tmpl_pairs_lq_names(tmp_path):
 def test_meta_info_file_selects_and_orders_pairs(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, SIZES)
     meta = tmp_path / "meta.txt"
-    meta.write_text("img004.png (32,30,3)\nimg001.png (20,20,3)\n")
+    meta.write_text("img004.png (32, 30, 3)\nimg001.png (20,20,3)\n")  # BasicSR reads a line's first word
     with dali_sr.build_loader(paired_cfg(roots, 2, meta_info_file=str(meta), phase="val")) as loader:
         keys = [b["gt_path"][0].split("/")[-1] for b in loader]
-    assert keys == ["img001.png", "img004.png"]
+    assert keys == ["img004.png", "img001.png"]  # the meta file's order, as BasicSR

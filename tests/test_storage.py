@@ -12,11 +12,12 @@ import cv2
 import lmdb
 import numpy as np
 import pytest
+import torch
 
 import dali_sr
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 from dali_sr import DatasetError
-from dali_sr.meta_info import read_lmdb_meta
+from dali_sr.meta_info import read_lmdb_meta, read_meta_info_file
 from dali_sr.storage import SHARED_ENVS, DiskStorage, LmdbStorage, check_relative_key
 
 LQ_SIZES = [(10, 12)] * 4
@@ -430,13 +431,35 @@ def test_meta_info_file_keys_escaping_the_root_are_rejected(pairs, tmp_path, lin
     assert bad in msg
 
 
-def test_meta_info_file_pairs_and_subset(pairs, tmp_path):
+def test_meta_info_file_gt_in_a_subfolder_pairs_with_the_lq_basename(pairs, tmp_path):
+    sub = Path(pairs["gt"]) / "sub"
+    sub.mkdir()
+    shutil.move(str(Path(pairs["gt"]) / "img001.png"), sub / "img001.png")
     meta = tmp_path / "meta_info_sub.txt"
-    meta.write_text("img002.png (20,24,3)\nimg000.png (20,24,3)\n")
-    with dali_sr.build_loader(paired_cfg(pairs, 2, meta_info_file=str(meta), batch_size_per_gpu=1),
-                              phase="val") as loader:
-        paths = [b["gt_path"][0] for b in loader]
-    assert paths == [str(Path(pairs["gt"]) / "img000.png"), str(Path(pairs["gt"]) / "img002.png")]
+    meta.write_text("sub/img001.png\n")
+    with dali_sr.build_loader(paired_cfg(pairs, 2, meta_info_file=str(meta)), phase="val") as loader:
+        batch = next(iter(loader))
+    assert batch["lq_path"] == [str(Path(pairs["lq"]) / "img001.png")]  # BasicSR: basename at the LQ root
+    assert batch["gt_path"] == [str(sub / "img001.png")]
+    assert torch.equal(batch["gt"][0, :, ::2, ::2], batch["lq"][0])
+
+
+@pytest.mark.parametrize("text, rows", [
+    ("a.png\nb.png (20, 24, 3)\n", [["a.png"], ["b.png"]]),
+    ("gt/a.png, lq/a.png\n", [["gt/a.png", "lq/a.png"]]),
+])
+def test_meta_info_file_lines(tmp_path, text, rows):
+    meta = tmp_path / "meta.txt"
+    meta.write_text(text)
+    assert read_meta_info_file(str(meta)) == rows
+
+
+def test_meta_info_file_pair_without_lq_is_named(tmp_path):
+    meta = tmp_path / "meta.txt"
+    meta.write_text("a.png,\n")
+    with pytest.raises(DatasetError) as e:
+        read_meta_info_file(str(meta))
+    assert "'a.png,'" in one_line(e) and str(meta) in one_line(e)
 
 
 # -- BasicSR's own fixture LMDBs ----------------------------------------------------------------------
