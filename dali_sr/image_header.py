@@ -6,8 +6,8 @@ to pick crop windows and to name a bad file before DALI sees it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
@@ -21,6 +21,7 @@ JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 J2K_MAGIC = b"\xff\x4f\xff\x51"
 PNM_MAGICS = (b"P5", b"P6")  # binary gray / RGB
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
+Buffer = Union[bytes, memoryview]
 # JPEG start-of-frame markers that carry the image size (not DHT, JPG, DAC).
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -70,8 +71,8 @@ def _png(data: bytes, name: str) -> ImageHeader:
     return ImageHeader("png", height, width, _PNG_CHANNELS.get(data[25], 3))
 
 
-def jpeg_frame(data: bytes) -> Optional[tuple[int, int, int]]:
-    """(height, width, components) from the first JPEG start-of-frame marker in `data`; None if not there."""
+def _jpeg_segments(data: Buffer) -> Iterator[tuple[int, int]]:
+    """(marker, position) of each JPEG marker segment before the scan data."""
     pos, n = 2, len(data)
     while pos + 4 <= n and data[pos] == 0xFF:
         marker = data[pos + 1]
@@ -82,14 +83,55 @@ def jpeg_frame(data: bytes) -> Optional[tuple[int, int, int]]:
             pos += 2
             continue
         if marker in (0xD9, 0xDA):
-            return None
+            return
+        yield marker, pos
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+
+
+def jpeg_frame(data: bytes) -> Optional[tuple[int, int, int]]:
+    """(height, width, components) from the first JPEG start-of-frame marker in `data`; None if not there."""
+    for marker, pos in _jpeg_segments(data):
         if marker in _SOF_MARKERS:
-            if pos + 10 > n:
+            if pos + 10 > len(data):
                 return None
             return (int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 7:pos + 9], "big"),
                     data[pos + 9])
-        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
     return None
+
+
+def _exif_orientation(tiff: Buffer) -> int:
+    """The Orientation tag (1-8) of an Exif TIFF structure; 1 (as stored) when absent or unreadable."""
+    tiff = bytes(tiff)
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    ifd = int.from_bytes(tiff[4:8], order)
+    count = int.from_bytes(tiff[ifd:ifd + 2], order) if ifd + 2 <= len(tiff) else 0
+    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(tiff) - 11), 12):
+        if int.from_bytes(tiff[entry:entry + 2], order) == 0x0112:
+            value = int.from_bytes(tiff[entry + 8:entry + 10], order)
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _jpeg_orientation(data: Buffer) -> int:
+    for marker, pos in _jpeg_segments(data):
+        if marker == 0xE1 and data[pos + 4:pos + 10] == b"Exif\x00\x00":
+            return _exif_orientation(data[pos + 10:pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")])
+    return 1
+
+
+def _png_orientation(data: Buffer) -> int:
+    """Orientation from an `eXIf` chunk before the image data."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if kind == b"eXIf":
+            return _exif_orientation(data[pos + 8:pos + 8 + length])
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return 1
 
 
 def _jpeg(data: bytes, name: str) -> ImageHeader:
@@ -163,6 +205,11 @@ def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
     else:
         raise DatasetError(f"{name}: unsupported image format ({codec}); store PNG, JPEG, JPEG 2000 or raw "
                            f"(dali-sr pack --codec)")
+    if codec in ("png", "jpeg"):
+        # cv2.IMREAD_COLOR and DALI's decoders both apply Exif orientation: 5-8 swap height and width
+        orientation = (_png_orientation if codec == "png" else _jpeg_orientation)(memoryview(encoded.reshape(-1)))
+        if orientation >= 5:
+            header = replace(header, height=header.width, width=header.height)
     if header.width <= 0 or header.height <= 0:
         raise DatasetError(f"{name}: image header says {header.height}x{header.width} pixels; the file is corrupt")
     if max(header.width, header.height) > MAX_SIDE or header.width * header.height > MAX_PIXELS:
