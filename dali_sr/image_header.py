@@ -33,6 +33,7 @@ class ImageHeader:
     width: int
     channels: int
     offset: int = 0  # raw: where the pixels start
+    transposed: bool = False  # Exif orientation 5-8: height/width are the stored ones swapped
 
 
 def sniff_codec(data: bytes) -> str:
@@ -209,7 +210,7 @@ def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
         # cv2.IMREAD_COLOR and DALI's decoders both apply Exif orientation: 5-8 swap height and width
         orientation = (_png_orientation if codec == "png" else _jpeg_orientation)(memoryview(encoded.reshape(-1)))
         if orientation >= 5:
-            header = replace(header, height=header.width, width=header.height)
+            header = replace(header, height=header.width, width=header.height, transposed=True)
     if header.width <= 0 or header.height <= 0:
         raise DatasetError(f"{name}: image header says {header.height}x{header.width} pixels; the file is corrupt")
     if max(header.width, header.height) > MAX_SIDE or header.width * header.height > MAX_PIXELS:

@@ -1,6 +1,8 @@
 """Shared test helpers: nearest-neighbour paired datasets, the BasicSR fixtures, GPU skip."""
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -134,3 +136,18 @@ def clip_cfg(roots: dict[str, str], scale: int, kind: str = "REDSDataset", lmdb:
     if cfg.get("phase", "train") != "train":
         cfg.pop("batch_size_per_gpu", None)
     return cfg
+
+
+def exif_tiff(orientation: int) -> bytes:
+    """A little-endian Exif TIFF structure whose IFD0 holds only the Orientation tag."""
+    return b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + b"\0" * 4
+
+
+def with_orientation(data: bytes, orientation: int) -> bytes:
+    """PNG or JPEG bytes with an Exif orientation added (PNG `eXIf` chunk after IHDR; JPEG APP1 after SOI)."""
+    tiff = exif_tiff(orientation)
+    if data[:4] == b"\x89PNG":
+        chunk = b"eXIf" + tiff
+        return data[:33] + struct.pack(">I", len(tiff)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
+    app1 = b"Exif\x00\x00" + tiff
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]

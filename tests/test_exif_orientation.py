@@ -1,8 +1,6 @@
 """Exif orientation: cv2.IMREAD_COLOR (BasicSR) and DALI both rotate, so windows use the rotated size."""
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -12,25 +10,10 @@ import torch
 
 import dali_sr
 import pipelines.ops as ops
-from conftest import make_nn_pairs, nearest_upsample, paired_cfg
+from conftest import make_nn_pairs, nearest_upsample, paired_cfg, with_orientation
 from dali_sr.image_header import read_header
 
 SIZES = [(9, 14), (12, 10), (11, 13)]  # LQ as stored; orientations 5-8 show them transposed
-
-
-def exif_tiff(orientation: int) -> bytes:
-    """A little-endian Exif TIFF structure whose IFD0 holds only the Orientation tag."""
-    return b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + b"\0" * 4
-
-
-def with_orientation(data: bytes, orientation: int) -> bytes:
-    """PNG or JPEG bytes with an Exif orientation added (PNG `eXIf` chunk after IHDR; JPEG APP1 after SOI)."""
-    tiff = exif_tiff(orientation)
-    if data[:4] == b"\x89PNG":
-        chunk = b"eXIf" + tiff
-        return data[:33] + struct.pack(">I", len(tiff)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
-    app1 = b"Exif\x00\x00" + tiff
-    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
 
 
 def oriented_pairs(tmp_path: Path, ext: str, orientation: int) -> dict:

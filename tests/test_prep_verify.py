@@ -12,6 +12,7 @@ import lmdb
 import numpy as np
 import pytest
 
+from conftest import with_orientation
 from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.image_codecs import CODECS, encode, extension, meta_tag
 from dali_sr.prep import verify as verify_cmd
@@ -126,6 +127,20 @@ def test_single_lmdb_passes(tmp_path):
     root = write_set(tmp_path / "one.lmdb", gt)
     report = verify(root, workers=1, progress=False)
     assert report.ok and list(report.sides) == ["data"] and report.sides["data"].images == 3
+
+
+@pytest.mark.parametrize("codec", ["png", "jpeg"])
+def test_exif_rotated_images_pass(tmp_path, codec):
+    gt, lq = make_pair(tmp_path, dict.fromkeys(LQ_SIZES, codec))
+    for root in (gt, lq):
+        env = lmdb.open(root, readonly=True, lock=False)
+        with env.begin() as txn:
+            values = {k.decode(): bytes(v) for k, v in txn.cursor()}
+        env.close()
+        for key, value in values.items():
+            put(root, key, with_orientation(value, 6))  # shown transposed: header and IMREAD_UNCHANGED differ
+    report = verify(gt, pair=lq, scale=SCALE, workers=1, progress=False)
+    assert report.ok, report.problems
 
 
 def test_truncated_png_is_caught(tmp_path, capsys):

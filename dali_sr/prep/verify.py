@@ -95,8 +95,9 @@ def _check_value(images: StoredImages, key: str) -> _Checked:
                                                   f"corrupt); re-create it")])
     shape = (img.shape[0], img.shape[1], 1 if img.ndim == 2 else img.shape[2])
     problems = []
-    if shape[:2] != (header.height, header.width):
-        problems.append(("shape", f"{name}: header says {header.height}x{header.width} but it decodes to "
+    stored = (header.width, header.height) if header.transposed else (header.height, header.width)
+    if shape[:2] != stored:  # OpenCV's IMREAD_UNCHANGED does not apply the Exif orientation
+        problems.append(("shape", f"{name}: header says {stored[0]}x{stored[1]} but it decodes to "
                                   f"{shape[0]}x{shape[1]}; re-create it"))
     # OpenCV 4 decodes a truncated JPEG to a partly grey image (with a warning): look for the end marker.
     if codec == "jpeg" and not value[-64:].tobytes().rstrip(b"\x00").endswith(b"\xff\xd9"):
