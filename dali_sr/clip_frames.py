@@ -5,13 +5,14 @@ folders (`000`, `00001/0001`); stems are file names without extension (`00000000
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Optional
 
 from .errors import DatasetError
 from .meta_info import LmdbMeta, read_lmdb_meta
-from .paired_index import SCANNED_EXTENSIONS
+from .image_files import loader_image_names
 from .storage import check_relative_key
 
 Frames = dict[str, str]  # frame stem -> storage key
@@ -27,7 +28,7 @@ def template_pattern(tmpl: str) -> re.Pattern:
     pieces = re.split(r"\{[^{}]*\}", tmpl)
     if len(pieces) != 2:
         raise DatasetError(f"frame_tmpl {tmpl!r} must hold exactly one '{{}}' field for the frame number")
-    return re.compile(re.escape(pieces[0]) + r"(\d+)" + re.escape(pieces[1]) + r"$")
+    return re.compile("^" + re.escape(pieces[0]) + r"(\d+)" + re.escape(pieces[1]) + "$")
 
 
 def order_stems(stems: list[str], pattern: Optional[re.Pattern]) -> list[str]:
@@ -38,14 +39,19 @@ def order_stems(stems: list[str], pattern: Optional[re.Pattern]) -> list[str]:
 
 
 def gaps(stems: list[str]) -> list[str]:
-    """Names missing between numbered frames of one naming (`im2`, `im4` -> `im3`); [] for other names."""
+    """Names missing between numbered frames of one naming (`im2`, `im4` -> `im3`); [] for other names.
+
+    Three or more numbers share a step (`00000`, `00010`, `00020` is complete); only its multiples can be missing.
+    """
     parts = [re.fullmatch(r"(\D*)(\d+)", s) for s in stems]
     if not parts or not all(parts) or len({p.group(1) for p in parts}) != 1:
         return []
     prefix, widths = parts[0].group(1), {len(p.group(2)) for p in parts}
     width = widths.pop() if len(widths) == 1 else 0
     numbers = {int(p.group(2)) for p in parts}
-    return [f"{prefix}{n:0{width}d}" for n in range(min(numbers), max(numbers) + 1) if n not in numbers]
+    first = min(numbers)
+    step = math.gcd(*(n - first for n in numbers)) if len(numbers) > 2 else 1
+    return [f"{prefix}{n:0{width}d}" for n in range(first, max(numbers) + 1, step) if n not in numbers]
 
 
 def stem_pattern(pattern: Optional[re.Pattern]) -> Optional[re.Pattern]:
@@ -55,22 +61,21 @@ def stem_pattern(pattern: Optional[re.Pattern]) -> Optional[re.Pattern]:
     return re.compile(re.sub(r"(\\\.\w+)\$$", "$", pattern.pattern))
 
 
-def scan_clip(root: str, clip: str, pattern: Optional[re.Pattern]) -> Optional[Frames]:
-    """Image files of folder `root/clip` (those matching `pattern` if given); None if no folder."""
+def scan_clip(root: str, clip: str, pattern: Optional[re.Pattern], on_stem: bool = False) -> Optional[Frames]:
+    """Image files of folder `root/clip` (those whose name, or stem if `on_stem`, matches `pattern` if given);
+    None if no folder."""
     folder = os.path.join(root, clip)
     if not os.path.isdir(folder):
         return None
     frames: Frames = {}
-    for entry in os.scandir(folder):
-        stem, ext = os.path.splitext(entry.name)
-        if not entry.is_file() or ext.lower() not in SCANNED_EXTENSIONS:
-            continue
-        if pattern is not None and not pattern.search(entry.name):
+    for name in loader_image_names(folder):
+        stem = os.path.splitext(name)[0]
+        if pattern is not None and not pattern.search(stem if on_stem else name):
             continue
         if stem in frames:
             raise DatasetError(f"{folder} holds two files for frame {stem!r} ({os.path.basename(frames[stem])} and "
-                               f"{entry.name}); keep one")
-        frames[stem] = f"{clip}/{entry.name}"
+                               f"{name}); keep one")
+        frames[stem] = f"{clip}/{name}"
     return frames
 
 
@@ -79,7 +84,7 @@ def scan_clip_names(root: str, depth: int) -> list[str]:
     names = [""]
     for _ in range(depth):
         names = [f"{n}/{e.name}" if n else e.name for n in names
-                 for e in os.scandir(os.path.join(root, n)) if e.is_dir()]
+                 for e in os.scandir(os.path.join(root, n)) if e.is_dir() and not e.name.startswith(".")]
     return sorted(names, key=natural_key)
 
 
@@ -104,8 +109,9 @@ def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Fram
     return clips, meta
 
 
-def read_clip_meta(path: str) -> list[tuple[str, int]]:
-    """(clip, frame count) per line of a clip meta file (`000 100 (720,1280,3)`, `00001/0001 7 (256,448,3)`)."""
+def read_clip_meta(path: str) -> list[tuple[str, Optional[int]]]:
+    """(clip, frame count or None) per line of a clip meta file (`000 100 (720,1280,3)`, `00001/0001 7 (256,448,3)`,
+    or the clip alone as VideoTestDataset and Vimeo90K read it)."""
     if not os.path.isfile(path):
         raise DatasetError(f"meta_info_file {path} does not exist; fix the path or remove the key to scan the folders")
     rows = []
@@ -114,9 +120,9 @@ def read_clip_meta(path: str) -> list[tuple[str, int]]:
             fields = line.split()
             if not fields:
                 continue
-            if len(fields) < 2 or not fields[1].isdigit():
-                raise DatasetError(f"{path}: line {line.strip()!r} is not 'clip frame_count (h,w,c)' (BasicSR's clip "
-                                   f"meta format); fix the line")
+            if len(fields) > 1 and not fields[1].isdigit():
+                raise DatasetError(f"{path}: line {line.strip()!r} is not 'clip [frame_count (h,w,c)]' (BasicSR's "
+                                   f"clip meta format); fix the line")
             check_relative_key(fields[0], path)
-            rows.append((fields[0], int(fields[1])))
+            rows.append((fields[0], int(fields[1]) if len(fields) > 1 else None))
     return rows

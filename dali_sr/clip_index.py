@@ -75,11 +75,11 @@ class ClipIndex:
 
 
 def _side_frames(store: Storage, clips: list[str], pattern: Optional[re.Pattern], discovered: Optional[dict],
-                 ) -> dict[str, Optional[Frames]]:
+                 on_stem: bool = False) -> dict[str, Optional[Frames]]:
     """Frames of every clip on one side: from the LMDB's keys, or by scanning the clip folders."""
     if discovered is not None:
         return {c: discovered.get(c) for c in clips}
-    return {c: scan_clip(store.root, c, pattern) for c in clips}
+    return {c: scan_clip(store.root, c, pattern, on_stem) for c in clips}
 
 
 def _min_frames(rules: ClipRules) -> int:
@@ -144,10 +144,14 @@ def _clip_frames(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage, sides:
     gt_frames = gt_frames or {}
     names = set(lq_frames) | (set(gt_frames) if rules.all_gt_needed else set())
     stems = order_stems(list(names), stem_pattern(sides.pattern))
-    missing_lq = [s for s in stems if s not in lq_frames] or gaps(stems)
+    missing_lq = [s for s in stems if s not in lq_frames]
     if missing_lq:
         raise DatasetError(f"{cfg.name}: clip {clip}: LQ frame(s) {listing(missing_lq)} missing from {where_lq} "
                            f"(present in GT); add them or remove the GT frames")
+    holes = gaps(stems)
+    if holes:
+        raise DatasetError(f"{cfg.name}: clip {clip}: frame(s) {listing(holes)} missing from {where_lq} and its GT "
+                           f"(the numbering has gaps, so windows would skip time); add them or renumber the clip")
     needed_gt = stems if rules.all_gt_needed else [stems[len(stems) // 2]]
     missing_gt = [s for s in needed_gt if s not in gt_frames]
     if missing_gt:
@@ -174,7 +178,8 @@ def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex
     sides = _Sides(cfg, rules, lq, gt)
     counts = {c.replace("/", sides.sep): n for c, n in sides.meta} if sides.meta is not None else {}
     lq_side = _side_frames(lq, sides.names, sides.pattern, sides.lq_clips)
-    gt_side = _side_frames(gt, sides.names, sides.pattern, sides.gt_clips)
+    # frame_tmpl names the LQ files; GT partners share the stem, in any format (JPEG input, PNG GT)
+    gt_side = _side_frames(gt, sides.names, stem_pattern(sides.pattern), sides.gt_clips, on_stem=True)
     stems, lq_keys, gt_keys = [], [], []
     for clip in sides.names:
         s, lk, gk = _clip_frames(cfg, rules, lq, gt, sides, clip, lq_side[clip], gt_side[clip], counts.get(clip))

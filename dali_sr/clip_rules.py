@@ -63,7 +63,8 @@ def clip_rules(cfg: Config, window: str, gt_all: bool, clip_key: bool = False, d
         window = _TEST_WINDOWS[window]
         gt_all = window == "clip"
     partition = PARTITIONS[x["val_partition"]] if x.get("val_partition") else None
-    keep = partition is not None and (not cfg.is_train or bool(x.get("test_mode")))
+    # BasicSR reads `test_mode` only in REDSRecurrentDataset (training on the held-out clips); REDSDataset ignores it
+    keep = partition is not None and (not cfg.is_train or (gt_all and bool(x.get("test_mode"))))
     return ClipRules(window=window, gt_all=gt_all, clip_key=clip_key, depth=depth, num_frame=int(x.get("num_frame") or 0),
                      interval_list=tuple(x.get("interval_list") or (1,)), random_reverse=bool(x.get("random_reverse")),
                      padding=x.get("padding") or "reflection_circle", flip_sequence=bool(x.get("flip_sequence")),

@@ -9,12 +9,10 @@ import numpy as np
 
 from .config import Config
 from .errors import DatasetError, listing
+from .image_files import loader_image_names
 from .meta_info import read_lmdb_meta, read_meta_info_file
 from .storage import DiskStorage, LmdbStorage, Storage, build_on_storages, check_relative_key
 from .stored_arrays import ArraySide, raw_files_side
-
-SCANNED_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm"}
-
 
 @dataclass
 class PairedIndex:
@@ -47,11 +45,6 @@ def _lq_name(gt_name: str, tmpl: str) -> str:
     return tmpl.format(stem) + ext
 
 
-def _scan(root: str) -> list[str]:
-    return sorted(e.name for e in os.scandir(root)
-                  if e.is_file() and os.path.splitext(e.name)[1].lower() in SCANNED_EXTENSIONS)
-
-
 def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str], list[str]]:
     if cfg.meta_info_file:
         rows = read_meta_info_file(cfg.meta_info_file)
@@ -65,8 +58,8 @@ def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str
                 raise DatasetError(f"{cfg.name}: {len(missing)} {side} file(s) listed in {cfg.meta_info_file} do not "
                                    f"exist: {listing(missing)}; fix the meta file or the folder")
         return lq_keys, gt_keys  # the meta file's order, as BasicSR
-    gt_keys = _scan(gt.root)
-    lq_present = set(_scan(lq.root))
+    gt_keys = loader_image_names(gt.root)
+    lq_present = set(loader_image_names(lq.root))
     lq_keys = [_lq_name(k, cfg.filename_tmpl) for k in gt_keys]
     missing = [lq.path(k) for k in lq_keys if k not in lq_present]
     if missing:

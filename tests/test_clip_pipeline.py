@@ -289,6 +289,53 @@ def test_frame_tmpl_selects_and_orders_frames(tmp_path):
             assert s["gt"].shape == (4, 3, 8, 8) and np.diff(t).tolist() == [1, 1, 1]
 
 
+def test_frame_tmpl_matches_whole_names_and_gt_may_differ_in_format(tmp_path):
+    roots = make_nn_clips(tmp_path, SCALE, {"a": (6, 8, 10)}, stem=lambda i: f"{i:05d}", ext=".jpg")
+    gt = Path(roots["gt"]) / "a"
+    for path in sorted(gt.iterdir()):  # deblurring layouts: JPEG input, PNG ground truth
+        cv2.imwrite(str(path.with_suffix(".png")), cv2.imread(str(path)))
+        path.unlink()
+    for side in ("lq", "gt"):  # not frames: the template must match the whole name
+        for i in range(6):
+            cv2.imwrite(str(Path(roots[side]) / "a" / f"mask_{i:05d}.jpg"), np.zeros((8, 8, 3), np.uint8))
+    cfg = clip_cfg(roots, SCALE, "VideoClipDataset", frame_tmpl="{:05d}.jpg", gt_frames="all", num_frame=3)
+    with dali_sr.build_loader(cfg) as loader:
+        assert loader.index.stems[0] == [f"{i:05d}" for i in range(6)]
+        assert loader.index.gt_keys[0] == [f"a/{i:05d}.png" for i in range(6)]
+        batch = next(iter(loader))
+    assert batch["gt"].shape[1] == 3
+
+
+def test_hidden_files_and_folders_are_not_frames_or_clips(tmp_path):
+    roots = make_nn_clips(tmp_path, SCALE, {"a": (6, 8, 10)})
+    for side in ("lq", "gt"):
+        (Path(roots[side]) / "a" / "._00000003.png").write_bytes(b"\0\5\26\7 macOS resource fork")
+        (Path(roots[side]) / ".ipynb_checkpoints").mkdir()
+    with dali_sr.build_loader(clip_cfg(roots, SCALE, "VideoClipDataset", gt_frames="all")) as loader:
+        assert loader.index.clips == ["a"] and len(loader.index.stems[0]) == 6
+        assert len(list(loader)) == 2
+
+
+def test_frames_numbered_with_a_step_are_a_complete_clip(tmp_path):
+    roots = make_nn_clips(tmp_path, SCALE, {"a": (6, 8, 10)}, stem=lambda i: f"{10 * i:05d}")
+    with dali_sr.build_loader(clip_cfg(roots, SCALE, "VideoClipDataset", gt_frames="all")) as loader:
+        assert loader.index.stems[0] == [f"{10 * i:05d}" for i in range(6)]
+
+
+def test_one_column_clip_meta_files_list_the_clips(tmp_path):
+    roots = make_nn_clips(tmp_path, SCALE, {"a": (6, 8, 10), "b": (5, 8, 10), "c": (5, 8, 10)})
+    Path(roots["meta"]).write_text("c\na\n")  # VideoTestDataset / Vimeo90K read only the first column
+    with dali_sr.build_loader(clip_cfg(roots, SCALE, "VideoClipDataset", meta_info_file=roots["meta"])) as loader:
+        assert loader.index.clips == ["c", "a"]
+
+
+def test_reds_dataset_ignores_test_mode_as_basicsr(partitioned):
+    for kind, trained in (("REDSDataset", False), ("REDSRecurrentDataset", True)):
+        with dali_sr.build_loader(clip_cfg(partitioned, SCALE, kind, test_mode=True, batch_size_per_gpu=1)) as loader:
+            assert set(loader.index.clips) <= {"000", "011", "015", "020"} if trained else \
+                not set(loader.index.clips) & {"000", "011", "015", "020"}
+
+
 def test_color_y_on_frames(reds):
     s = next(samples(epoch(clip_cfg(reds, SCALE, color="y"))))
     assert s["lq"].shape == (3, 1, 4, 4) and s["gt"].shape == (1, 8, 8)

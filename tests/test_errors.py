@@ -282,7 +282,7 @@ FAULTS: dict[str, Fault] = {
     "lq-smaller-than-patch": Fault(_lq_smaller_than_patch, lambda t: [_d(t, "lq", "img001.png"), "6x12"], False),
     "bmp-bytes": Fault(_bmp_bytes, lambda t: [_d(t, "lq", "img001.png"), "BMP"], False),
     "webp-bytes": Fault(_webp_bytes, lambda t: [_d(t, "gt", "img002.png"), "WebP"], False),
-    "bmp-files": Fault(_bmp_files, lambda t: ["img004.bmp", "BMP"], False),
+    "bmp-files": Fault(_bmp_files, lambda t: [_d(t, "gt", "img004.bmp"), "not BMP", "dali-sr pack"], True),
     "png-16-bit": Fault(_png16, lambda t: [_d(t, "gt", "img001.png"), "16"], False),
     "empty-file": Fault(_empty_file, lambda t: [_d(t, "gt", "img001.png")], False),
     "val-batch-mixes-sizes": Fault(_val_mixed_sizes, lambda t: [_d(t, "lq", "img000.png"), _d(t, "lq", "img001.png")],

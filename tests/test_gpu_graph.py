@@ -32,6 +32,8 @@ def _pairs(tmp, codec: str = "png", phase: str = "train", **extra) -> dict:
         for side in ("gt", "lq"):
             roots[f"{side}_lmdb"] = str(tmp / f"{side}_{codec}.lmdb")
             pack(roots[side], roots[f"{side}_lmdb"], codec=codec, progress=False)
+    if phase == "train":
+        extra.setdefault("batch_size_per_gpu", 3)  # one full batch of the 3 pairs
     return paired_cfg(roots, 2, lmdb=codec != "jpeg", phase=phase, **extra)
 
 

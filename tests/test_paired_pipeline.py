@@ -171,6 +171,13 @@ def test_filename_tmpl_pairs_lq_names(tmp_path):
     assert [p[1].split("/")[-1] for p in paths] == ["img000.png", "img001.png", "img002.png"]
 
 
+def test_folder_scan_leaves_hidden_files_out(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, SIZES)
+    (tmp_path / "gt" / "._img000.png").write_bytes(b"\0\5\26\7 macOS resource fork")
+    with dali_sr.build_loader(paired_cfg(roots, 2, phase="val")) as loader:
+        assert len(loader) == len(SIZES)
+
+
 def test_meta_info_file_selects_and_orders_pairs(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, SIZES)
     meta = tmp_path / "meta.txt"

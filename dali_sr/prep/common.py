@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Optional, Sequence, TypeVar
 
 from ..errors import ConfigError, DatasetError
-from ..paired_index import SCANNED_EXTENSIONS
+from ..image_files import IMAGE_EXTENSIONS
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,11 +30,12 @@ def list_images(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         raise DatasetError(f"{folder} is not a folder; give the folder that holds the images")
     names = sorted(e.name for e in os.scandir(folder)
-                   if e.is_file() and os.path.splitext(e.name)[1].lower() in SCANNED_EXTENSIONS)
+                   if e.is_file() and not e.name.startswith(".")
+                   and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS)
     if not names:
         has_dirs = any(e.is_dir() for e in os.scandir(folder))
         hint = ("it holds folders: for clip folders use --clips reds|vimeo90k" if has_dirs
-                else f"put images ({', '.join(sorted(SCANNED_EXTENSIONS))}) there")
+                else f"put images ({', '.join(sorted(IMAGE_EXTENSIONS))}) there")
         raise DatasetError(f"{folder} holds no images; {hint}")
     return names
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError, DatasetError
+from ..image_files import IMAGE_EXTENSIONS
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jp2", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = tuple(sorted(IMAGE_EXTENSIONS))
 PRESETS = ("div2k", "reds", "vimeo90k")
 _DEPTH = {"reds": 2, "vimeo90k": 3}  # path parts of an image below SRC
 _LAYOUT = {"reds": "SRC/clip/frame.png (e.g. 000/00000000.png)",
