@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train a tiny SR network on a built-in dataset through dali_sr",
-                       description="Builds a small paired dataset on first use (in $DALI_SR_CACHE or "
-                                   "~/.cache/dali_sr), runs the PairedImageDataset pipeline on the GPU if "
+                       description="Builds a small paired dataset on first use (in $DALI_SR_CACHE/demo, by "
+                                   "default ~/.cache/dali_sr/demo), runs the PairedImageDataset pipeline on the GPU if "
                                    "there is one (else CPU) and trains a tiny x4 network on its batches.")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     p.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
