@@ -203,9 +203,6 @@ def run(args: argparse.Namespace) -> int:
         cfg = loader.cfg
         if cfg.color == "y":
             raise ConfigError("train-demo trains RGB networks; color: y is not supported")
-        if not len(loader):
-            raise ConfigError(f"{len(loader.index)} pairs x enlarge ratio {cfg.dataset_enlarge_ratio} make no batch "
-                              f"of {cfg.batch_size}; use more --pairs or a smaller --batch")
         workers = args.workers or cfg.num_threads
         amp_dtype = None if args.no_amp else (torch.float16 if loader.on_gpu else torch.bfloat16)
         report = {"settings": _settings(args, loader, workers, amp_dtype),

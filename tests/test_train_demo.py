@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dali_sr import train_demo
-from dali_sr.errors import ConfigError, DaliSRError
+from dali_sr.errors import ConfigError, DaliSRError, DatasetError
 
 SMALL = ["--pairs", "8", "--gt-size", "64", "--batch", "4", "--steps", "3", "--warmup", "1", "--workers", "1",
          "--device", "cpu"]
@@ -87,6 +87,6 @@ def test_json_folder_must_exist_before_any_work(train, tmp_path, cache):
     assert sorted(cache.iterdir()) == before  # no dataset built for --pairs 5
 
 
-def test_too_few_pairs_for_one_batch_is_a_config_error(train):
-    with pytest.raises(ConfigError, match="--pairs"):
+def test_too_few_pairs_for_one_batch_is_refused(train):
+    with pytest.raises(DatasetError, match="2 sample.* no full batch of 4"):
         train("--pairs", "2", "--gt-size", "64", "--batch", "4", "--device", "cpu")
