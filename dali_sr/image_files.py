@@ -10,18 +10,22 @@ OPENCV_ONLY_EXTENSIONS = frozenset({".bmp", ".webp", ".tif", ".tiff"})  # `dali-
 IMAGE_EXTENSIONS = LOADER_EXTENSIONS | OPENCV_ONLY_EXTENSIONS
 
 
+def image_names(folder: str) -> list[str]:
+    """Names of the image files (any of `IMAGE_EXTENSIONS`) directly in `folder`, sorted; hidden files left out."""
+    return sorted(e.name for e in os.scandir(folder)
+                  if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+                  and e.is_file())
+
+
 def loader_image_names(folder: str) -> list[str]:
-    """Names of the image files directly in `folder` that the loader reads, sorted; hidden files left out.
+    """`image_names` of `folder`, all in formats the loader reads.
 
     A BMP, WebP or TIFF file is a `DatasetError` here, before any batch, naming the file and the fix.
     """
-    names = []
-    for entry in os.scandir(folder):
-        ext = os.path.splitext(entry.name)[1].lower()
-        if entry.name.startswith(".") or ext not in IMAGE_EXTENSIONS or not entry.is_file():
-            continue
+    names = image_names(folder)
+    for name in names:
+        ext = os.path.splitext(name)[1].lower()
         if ext in OPENCV_ONLY_EXTENSIONS:
-            raise DatasetError(f"{entry.path}: the loader reads PNG, JPEG, JPEG 2000 and PPM/PGM, not "
-                               f"{ext[1:].upper()}; convert the folder (dali-sr pack SRC DST.lmdb writes PNG)")
-        names.append(entry.name)
-    return sorted(names)
+            raise DatasetError(f"{os.path.join(folder, name)}: the loader reads PNG, JPEG, JPEG 2000 and PPM/PGM, "
+                               f"not {ext[1:].upper()}; convert the folder (dali-sr pack SRC DST.lmdb writes PNG)")
+    return names

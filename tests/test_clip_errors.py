@@ -250,23 +250,23 @@ def _frame_tmpl_matches_nothing(tmp):
 
 
 # -- frame faults (found while reading) -------------------------------------------------------------------
+def _replace_frame(tmp: Path, roots: dict, lm: bool, side: str, clip: str, frame: int, data: bytes) -> None:
+    """Overwrite one stored frame: its file, or its LMDB value when `lm`."""
+    if lm:
+        put_lmdb(roots[f"{side}_lmdb"], f"{clip}/{frame:08d}", data)
+    else:
+        Path(_f(tmp, side, clip, frame)).write_bytes(data)
+
+
 def _lq_sizes_differ(tmp, lm=False):
     r = _roots(tmp, lmdb=lm)
-    data = png(H + 2, W)
-    if lm:
-        put_lmdb(r["lq_lmdb"], "001/00000003", data)
-    else:
-        Path(_f(tmp, "lq", "001", 3)).write_bytes(data)
+    _replace_frame(tmp, r, lm, "lq", "001", 3, png(H + 2, W))
     return cfg_for(r, lmdb_=lm), "train"
 
 
 def _gt_not_scale(tmp, lm=False):
     r = _roots(tmp, lmdb=lm)
-    data = png(H * SCALE + 2, W * SCALE)
-    if lm:
-        put_lmdb(r["gt_lmdb"], "002/00000002", data)
-    else:
-        Path(_f(tmp, "gt", "002", 2)).write_bytes(data)
+    _replace_frame(tmp, r, lm, "gt", "002", 2, png(H * SCALE + 2, W * SCALE))
     return cfg_for(r, lmdb_=lm), "train"
 
 
@@ -278,11 +278,8 @@ def _lq_smaller_than_patch(tmp, lm=False):
 def _truncated(kind: str, side: str, lm: bool):
     def make(tmp):
         r = _roots(tmp, lmdb=lm)
-        if lm:
-            data = Path(_f(tmp, side, "001", 2)).read_bytes()
-            put_lmdb(r[f"{side}_lmdb"], "001/00000002", data[: int(len(data) * 0.6)])
-        else:
-            truncate(Path(_f(tmp, side, "001", 2)))
+        data = Path(_f(tmp, side, "001", 2)).read_bytes()
+        _replace_frame(tmp, r, lm, side, "001", 2, data[: int(len(data) * 0.6)])
         return cfg_for(r, kind, lmdb_=lm), "train"
     return make
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Optional, Sequence, TypeVar
 
 from ..errors import ConfigError, DatasetError
-from ..image_files import IMAGE_EXTENSIONS
+from ..image_files import IMAGE_EXTENSIONS, image_names
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,9 +29,7 @@ def list_images(folder: str) -> list[str]:
     """Image file names (not paths) directly in `folder`, sorted; DatasetError if it is no folder or holds none."""
     if not os.path.isdir(folder):
         raise DatasetError(f"{folder} is not a folder; give the folder that holds the images")
-    names = sorted(e.name for e in os.scandir(folder)
-                   if e.is_file() and not e.name.startswith(".")
-                   and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS)
+    names = image_names(folder)
     if not names:
         has_dirs = any(e.is_dir() for e in os.scandir(folder))
         hint = ("it holds folders: for clip folders use --clips reds|vimeo90k" if has_dirs
