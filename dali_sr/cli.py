@@ -22,7 +22,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo, train_demo
-    from .bench import matrix, roi_probe
+    from .bench import matrix, roi_probe, source_time
     from .prep import inspect_cmd, meta_cmd, pack, regroup, subimages, verify
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     matrix.add_parser(sub)
     roi_probe.add_parser(sub)
+    source_time.add_parser(sub)
     show = sub.add_parser("show", help="validate a config and index its dataset")
     show.add_argument("config", help="YAML dataset section or BasicSR option file")
     show.add_argument("--phase", default=None, help="section of an option file (train, val, ...)")

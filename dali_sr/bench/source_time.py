@@ -1,0 +1,87 @@
+"""`dali-sr bench-source`: the external source's own cost per batch, on the thread that runs it.
+
+The source is the Python part of a loader: it reads the stored values of a batch (LMDB or files),
+parses their headers, draws the crop windows and, for raw storage, cuts the windows out of the
+stored pixels. DALI does everything else on its own threads. This command times the source alone
+(no DALI graph), batch after batch of epoch 0, and reports per batch size and storage codec the
+median wall time and CPU time per batch and the samples of source work one core does per second.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any, Callable
+
+from ..cli_types import choice_list, positive_int, positive_int_list
+from ..image_codecs import CODECS
+
+
+def _batch_reader(loader: Any) -> Callable[[int], Any]:
+    """A function that produces batch `b` of epoch 0 the way the loader's pipeline asks for it."""
+    source = loader.spec.make_source(loader.cfg, loader.index)
+    source.start(loader.plan(0), 0)
+    return lambda b: source()
+
+
+def time_source(cfg_dict: dict, batches: int) -> dict[str, Any]:
+    """Median wall / CPU seconds per batch of the source of `cfg_dict` over its first `batches` batches."""
+    from ..loader import build_loader
+
+    with build_loader(cfg_dict) as loader:
+        read = _batch_reader(loader)
+        count = min(batches, len(loader))
+        read(0)  # the first batch opens the LMDB environments: not part of the steady state
+        wall, cpu = [], []
+        for b in range(1, count):
+            w0, c0 = time.perf_counter(), time.thread_time()
+            read(b)
+            cpu.append(time.thread_time() - c0)
+            wall.append(time.perf_counter() - w0)
+        size = loader.cfg.batch_size
+    wall_s, cpu_s = statistics.median(wall), statistics.median(cpu)
+    return {"batch_size": size, "batches_timed": len(wall), "wall_ms_per_batch": round(1000 * wall_s, 3),
+            "cpu_ms_per_batch": round(1000 * cpu_s, 3), "us_per_sample": round(1e6 * cpu_s / size, 1),
+            "samples_per_s_per_core": round(size / cpu_s, 0)}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .runner import _synthetic, environment, write_json
+
+    results = []
+    for codec in args.codecs:
+        for size in args.batch_sizes:
+            cfg = dict(_synthetic(args.synthetic, codec), batch_size_per_gpu=size, device="cpu",
+                       dataset_enlarge_ratio=8)  # enough batches of 64 in epoch 0
+            results.append({"codec": codec, **time_source(cfg, args.batches)})
+    print(f"dali-sr bench-source: {args.synthetic} synthetic pairs (480x480 GT, x4, gt_size 128, hflip+rot), "
+          f"LMDB; median over {args.batches - 1} batches of epoch 0 (enlarge ratio 8)")
+    print(f"{'codec':<6} {'batch':>5} {'wall ms/batch':>14} {'CPU ms/batch':>13} {'us/sample':>10} "
+          f"{'samples/s/core':>15}")
+    for r in results:
+        print(f"{r['codec']:<6} {r['batch_size']:>5} {r['wall_ms_per_batch']:>14.2f} {r['cpu_ms_per_batch']:>13.2f} "
+              f"{r['us_per_sample']:>10.1f} {r['samples_per_s_per_core']:>15.0f}")
+    if args.json:
+        from ..config import load_config
+
+        cfg = load_config(_synthetic(args.synthetic, args.codecs[0]), device="cpu")
+        write_json(args.json, {**environment(cfg, False), "results": results})
+    return 0
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `bench-source` subcommand to the `dali-sr` subparsers."""
+    p = subparsers.add_parser(
+        "bench-source", help="time the loader's external source alone (per batch, on its thread)",
+        description="Time the Python external source of the synthetic paired dataset (the part of a loader that "
+                    "reads values and headers and draws windows, without the DALI graph) for each storage codec "
+                    "and batch size: median wall and CPU ms per batch, and samples/s of source work per core.")
+    p.add_argument("--codecs", type=choice_list(CODECS), default=["png", "raw"],
+                   help="storage codecs of the synthetic LMDBs, comma-separated (default png,raw)")
+    p.add_argument("--batch-sizes", type=positive_int_list, default=[16, 64], help="default 16,64")
+    p.add_argument("--batches", type=positive_int, default=31, help="batches read per setting (default 31; the "
+                                                                     "first is not timed)")
+    p.add_argument("--synthetic", type=positive_int, default=512, help="synthetic pairs (default 512)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
+    p.set_defaults(func=run)
+    return p
