@@ -2,10 +2,24 @@
 
     loader = dali_sr.build_loader("configs/div2k_x4_lmdb.yml")
     for batch in loader: batch["lq"], batch["gt"], batch["lq_path"], batch["gt_path"]
+
+`load_config` validates a config without importing DALI; the loader imports it on first use.
 """
-from .config import Config, load_config
+from typing import Any
+
+from .config import Config
 from .errors import ConfigError, DaliSRError, DatasetError
-from .loader import Loader, build_loader
+from .pipelines.registry import load_config
 
 __all__ = ["Config", "ConfigError", "DaliSRError", "DatasetError", "Loader", "build_loader", "load_config"]
 __version__ = "0.1.0"
+_LOADER_NAMES = ("Loader", "build_loader")
+
+
+def __getattr__(name: str) -> Any:
+    """`Loader` and `build_loader`, imported (with DALI) when first asked for."""
+    if name in _LOADER_NAMES:
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module 'dali_sr' has no attribute {name!r}")

@@ -3,6 +3,9 @@
 Accepts a single dataset section, or a whole BasicSR option file (top-level `scale`,
 `manual_seed`, `datasets: {train: ..., val: ...}`) from which one section is picked by
 phase. Unknown keys and wrong types fail with a one-line `ConfigError`.
+
+This module knows option schemas only: the keys every dataset accepts, and, handed to
+`load_config` by whoever knows the dataset types, the keys of the chosen `type:`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import yaml
 
 from .errors import ConfigError
+from .parallel import default_workers
 
 PHASES = ("train", "val", "test")
 DEVICES = ("auto", "gpu", "cpu")
@@ -79,12 +83,28 @@ OPTIONS: dict[str, Option] = {
     "num_threads": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
     "prefetch_queue_depth": Option(_INT, 2, _positive, "a positive integer"),
     "hw_decoder_load": Option(_FLOAT, 0.65, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]"),
+    "source_workers": Option(_INT, 0, _non_negative, "a non-negative integer"),
     "shuffle": Option(_BOOL, None),
     "drop_last": Option(_BOOL, None),
 }
 
 # Keys of a whole BasicSR option file that are read (the rest of such a file is ignored).
 _OPTION_FILE_KEYS = ("scale", "manual_seed")
+IO_BACKEND_KEYS = ("type",)
+
+
+def _no_check(cfg: "Config", where: str) -> None:
+    """The check of a type with nothing beyond the common keys to check."""
+
+
+@dataclass(frozen=True)
+class TypeOptions:
+    """What a dataset `type:` adds to the common keys: its own keys, whether training needs `gt_size`,
+    and a last check of the validated `Config` (`validate(cfg, where)` raises `ConfigError`)."""
+
+    options: Mapping[str, Option] = field(default_factory=dict)
+    needs_gt_size: bool = True
+    validate: Callable[["Config", str], None] = _no_check
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,7 @@ class Config:
     num_threads: int
     prefetch_queue_depth: int
     hw_decoder_load: float
+    source_workers: int
     shuffle: bool
     drop_last: bool
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -129,6 +150,8 @@ class Config:
 
 def _read_yaml(path: Union[str, Path]) -> dict:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict")
     try:
@@ -198,26 +221,35 @@ def check_options(section: Mapping[str, Any], options: Mapping[str, Option], whe
 def _io_backend(value: Optional[dict], where: str) -> str:
     if value is None:
         return "disk"
+    for key in value:
+        if key not in IO_BACKEND_KEYS:
+            raise ConfigError(f"{where}: unknown key 'io_backend.{key}'{_suggest(str(key), IO_BACKEND_KEYS)} "
+                              f"(io_backend takes type: disk | lmdb)")
     kind = value.get("type")
     if kind not in IO_BACKENDS:
         raise ConfigError(f"{where}: io_backend.type must be one of {IO_BACKENDS}, got {kind!r}")
     return kind
 
 
-def _default_threads(hint: Optional[int]) -> int:
-    if hint:
-        return hint
-    return max(1, min(len(os.sched_getaffinity(0)), 8))
+def _hflip(section: Mapping[str, Any], v: Mapping[str, Any], where: str) -> bool:
+    """`use_hflip`, or BasicSR's old name `use_flip`; giving both with different values is a conflict."""
+    if "use_hflip" in section and v["use_flip"] is not None and v["use_flip"] != v["use_hflip"]:
+        raise ConfigError(f"{where}: 'use_flip' ({v['use_flip']}) and 'use_hflip' ({v['use_hflip']}) disagree; "
+                          f"use_flip is BasicSR's old name of use_hflip, keep one of them")
+    return v["use_hflip"] if "use_hflip" in section or v["use_flip"] is None else v["use_flip"]
 
 
-def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, **overrides: Any) -> Config:
+def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, *,
+                type_options: Callable[[str], TypeOptions], **overrides: Any) -> Config:
     """Validate a dataset section or a whole BasicSR option file into a `Config`.
 
     `source` is a YAML path or a dict; `phase` picks the section of an option file
     (`train`, `val`, `test` or an exact key such as `val_2`); `overrides` replace keys.
+    `type_options(name)` gives the options of `type: name` (a `ConfigError` for an unknown type).
     """
-    from pipelines.registry import get_pipeline  # pipelines depend on config, not the reverse
-
+    if not isinstance(source, (str, Path, Mapping)):
+        raise ConfigError(f"a config is a YAML file path or a dict of dataset options, not {type(source).__name__} "
+                          f"{source!r}")
     origin = str(source) if isinstance(source, (str, Path)) else "config"
     opts = _read_yaml(source) if isinstance(source, (str, Path)) else dict(source)
     if phase is not None and phase.split("_")[0] not in PHASES:
@@ -226,7 +258,7 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
     section.update(overrides)
     if "type" not in section:
         raise ConfigError(f"{origin}: missing 'type' (the pipeline, e.g. PairedImageDataset)")
-    spec = get_pipeline(str(section["type"]))
+    spec = type_options(str(section["type"]))
     where = f"{origin} [{section.get('name') or section['type']}]"
     all_options = {**OPTIONS, **spec.options}
     v = check_options(section, all_options, where)
@@ -234,7 +266,7 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
     phase_ = v["phase"] or "train"
     if v["scale"] is None:
         raise ConfigError(f"{where}: missing 'scale' (the SR factor; 1 for restoration)")
-    use_hflip = v["use_hflip"] if "use_hflip" in section or v["use_flip"] is None else v["use_flip"]
+    use_hflip = _hflip(section, v, where)
     mean, std = v["mean"], v["std"]
     if (mean is None) != (std is None):
         raise ConfigError(f"{where}: give both 'mean' and 'std' or neither")
@@ -262,8 +294,9 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         batch_size=v["batch_size_per_gpu"] or (16 if train else 1),
         dataset_enlarge_ratio=v["dataset_enlarge_ratio"] if train else 1,
         device=v["device"], device_id=device_id, seed=v["seed"],
-        num_threads=v["num_threads"] or _default_threads(v["num_worker_per_gpu"]),
+        num_threads=v["num_threads"] or v["num_worker_per_gpu"] or default_workers(),
         prefetch_queue_depth=v["prefetch_queue_depth"], hw_decoder_load=float(v["hw_decoder_load"]),
+        source_workers=v["source_workers"],
         shuffle=shuffle, drop_last=v["drop_last"] if v["drop_last"] is not None else train,
         extra={k: v[k] for k in spec.options},
     )

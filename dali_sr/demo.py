@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .loader import build_loader
-from .synthetic import make_paired_dataset
+from .progress import progress
+from .models import TinySR
+from .synthetic.images import make_paired_dataset
 
 
 def cache_dir() -> Path:
@@ -28,21 +29,6 @@ def demo_config(roots: dict[str, str], device: str, batch: int) -> dict[str, Any
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"], "io_backend": {"type": "lmdb"},
             "gt_size": 128, "use_hflip": True, "use_rot": True, "batch_size_per_gpu": batch,
             "dataset_enlarge_ratio": 10, "device": device, "seed": 0}
-
-
-class TinySR(nn.Module):
-    """A three-layer x4 super-resolution network (conv features + pixel shuffle)."""
-
-    def __init__(self, scale: int = 4, channels: int = 3, features: int = 32):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, features, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(features, features, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(features, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
-        self.up = nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(x) + self.body(x)
 
 
 def _preview(path: Path, lq: torch.Tensor, sr: torch.Tensor, gt: torch.Tensor, count: int = 4) -> None:
@@ -68,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         model = TinySR().to(where)
         opt = torch.optim.Adam(model.parameters(), lr=2e-3)
         steps, data_time, step_time, losses = 0, 0.0, 0.0, []
-        bar = tqdm(total=args.steps, desc="[3/3] training", unit="step")
+        bar = progress(args.steps, "[3/3] training", "step")
         t_data = time.perf_counter()
         while steps < args.steps:
             for batch in loader:

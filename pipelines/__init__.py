@@ -1,4 +1,4 @@
-"""DALI graph definitions, one module per BasicSR dataset `type:`, and their registry."""
-from .registry import PipelineSpec, get_pipeline, pipeline_types
+"""DALI graph definitions, one module per kind of dataset `type:`, and the registry of types.
 
-__all__ = ["PipelineSpec", "get_pipeline", "pipeline_types"]
+Installed as `dali_sr.pipelines`.
+"""

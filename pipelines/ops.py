@@ -1,21 +1,33 @@
-"""DALI graph pieces shared by the pipelines: decode, integer-window crop, sync flips, output."""
+"""DALI graph pieces shared by the pipelines: the source, decode, integer-window crop, sync flips, output."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from fractions import Fraction
+from typing import Any, Optional, Sequence
 
+import numpy as np
 from nvidia.dali import fn, types
 
-# BT.601 luma of [0, 1] RGB, as BasicSR's rgb2ycbcr(y_only=True), applied to uint8 input.
-_Y_ROW = [c / (255.0 * 255.0) for c in (65.481, 128.553, 24.966)]
-_Y_OFFSET = 16.0 / 255.0
+from dali_sr.datasets.outputs import ImageSide, SourceOutputs, Window
+from dali_sr.datasets.source import PlanSource
+
+# BasicSR's rgb2ycbcr(y_only=True) on [0, 1] BGR: (24.966 B + 128.553 G + 65.481 R + 16) / 255, in float64.
+_Y_COEFFICIENTS = {"r": 65.481, "g": 128.553, "b": 24.966}
+
+
+def source_columns(source: PlanSource, workers: int) -> dict[str, Any]:
+    """The external source's columns by name. With `workers`, DALI runs the source in that many worker
+    processes (its parallel external source), each computing whole batches ahead."""
+    names = source.outputs.columns
+    parallel = dict(parallel=True, prefetch_queue_depth=max(2, workers)) if workers else dict(no_copy=True)
+    nodes = fn.external_source(source, num_outputs=len(names), batch=True, batch_info=True, **parallel)
+    return dict(zip(names, nodes))
 
 
 def decode(encoded, on_gpu: bool, hw_decoder_load: float):
-    """Encoded PNG/JPEG bytes -> HWC uint8 RGB (gray and RGBA converted, as cv2.IMREAD_COLOR).
+    """Encoded PNG/JPEG/JPEG 2000/PPM bytes -> HWC uint8 RGB (gray and RGBA converted, as cv2.IMREAD_COLOR).
 
-    On GPU, JPEG decodes with nvJPEG (hardware engines for `hw_decoder_load` of it) and PNG
-    on DALI's CPU threads; the whole image is decoded and cropped afterwards, because ROI
-    decode crashes nvImageCodec 0.9 on H100 (see DESIGN.md).
+    On GPU, JPEG decodes with nvJPEG (hardware engines for `hw_decoder_load` of it), JPEG 2000 with
+    nvJPEG2000, and PNG on DALI's CPU threads.
     """
     if on_gpu:
         return fn.decoders.image(encoded, device="mixed", output_type=types.RGB,
@@ -24,8 +36,8 @@ def decode(encoded, on_gpu: bool, hw_decoder_load: float):
 
 
 def roi_decode(on_gpu: bool) -> bool:
-    """Whether training decodes only the crop window. On the CPU it does; on the GPU the whole image
-    is decoded and sliced, because ROI decode crashes nvImageCodec 0.9 on H100 (see DESIGN.md)."""
+    """Whether training decodes only the crop window. On the CPU it does. On the GPU the whole image is
+    decoded and then sliced: nvImageCodec 0.9's ROI decode crashes on H100-class GPUs (nvImageCodec issue 55)."""
     return not on_gpu
 
 
@@ -35,29 +47,38 @@ def decode_crop(encoded, shape, anchor):
                                    normalized_anchor=False, normalized_shape=False)
 
 
-def image(value, arrays: bool, window, on_gpu: bool, hw_decoder_load: float):
-    """One stored image -> HWC uint8 RGB, cut to `window` ((w, h) shape, (x, y) anchor or None) if given.
-
-    `arrays`: the source already cut the window out of stored pixels; only the move to the GPU
-    remains. Otherwise the bytes are decoded: only the window when the anchor is given (training)
-    and `roi_decode` allows it, else the whole image, then sliced.
-    """
-    if arrays:
-        value = fn.reshape(value, layout="HWC")
-        return value.gpu() if on_gpu else value
-    if window is None:
-        return decode(value, on_gpu, hw_decoder_load)
-    shape, anchor = window
-    if anchor is not None and roi_decode(on_gpu):
-        return decode_crop(value, shape, anchor)
-    return crop(decode(value, on_gpu, hw_decoder_load), shape, anchor)
-
-
 def crop(image, shape, anchor=None):
     """Cut the window of size `shape` (w, h) at integer pixel `anchor` (x, y), default (0, 0)."""
     if anchor is None:
         return fn.slice(image, shape=shape, axis_names="WH", out_of_bounds_policy="error")
     return fn.slice(image, start=anchor, shape=shape, axis_names="WH", out_of_bounds_policy="error")
+
+
+def stack_frames(frames: list):
+    """HWC frames of equal size -> one FHWC sequence per sample."""
+    return fn.stack(*frames, axis=0, axis_name="F")
+
+
+def side_images(columns: dict[str, Any], side: ImageSide, frames: bool, on_gpu: bool, hw_decoder_load: float):
+    """One side's values -> HWC uint8 RGB (FHWC with `frames`, the side's columns stacked), cut to its window.
+
+    Pixel windows the source cut need only the move to the GPU. Encoded values are decoded: in
+    training only the window where `roi_decode` allows it (frame by frame), else whole, then the
+    (stacked) images are sliced once.
+    """
+    values = [columns[c] for c in side.columns]
+    join = stack_frames if frames else (lambda images: images[0])
+    if side.pixels:
+        images = [fn.reshape(v, layout="HWC") for v in values]
+        return join([x.gpu() for x in images] if on_gpu else images)
+    if side.window is Window.CROP and roi_decode(on_gpu):
+        return join([decode_crop(v, columns[side.shape], columns[side.anchor]) for v in values])
+    image = join([decode(v, on_gpu, hw_decoder_load) for v in values])
+    if side.window is Window.CROP:
+        return crop(image, columns[side.shape], columns[side.anchor])
+    if side.window is Window.CUT:
+        return crop(image, columns[side.shape])
+    return image
 
 
 def flip(image, horizontal, vertical):
@@ -70,31 +91,71 @@ def transpose_hw(image, frames: bool = False):
     return fn.transpose(image, perm=[0, 2, 1, 3] if frames else [1, 0, 2], transpose_layout=False)
 
 
-def augment(images: list, nodes: dict, frames: bool = False) -> list:
-    """Apply one sample's flags (source outputs `hflip`, `vflip`, `transpose`) to all its images alike."""
-    if "hflip" not in nodes:
+def augment(images: list, columns: dict[str, Any], outputs: SourceOutputs, frames: bool = False) -> list:
+    """Apply one sample's flags (columns `hflip`, `vflip`, `transpose`) to all its images alike."""
+    if not outputs.flips:
         return images
-    vflip = nodes.get("vflip", 0)
-    images = [flip(x, nodes["hflip"], vflip) for x in images]
-    if "transpose" in nodes:
-        if nodes["transpose"]:
+    vflip = columns["vflip"] if "vflip" in outputs.flips else 0
+    images = [flip(x, columns["hflip"], vflip) for x in images]
+    if "transpose" in outputs.flips:
+        if columns["transpose"]:
             images = [transpose_hw(x, frames) for x in images]
     return images
 
 
-def stack_frames(frames: list):
-    """HWC frames of equal size -> one FHWC sequence per sample."""
-    return fn.stack(*frames, axis=0, axis_name="F")
+def _constant(value: np.ndarray, device: str):
+    """A tensor constant on `device` (arithmetic needs its operands on one device)."""
+    return types.Constant(value, device=device)
+
+
+def _exact_float64(value: float, device: str):
+    """A float64 constant node equal to `value`: DALI stores scalar constants as float32, so the value is
+    built from an integer ratio divided in float64 (correctly rounded, as NumPy's literal is)."""
+    ratio = Fraction(value).limit_denominator(10 ** 6)
+    if float(ratio) != value:
+        raise ValueError(f"{value} is not a ratio of small integers")
+    parts = [fn.cast(fn.constant(idata=[n], shape=[1], device=device), dtype=types.FLOAT64)
+             for n in (ratio.numerator, ratio.denominator)]
+    return parts[0] / parts[1]
+
+
+def _channels(image, frames: bool) -> dict[str, Any]:
+    """The R, G, B planes of CHW (FCHW) float64 images, keeping the channel axis."""
+    pick = (lambda c: image[:, c:c + 1]) if frames else (lambda c: image[c:c + 1])
+    return {"r": pick(0), "g": pick(1), "b": pick(2)}
 
 
 def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool,
-              frames: bool = False):
-    """HWC (FHWC) uint8 -> CHW (FCHW) float32 in [0, 1], BT.601 Y if `color_y`, then (x - mean) / std."""
-    scale = 1.0
+              frames: bool, on_gpu: bool):
+    """HWC (FHWC) uint8 -> CHW (FCHW) float32 as BasicSR computes it, bit for bit.
+
+    `x.astype(float32) / 255`; with `color_y`, BT.601 Y in float64 as `bgr2ycbcr(y_only=True)`'s
+    `np.dot` computes it, then float32; then `(x - mean) / std` in float32 as torchvision's `normalize`.
+    """
+    device = "gpu" if on_gpu else "cpu"
+    image = fn.transpose(image, perm=[0, 3, 1, 2] if frames else [2, 0, 1])  # move 1-byte pixels, not floats
+    x = image / types.Constant(255.0, dtype=types.FLOAT)
     if color_y:
-        image = fn.coord_transform(image, M=_Y_ROW, T=[_Y_OFFSET], dtype=types.FLOAT)
-    else:
-        scale = 255.0
-    m = [scale * x for x in (mean or [0.0])]
-    s = [scale * x for x in (std or [1.0])]
-    return fn.crop_mirror_normalize(image, dtype=types.FLOAT, output_layout="FCHW" if frames else "CHW", mean=m, std=s)
+        planes = _channels(fn.cast(x, dtype=types.FLOAT64), frames)
+        c = {name: _exact_float64(v, device) for name, v in _Y_COEFFICIENTS.items()}
+        y = planes["b"] * c["b"] + planes["g"] * c["g"] + planes["r"] * c["r"] + _exact_float64(16.0, device)
+        x = fn.cast(y / _exact_float64(255.0, device), dtype=types.FLOAT)
+    if mean is not None:
+        shape = (1, -1, 1, 1) if frames else (-1, 1, 1)
+        m = _constant(np.asarray(mean, np.float32).reshape(shape), device)
+        s = _constant(np.asarray(std, np.float32).reshape(shape), device)
+        x = (x - m) / s
+    return x
+
+
+def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
+    """The graph every type shares: source -> each side's images cut to its window -> the same flips for both
+    sides -> float CHW (FCHW with `frames`); returns (lq, gt, idx). `source.outputs` says what arrives."""
+    out = source.outputs
+    columns = source_columns(source, cfg.source_workers)
+    lq = side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)
+    gt = side_images(columns, out.gt, frames, on_gpu, cfg.hw_decoder_load)
+    lq, gt = augment([lq, gt], columns, out, frames)
+    y = cfg.color == "y"
+    return (to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu), to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu),
+            columns["idx"])

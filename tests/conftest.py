@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dali_sr.lmdb_writer import write_lmdb
+from dali_sr.storage.lmdb_writer import write_lmdb
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BASICSR_FIXTURES = SHARED / "fixtures" / "basicsr"

@@ -9,7 +9,7 @@ import pytest
 
 import dali_sr
 from dali_sr import DatasetError
-from dali_sr.storage import SHARED_ENVS
+from dali_sr.storage.backends import SHARED_ENVS
 
 
 def one_line(msg: str) -> str:

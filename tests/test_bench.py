@@ -19,8 +19,8 @@ from dali_sr import cli, load_config
 from dali_sr.errors import ConfigError
 from dali_sr.bench import proctree, runner
 from dali_sr.bench.baseline import BasicSRPairedDataset
-from dali_sr.paired_index import build_paired_index
-from dali_sr.synthetic import make_paired_dataset, natural_image
+from dali_sr.datasets.paired.index import build_paired_index
+from dali_sr.synthetic.images import make_paired_dataset, natural_image
 
 SCALE = 4
 
@@ -165,7 +165,7 @@ def test_synthetic_config_is_the_target_setting(lmdb_config, tmp_path, monkeypat
 
 def test_codec_packs_the_synthetic_pairs_once(tmp_path, monkeypatch):
     """--codec raw: the PNG pairs are packed into gt_raw.lmdb / lq_raw.lmdb once, holding the same pixels."""
-    from dali_sr.image_codecs import decode
+    from dali_sr.storage.codecs import decode
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
     monkeypatch.setattr(runner, "make_paired_dataset",
@@ -206,7 +206,7 @@ def test_decode_dali_pipeline_gives_the_cv2_pixels(tmp_path):
     import itertools
 
     from dali_sr.bench.decode_dali import decode_pipeline
-    from dali_sr.image_codecs import encode
+    from dali_sr.storage.codecs import encode
 
     rng = np.random.default_rng(3)
     images = [natural_image(rng, 40 + 8 * k, 56) for k in range(3)]

@@ -18,11 +18,11 @@ from conftest import nearest_upsample
 from dali_sr import build_loader, cli, load_config
 from dali_sr.bench import proctree, runner
 from dali_sr.bench.clip_baseline import BasicSRClipDataset, basicsr_window, clip_baseline_batches
-from dali_sr.clip_index import ClipIndex
+from dali_sr.datasets.clips.index import ClipIndex
 from dali_sr.config import Config
-from dali_sr.lmdb_writer import write_lmdb
+from dali_sr.storage.lmdb_writer import write_lmdb
 from dali_sr.loader import Loader
-from dali_sr.synthetic_clips import clip_names, make_clip_dataset
+from dali_sr.synthetic.clips import clip_names, make_clip_dataset
 
 SCALE = 4
 CLIPS = ("000", "001", "240")  # a REDS4 validation clip, a training clip, an 'official' validation clip

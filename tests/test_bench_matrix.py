@@ -9,7 +9,7 @@ import pytest
 from dali_sr import cli
 from dali_sr.bench import matrix, matrix_report
 from dali_sr.bench import runner
-from dali_sr.synthetic import make_paired_dataset
+from dali_sr.synthetic.images import make_paired_dataset
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ def test_demo_trains_on_the_builtin_dataset(tmp_path, capsys):
 
 
 def test_show_prints_the_dataset(tmp_path, capsys):
-    from dali_sr.synthetic import make_paired_dataset
+    from dali_sr.synthetic.images import make_paired_dataset
 
     roots = make_paired_dataset(str(tmp_path / "d"), n=3, size=96)
     cfg = tmp_path / "c.yml"

@@ -21,8 +21,8 @@ import dali_sr
 import faults
 from conftest import clip_cfg, frame_tag, make_nn_clips, nearest_upsample
 from dali_sr import ConfigError, DatasetError
-from dali_sr.lmdb_writer import write_lmdb
-from dali_sr.storage import SHARED_ENVS
+from dali_sr.storage.lmdb_writer import write_lmdb
+from dali_sr.storage.backends import SHARED_ENVS
 from faults import iteration_error, one_line, trigger
 from test_errors import put_lmdb, to_uint8, truncate
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dali_sr
-from dali_sr.clip_windows import padded
+from dali_sr.datasets.clips.windows import padded
 from conftest import clip_cfg, frame_tag, make_nn_clips, nearest_upsample
 
 SCALE = 2
@@ -119,7 +119,7 @@ def test_centre_frames_that_do_not_fit_are_redrawn_among_those_that_fit(reds):
     with dali_sr.build_loader(cfg) as loader:
         for e in range(4):
             loader.set_epoch(e)
-            plan = loader.plan(e)
+            plan = loader.sampling.plan(e)
             for i, b in zip(plan.indices, loader):
                 clip, stem = b["key"][0].split("/")
                 assert clip == loader.index.clips[loader.index.sample_clip[i]]
@@ -151,7 +151,7 @@ def test_vimeo_reverse_is_an_independent_draw_per_sample(tmp_path):
         for e in range(4):
             loader.set_epoch(e)
             got = [tags(s["lq"])[0] % 40 == 4 for s in samples(list(loader))]  # first frame im5: reversed
-            plan = loader.plan(e)
+            plan = loader.sampling.plan(e)
             assert got == (plan.clip_draws[: len(got), 2] < 0.5).tolist()
 
 
@@ -359,9 +359,9 @@ def test_shards_are_disjoint_and_equal(reds):
     keys = [[k for b in epoch(cfg, rank=r, world_size=2) for k in b["key"]] for r in range(2)]
     assert len(keys[0]) == len(keys[1]) == 14
     with dali_sr.build_loader(cfg, rank=0, world_size=2) as loader:
-        plans = [loader.plan(0).indices]
+        plans = [loader.sampling.plan(0).indices]
     with dali_sr.build_loader(cfg, rank=1, world_size=2) as loader:
-        plans.append(loader.plan(0).indices)
+        plans.append(loader.sampling.plan(0).indices)
     assert not set(plans[0]) & set(plans[1]) and len(set(plans[0]) | set(plans[1])) == 28
 
 

@@ -10,8 +10,9 @@ import pytest
 
 import dali_sr
 from dali_sr.errors import ConfigError, DatasetError
-from dali_sr.image_codecs import LOSSLESS, codec_of_tag, decode, encode, extension, meta_tag
-from dali_sr.image_header import read_header, sniff_codec
+from dali_sr.storage.codecs import codec_of_tag, decode, encode, meta_tag
+from dali_sr.storage.formats import LOSSLESS, codec_extension as extension
+from dali_sr.storage.headers import read_header, sniff_codec
 from dali_sr.prep.pack import pack
 
 from conftest import clip_cfg, make_nn_clips, make_nn_pairs, paired_cfg

@@ -290,8 +290,10 @@ def test_old_use_flip_maps_to_use_hflip():
     assert load_config(dict(SECTION, use_flip=True)).use_hflip is True
     assert load_config(dict(SECTION, use_flip=False)).use_hflip is False
     assert load_config(SECTION).use_hflip is False
-    # the new name wins when both are given
-    assert load_config(dict(SECTION, use_flip=True, use_hflip=False)).use_hflip is False
+    assert load_config(dict(SECTION, use_flip=True, use_hflip=True)).use_hflip is True
+    with pytest.raises(ConfigError, match="'use_flip' \\(True\\) and 'use_hflip' \\(False\\) disagree; use_flip is "
+                                          "BasicSR's old name of use_hflip, keep one of them"):
+        load_config(dict(SECTION, use_flip=True, use_hflip=False))
 
 
 def test_use_shuffle_sets_shuffle():

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import dali_sr
-from pipelines.registry import pipeline_types
+from dali_sr.pipelines.registry import pipeline_types
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yml"))
 

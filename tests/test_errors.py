@@ -18,7 +18,7 @@ import dali_sr
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 from faults import Fault, iteration_error, one_line, trigger
 from dali_sr import DatasetError
-from dali_sr.storage import SHARED_ENVS
+from dali_sr.storage.backends import SHARED_ENVS
 
 NAME = "faulty_set_x2"
 SCALE = 2

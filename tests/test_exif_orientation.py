@@ -11,7 +11,7 @@ import torch
 import dali_sr
 import pipelines.ops as ops
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg, with_orientation
-from dali_sr.image_header import read_header
+from dali_sr.storage.headers import read_header
 
 SIZES = [(9, 14), (12, 10), (11, 13)]  # LQ as stored; orientations 5-8 show them transposed
 

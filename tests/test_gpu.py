@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import dali_sr
-from dali_sr.image_codecs import encode
-from dali_sr.lmdb_writer import write_lmdb
+from dali_sr.storage.codecs import encode
+from dali_sr.storage.lmdb_writer import write_lmdb
 from dali_sr.prep.pack import pack
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 

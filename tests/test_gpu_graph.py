@@ -4,13 +4,11 @@ DALI validates operator arguments and conditionals while the graph is traced, be
 CUDA; building the GPU pipeline is left to the `gpu`-marked tests. Here each GPU graph (the
 loader's own `dali_pipeline(..., on_gpu=True)`) is traced and checked: every operator runs on
 a device DALI implements it for, encoded images are decoded by the `mixed` decoder (nvJPEG /
-nvJPEG2000) without ROI decoding (nvImageCodec's H100 crash, DESIGN.md), stored arrays move
+nvJPEG2000) without ROI decoding (nvImageCodec 0.9's H100 crash), stored arrays move
 to the GPU undecoded, no CPU operator reads GPU data, and `lq`/`gt` leave the pipeline on the GPU.
 Tracing uses DALI 2.4's `Pipeline._build_graph` and `_ops`; a DALI that renames them fails here.
 """
 from __future__ import annotations
-
-import re
 
 import pytest
 from nvidia.dali.ops import _registry
@@ -71,8 +69,8 @@ CASES = {
 def _trace_gpu_graph(cfg: dict):
     """(loader, source, pipeline) with the GPU graph traced, not built (the loader itself runs on the CPU)."""
     loader = dali_sr.build_loader(cfg, device="cpu")
-    source = loader.spec.make_source(loader.cfg, loader.index)
-    pipe = dali_pipeline(loader.spec, loader.cfg, loader.index, source, on_gpu=True)
+    source = loader.spec.dataset.make_source(loader.cfg, loader.index, loader.sampling, (0, 0))
+    pipe = dali_pipeline(loader.spec, loader.cfg, source, on_gpu=True)
     pipe._build_graph()
     return loader, source, pipe
 
@@ -98,11 +96,10 @@ def test_gpu_graph_traces_with_implemented_operators(case, tmp_path):
 
         decoders = [(d, s) for d, s, _ in ops if s.startswith("decoders__")]
         assert all(d == "mixed" for d, _ in decoders), decoders
-        images = [n for n in source.names if re.fullmatch(r"(lq|gt)(_\d+)?", n)]
-        encoded = [n for n in images if (loader.index.gt_arrays if n.startswith("gt") else loader.index.lq_arrays) is None]
-        assert len(decoders) == len(encoded), f"{len(decoders)} decoders for the encoded outputs {encoded}"
+        encoded = [c for side in (source.outputs.lq, source.outputs.gt) if not side.pixels for c in side.columns]
+        assert len(decoders) == len(encoded), f"{len(decoders)} decoders for the encoded columns {encoded}"
 
-        devices = {name: node.device for name, node in zip(loader.spec.outputs, pipe._graph_outputs)}
+        devices = {name: node.device for name, node in zip(("lq", "gt", "idx"), pipe._graph_outputs)}
         assert devices == {"lq": "gpu", "gt": "gpu", "idx": "cpu"}, devices
     finally:
         loader.close()

@@ -11,7 +11,7 @@ import torch
 
 import dali_sr
 from conftest import make_nn_pairs, paired_cfg
-from dali_sr.storage import SHARED_ENVS
+from dali_sr.storage.backends import SHARED_ENVS
 
 SIZES = [(10 + k % 4, 10 + k % 3) for k in range(10)]
 
@@ -182,10 +182,17 @@ def test_torchrun_two_ranks_get_disjoint_equal_shards(roots, tmp_path):
 
 
 def test_next_epoch_reuses_the_pipeline(roots):
+    """The pipeline runs on from one epoch into the next (nothing drained or re-armed); only a jump to another
+    epoch builds a new one."""
     with dali_sr.build_loader(paired_cfg(roots, 2, lmdb=True)) as loader:
         epoch_batches(loader)
-        pipeline = loader._iterator
+        pipeline = loader._live.pipe
         epoch_batches(loader)
+        loader.set_epoch(2)
+        epoch_batches(loader)
+        assert loader._live.pipe is pipeline
         loader.set_epoch(5)
         epoch_batches(loader)
-        assert loader._iterator is pipeline  # re-armed at each epoch end, not rebuilt
+        assert loader._live.pipe is not pipeline
+
+

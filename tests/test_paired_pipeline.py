@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import dali_sr
+from faults import iteration_error
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 
 SIZES = [(12, 14), (10, 10), (13, 11), (16, 12), (11, 15), (14, 13)]
@@ -45,7 +46,7 @@ def test_train_crops_and_flips_match_basicsr_exactly(tmp_path, scale, backend):
     with dali_sr.build_loader(cfg) as loader:
         for epoch in range(8):
             loader.set_epoch(epoch)
-            plan = loader.plan(epoch)
+            plan = loader.sampling.plan(epoch)
             for b, batch in enumerate(loader):
                 rows = plan.batch(b)
                 assert batch["lq"].shape == (4, 3, 8, 8) and batch["gt"].shape == (4, 3, 8 * scale, 8 * scale)
@@ -64,7 +65,7 @@ def test_use_rot_without_hflip_never_flips_horizontally(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, SIZES)
     with dali_sr.build_loader(paired_cfg(roots, 2, use_hflip=False, use_rot=True)) as loader:
         for epoch in range(4):
-            plan = loader.plan(epoch)
+            plan = loader.sampling.plan(epoch)
             for b, batch in enumerate(loader):
                 rows = plan.batch(b)
                 for j, path in enumerate(batch["lq_path"]):
@@ -76,7 +77,7 @@ def test_use_rot_without_hflip_never_flips_horizontally(tmp_path):
 def test_no_augmentation_unless_asked(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, SIZES)
     with dali_sr.build_loader(paired_cfg(roots, 2, use_hflip=False, use_rot=False)) as loader:
-        plan = loader.plan(0)
+        plan = loader.sampling.plan(0)
         for b, batch in enumerate(loader):
             for j, path in enumerate(batch["lq_path"]):
                 want = basicsr_crop_augment(rgb(path), 8, plan.uniforms[plan.batch(b)][j], np.zeros(3, bool))
@@ -109,14 +110,29 @@ def test_validation_equals_cv2_decode_of_basicsr_fixture(basicsr_fixtures):
 
 
 def test_validation_cuts_gt_to_lq_times_scale(tmp_path):
+    """BasicSR cuts GT to LQ x scale (benchmark GT sides need not divide by the scale): up to scale - 1 extra
+    rows and columns are cut away."""
     roots = make_nn_pairs(tmp_path, 2, [(10, 12)])
     gt_path = f"{roots['gt']}/img000.png"
-    big = np.pad(rgb(gt_path)[:, :, ::-1], ((0, 3), (0, 1), (0, 0)))
+    big = np.pad(rgb(gt_path)[:, :, ::-1], ((0, 1), (0, 1), (0, 0)))
     cv2.imwrite(gt_path, big)
     with dali_sr.build_loader(paired_cfg(roots, 2, phase="val")) as loader:
         batch = next(iter(loader))
     assert batch["gt"].shape == (1, 3, 20, 24)
     np.testing.assert_array_equal(to_uint8_hwc(batch["gt"][0]), nearest_upsample(to_uint8_hwc(batch["lq"][0]), 2))
+
+
+@pytest.mark.parametrize("pad", [(0, 2), (3, 0), (10, 12)])
+def test_validation_refuses_gt_beyond_lq_times_scale_plus_slack(tmp_path, pad):
+    """A GT side of LQ x scale + scale or more is not a cut-away remainder: the scale is wrong (x4 data read as
+    x2 gives GT twice as large); refused naming both files and sizes."""
+    roots = make_nn_pairs(tmp_path, 2, [(10, 12)])
+    gt_path = f"{roots['gt']}/img000.png"
+    cv2.imwrite(gt_path, np.pad(rgb(gt_path)[:, :, ::-1], ((0, pad[0]), (0, pad[1]), (0, 0))))
+    message = iteration_error(paired_cfg(roots, 2, phase="val"))
+    h, w = 20 + pad[0], 24 + pad[1]
+    assert f"GT {gt_path} is {h}x{w} but LQ {roots['lq']}/img000.png is 10x12" in message
+    assert "GT must be scale 2 x LQ (20x24 to 21x25)" in message
 
 
 def test_color_y_and_mean_std(tmp_path):

@@ -10,7 +10,7 @@ import cv2
 import pytest
 
 from dali_sr.errors import DatasetError
-from dali_sr.image_codecs import encode
+from dali_sr.storage.codecs import encode
 from dali_sr.prep import inspect_cmd
 from dali_sr.prep.inspect_cmd import inspect
 from test_prep_verify import image, one_line, write_lmdb

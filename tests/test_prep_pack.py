@@ -15,7 +15,7 @@ import pytest
 
 import dali_sr
 from dali_sr.errors import ConfigError, DatasetError
-from dali_sr.meta_info import read_lmdb_meta
+from dali_sr.storage.meta_files import read_lmdb_meta
 from dali_sr.prep import pack as pack_mod
 from dali_sr.prep.pack import PackReport, add_parser, pack, parse_size, partial_path
 

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import with_orientation
 from dali_sr.errors import ConfigError, DatasetError
-from dali_sr.image_codecs import CODECS, encode, extension, meta_tag
+from dali_sr.storage.codecs import encode, meta_tag
+from dali_sr.storage.formats import CODECS, codec_extension as extension
 from dali_sr.prep import verify as verify_cmd
 from dali_sr.prep.verify import verify
 

@@ -17,8 +17,8 @@ import torch
 import dali_sr
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 from dali_sr import DatasetError
-from dali_sr.meta_info import read_lmdb_meta, read_meta_info_file
-from dali_sr.storage import SHARED_ENVS, DiskStorage, LmdbStorage, check_relative_key
+from dali_sr.storage.meta_files import read_lmdb_meta, read_meta_info_file
+from dali_sr.storage.backends import SHARED_ENVS, DiskStorage, LmdbStorage, check_relative_key
 
 LQ_SIZES = [(10, 12)] * 4
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dali_sr import train_demo
+from dali_sr.bench import train_demo
 from dali_sr.errors import ConfigError, DaliSRError, DatasetError
 
 SMALL = ["--pairs", "8", "--gt-size", "64", "--batch", "4", "--steps", "3", "--warmup", "1", "--workers", "1",

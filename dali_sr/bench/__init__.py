@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli_types import non_negative_int, positive_int
-from ..image_codecs import CODECS
+from ..storage.formats import CODECS
 
 DEFAULT_SYNTHETIC = 512  # pairs of `bench synthetic`
 DEFAULT_SYNTHETIC_CLIPS = 8  # clips of `bench synthetic-clips`

@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..config import Config
 from ..errors import DaliSRError, DatasetError
-from ..paired_index import PairedIndex
-from ..storage import Storage
+from ..datasets.paired.index import PairedIndex
+from ..storage.backends import Storage
 
 PREFETCH_FACTOR = 2  # DataLoader's default: batches each worker keeps ready
 

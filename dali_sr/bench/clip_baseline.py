@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import Dataset
 
-from ..clip_index import ClipIndex
+from ..datasets.clips.index import ClipIndex
 from ..config import Config
 from ..errors import DatasetError
 from .baseline import augment, dataloader_batches, img2tensor, paired_random_crop, read_float

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..cli_types import choice_list, fraction_list, positive_int, positive_int_list
-from ..image_codecs import CODECS
+from ..storage.formats import CODECS
 
 DEFAULT_THREADS = [2, 4, 8, 16]
 DEFAULT_HW_LOADS = [0.65, 0.9, 1.0]
@@ -56,7 +56,7 @@ def _cells(args: argparse.Namespace, codec: str, on_gpu: bool) -> list[dict[str,
 
 def _run_cell(section: dict[str, Any], overrides: dict[str, Any], args: argparse.Namespace, gpu: Optional[int],
               unit: str, refs: dict[str, dict]) -> dict[str, Any]:
-    from ..config import load_config
+    from ..pipelines.registry import load_config
     from ..loader import build_loader
     from . import gpu_memory
     from .runner import dali_contender, measure, summarize
@@ -78,7 +78,7 @@ def _run_cell(section: dict[str, Any], overrides: dict[str, Any], args: argparse
 
 
 def _run_group(group: Group, args: argparse.Namespace, on_gpu: bool, gpu: Optional[int]) -> dict[str, Any]:
-    from ..config import load_config
+    from ..pipelines.registry import load_config
     from ..loader import build_loader
     from .runner import baseline_contender, decode_contenders, measure, summarize, workload
 
@@ -125,7 +125,7 @@ def _write(report: dict[str, Any], out: Path, name: str) -> tuple[Path, Path, bo
 
 def _measure(args: argparse.Namespace, out: Path) -> tuple[Path, Path, bool]:
     """Every group measured in turn; the files are rewritten after each, so a stopped run keeps what it finished."""
-    from ..config import load_config
+    from ..pipelines.registry import load_config
     from ..device import resolve_device
     from ..errors import DaliSRError
     from .runner import environment

@@ -31,8 +31,8 @@ def _case(codec: str, operator: str, on_gpu: bool, iterations: int) -> dict[str,
     """Run one case in this process; the largest difference to whole decode + NumPy cut, over all iterations."""
     from nvidia.dali import fn, pipeline_def, types
 
-    from ..image_codecs import encode
-    from ..synthetic import natural_image
+    from ..storage.codecs import encode
+    from ..synthetic.images import natural_image
 
     rng = np.random.default_rng(0)
     images = [np.frombuffer(encode(natural_image(rng, SIZE, SIZE), codec, f"probe{k}"), np.uint8)

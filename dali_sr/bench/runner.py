@@ -23,8 +23,6 @@ import socket
 import statistics
 import sys
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -36,17 +34,19 @@ import numpy as np
 import nvidia.dali
 import torch
 import yaml
-from tqdm import tqdm
 
 from .. import __version__
-from ..config import Config, load_config
+from ..config import Config
 from ..device import resolve_device
-from ..clip_index import ClipIndex
+from ..datasets.clips.index import ClipIndex
 from ..errors import ConfigError, DaliSRError
 from ..loader import Loader, build_loader
-from ..paired_index import PairedIndex
-from ..synthetic import make_paired_dataset
-from ..synthetic_clips import make_clip_dataset
+from ..pipelines.registry import load_config
+from ..parallel import ordered_map, usable_cpus
+from ..progress import progress
+from ..datasets.paired.index import PairedIndex
+from ..synthetic.images import make_paired_dataset
+from ..synthetic.clips import make_clip_dataset
 from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES, gpu_memory, proctree
 from .baseline import PREFETCH_FACTOR, baseline_batches, imdecode
 from .clip_baseline import CLIP_TYPE, basicsr_window, clip_baseline_batches, window_options
@@ -221,15 +221,14 @@ def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) ->
     order = (int(i) for _ in itertools.count() for i in rng.permutation(len(work.index)))
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
+    decoded = ordered_map(partial(cv2_decode, work), order, threads, ahead=2 * batch_size)
     try:
-        with ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
-            pending = deque(pool.submit(cv2_decode, work, next(order)) for _ in range(2 * batch_size))
-            while True:
-                for _ in range(batch_size):
-                    pending.popleft().result()
-                    pending.append(pool.submit(cv2_decode, work, next(order)))
-                yield batch_size
+        while True:
+            for _ in range(batch_size):
+                next(decoded)
+            yield batch_size
     finally:
+        decoded.close()
         cv2.setNumThreads(previous)
 
 
@@ -259,7 +258,7 @@ def _contenders(cfg: Config, loader: Loader, work: Workload, workers: int, on_gp
 
 
 # -- measuring --------------------------------------------------------------------------------
-def _take(c: Contender, batches: int, bar: tqdm, latencies: Optional[list[float]] = None) -> int:
+def _take(c: Contender, batches: int, bar: Any, latencies: Optional[list[float]] = None) -> int:
     """Samples in the next `batches` batches; the wait for each is appended to `latencies` if given."""
     samples, t = 0, time.perf_counter()
     for _ in range(batches):
@@ -272,7 +271,7 @@ def _take(c: Contender, batches: int, bar: tqdm, latencies: Optional[list[float]
     return samples
 
 
-def _timed_run(c: Contender, batches: int, bar: tqdm, gpu: Optional[int], unit: str) -> None:
+def _timed_run(c: Contender, batches: int, bar: Any, gpu: Optional[int], unit: str) -> None:
     bar.set_description(c.name)
     _take(c, c.queued + 1, bar)  # drain what was prefetched: the producers now run flat out
     pids = proctree.tree()
@@ -300,7 +299,7 @@ def measure(contenders: list[Contender], runs: int, batches: int, warmup: int, g
             unit: str) -> None:
     """Warm every contender up, then alternate `runs` timed runs; `gpu`: the device to synchronize, if any."""
     total = sum(warmup + runs * (c.queued + 1 + batches) for c in contenders)
-    with tqdm(total=total, unit="batch", file=sys.stderr) as bar:
+    with progress(total, "measuring", "batch") as bar:
         for c in contenders:
             bar.set_description(f"warm-up {c.name}")
             _take(c, warmup, bar)
@@ -337,7 +336,7 @@ def _rss_epochs(loader: Loader, epochs: int, gpu: Optional[int], gpu_base: Optio
     if not epochs:
         return None
     rss, held = [], []
-    with tqdm(total=epochs * len(loader), desc="dali_sr epochs (RSS)", unit="batch", file=sys.stderr) as bar:
+    with progress(epochs * len(loader), "dali_sr epochs (RSS)", "batch") as bar:
         for _ in range(epochs):
             loader.set_epoch(loader.epoch + 1)
             for _ in loader:
@@ -372,7 +371,7 @@ def environment(cfg: Config, on_gpu: bool) -> dict[str, Any]:
         "command": command_line(),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpus_usable": usable_cpus(),
         "device": torch.cuda.get_device_name(cfg.device_id) if on_gpu else "cpu",
         "versions": {"dali_sr": __version__, "dali": nvidia.dali.__version__, "torch": torch.__version__,
                      "cv2": cv2.__version__, "python": platform.python_version()},

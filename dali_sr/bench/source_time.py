@@ -14,14 +14,13 @@ import time
 from typing import Any, Callable
 
 from ..cli_types import choice_list, positive_int, positive_int_list
-from ..image_codecs import CODECS
+from ..storage.formats import CODECS
 
 
 def _batch_reader(loader: Any) -> Callable[[int], Any]:
     """A function that produces batch `b` of epoch 0 the way the loader's pipeline asks for it."""
-    source = loader.spec.make_source(loader.cfg, loader.index)
-    source.start(loader.plan(0), 0)
-    return lambda b: source()
+    source = loader.spec.dataset.make_source(loader.cfg, loader.index, loader.sampling, (0, 0))
+    return lambda b: source.read_batch(0, b)
 
 
 def time_source(cfg_dict: dict, batches: int) -> dict[str, Any]:
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['codec']:<6} {r['batch_size']:>5} {r['wall_ms_per_batch']:>14.2f} {r['cpu_ms_per_batch']:>13.2f} "
               f"{r['us_per_sample']:>10.1f} {r['samples_per_s_per_core']:>15.0f}")
     if args.json:
-        from ..config import load_config
+        from ..pipelines.registry import load_config
 
         cfg = load_config(_synthetic(args.synthetic, args.codecs[0]), device="cpu")
         write_json(args.json, {**environment(cfg, False), "results": results})

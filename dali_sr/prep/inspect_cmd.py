@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import DatasetError
-from ..image_header import read_header
-from .stored_images import Shape, StoredImages
+from ..progress import tracked
+from ..storage.headers import read_header
+from ..storage.meta_files import Shape
+from .stored_images import StoredImages
 from .verify import check_json_target, write_json
 
 SHOWN_SIZES = 10
@@ -62,12 +64,9 @@ class InspectReport:
 
 def inspect(path: str, progress: bool = True) -> InspectReport:
     """Header statistics of the images at `path` (LMDB folder or folder of images); one sequential pass."""
-    from tqdm import tqdm
-
     with StoredImages(path) as images:
         report = InspectReport(path, images.kind, data_mdb_bytes=images.data_bytes())
-        heads = tqdm(images.heads(), total=len(images.keys()), desc="inspect", unit="image", file=sys.stderr,
-                     disable=not progress, dynamic_ncols=True)
+        heads = tracked(images.heads(), len(images.keys()), "inspect", "image", progress)
         for key, size, head in heads:
             report.images += 1
             report.total_bytes += size

@@ -18,10 +18,11 @@ import sys
 from typing import Iterable, Optional
 
 from ..cli_types import positive_int
-from ..clip_frames import gaps, order_stems, scan_clip, scan_clip_names
+from ..datasets.clips.frames import gaps, order_stems, scan_clip, scan_clip_names
 from ..errors import ConfigError, DatasetError
-from ..image_header import PNG_MAGIC, jpeg_frame
-from .common import check_workers, default_workers, list_images, run_pool
+from ..storage.headers import PNG_MAGIC, jpeg_frame
+from ..parallel import check_workers, default_workers, run_pool
+from ..storage.folders import list_images
 
 CLIP_LAYOUTS = {"reds": 1, "vimeo90k": 2}  # layout -> depth of the clip folders
 

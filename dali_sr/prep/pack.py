@@ -2,7 +2,7 @@
 
 By default values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.png',
 cv2.imread(path, cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines
-are `{key}.png ({h},{w},{c}) {level}`. `codec` picks another storage codec (`image_codecs`:
+are `{key}.png ({h},{w},{c}) {level}`. `codec` picks another storage codec (`storage.codecs`:
 jpeg, lossless jpeg2000, raw), named in the meta line's extension and last column.
 Keys and file selection: `pack_sources`.
 
@@ -21,27 +21,26 @@ import json
 import os
 import shutil
 import time
-from contextlib import closing
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
-from ..image_codecs import CODECS, DEFAULT_LEVEL, DEFAULT_QUALITY, LOSSLESS, check_codec, encode, extension, meta_tag
-from ..image_header import read_header, sniff_codec
-from .common import default_workers
-from .pack_sources import IMAGE_SUFFIXES, PRESETS, PackItem, select_images
+from ..storage.codecs import DEFAULT_LEVEL, DEFAULT_QUALITY, check_codec, encode, meta_tag
+from ..storage.formats import CODECS, LOSSLESS
+from ..storage.headers import read_header, sniff_codec
+from ..parallel import check_workers, default_workers, ordered_map
+from ..progress import progress as progress_bar
+from ..storage.formats import listed_extensions
+from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, MIN_MAP_SIZE, LmdbWriter
+from ..storage.meta_files import META_TXT, meta_line, write_meta_info_txt
+from .pack_sources import PRESETS, PackItem, select_images
 
-DEFAULT_COMMIT_EVERY = 5000
-MAX_PENDING_BYTES = 256 << 20  # commit earlier when the uncommitted values reach this size
-MIN_MAP_SIZE = 1 << 12  # one page
 PARTIAL_SUFFIX = ".partial"
 STATE_FILE = "pack_state.json"
 _STATE_FORMAT = "dali_sr pack partial v1"
-_LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.txt", STATE_FILE}
+_LMDB_FILES = {"data.mdb", "lock.mdb", META_TXT, STATE_FILE}
 
 
 @dataclass(frozen=True)
@@ -134,40 +133,12 @@ def _stored_shape(value, name: str) -> tuple[int, int, int]:
     return header.height, header.width, header.channels
 
 
-def _parallel(pool: ThreadPoolExecutor, fn, args: list, ahead: int):
-    """Results of fn(*a) for every `a` in order, at most `ahead` in flight."""
-    window: deque = deque()
-    it = iter(args)
-    for a in it:
-        window.append(pool.submit(fn, *a))
-        if len(window) >= ahead:
-            break
-    try:
-        while window:
-            result = window.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                window.append(pool.submit(fn, *nxt))
-            yield result
-    finally:
-        for fut in window:
-            fut.cancel()
-
-
-def _bar(progress: bool, **kw):
-    from tqdm import tqdm
-
-    return tqdm(disable=not progress, dynamic_ncols=True, **kw)
-
-
-def _check_options(codec: _Codec, lossy: bool, workers: int, commit_every: int, map_size: Optional[int],
+def _check_options(codec: _Codec, lossy: bool, commit_every: int, map_size: Optional[int],
                    preset) -> None:
     check_codec(codec.name, codec.level, codec.quality)
     if codec.name not in LOSSLESS and not lossy:
         raise ConfigError(f"--codec {codec.name} is lossy: stored GT would no longer be the ground truth; pass --lossy "
                           f"to confirm (fine for LQ inputs), or use a lossless codec ({', '.join(LOSSLESS)})")
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     if not isinstance(commit_every, int) or commit_every < 1:
         raise ConfigError(f"commit_every must be a positive integer, got {commit_every!r}")
     if map_size is not None and (not isinstance(map_size, int) or map_size < 1):
@@ -185,7 +156,7 @@ def _check_paths(src: Path, dst: Path, force: bool, resume: bool) -> None:
         raise ConfigError(f"{dst} is the source folder or holds it; choose a DST outside SRC {src}")
     if dst.exists() or dst.is_symlink():
         if not force:
-            done = " (a complete LMDB)" if (dst / "meta_info.txt").is_file() else ""
+            done = " (a complete LMDB)" if (dst / META_TXT).is_file() else ""
             raise DatasetError(f"{dst} already exists{done}; pass --force to replace it, or choose another DST")
         if dst.is_dir() and not dst.is_symlink():
             strangers = sorted(p.name for p in dst.iterdir() if p.name not in _LMDB_FILES)
@@ -239,47 +210,6 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-class _Writer:
-    """Puts values in batches; a full map doubles and the batch is written again."""
-
-    def __init__(self, env, commit_every: int):
-        self.env, self.commit_every = env, commit_every
-        self.pending: list[tuple[bytes, bytes]] = []
-        self.pending_bytes = 0
-        self.map_size = env.info()["map_size"]
-
-    def put(self, key: str, value: bytes) -> None:
-        self.pending.append((key.encode("ascii"), value))
-        self.pending_bytes += len(value)
-        if len(self.pending) >= self.commit_every or self.pending_bytes >= MAX_PENDING_BYTES:
-            self.commit()
-
-    def commit(self) -> None:
-        import lmdb
-
-        while self.pending:
-            try:
-                with self.env.begin(write=True) as txn:
-                    for k, v in self.pending:
-                        txn.put(k, v)
-            except lmdb.MapFullError:
-                self.map_size *= 2
-                self.env.set_mapsize(self.map_size)
-                continue
-            self.pending, self.pending_bytes = [], 0
-
-
-def _write_meta(folder: Path, shapes: dict[str, tuple[int, int, int]], codec: _Codec) -> None:
-    tmp = folder / "meta_info.txt.tmp"
-    with open(tmp, "w", encoding="ascii", newline="\n") as f:
-        for key in sorted(shapes):
-            h, w, c = shapes[key]
-            f.write(f"{key}{extension(codec.name, c)} ({h},{w},{c}) {codec.tag}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / "meta_info.txt")
-
-
 def _move_into_place(partial: Path, dst: Path) -> None:
     old = None
     if dst.exists() or dst.is_symlink():
@@ -299,7 +229,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc).
 
     codec: png (BasicSR's, at `level`) | jpeg (at `quality`; needs `lossy=True`) | jpeg2000
-    (lossless) | raw (PPM/PGM pixels); see `image_codecs`.
+    (lossless) | raw (PPM/PGM pixels); see `storage.codecs`.
     preset: None | 'div2k' | 'reds' | 'vimeo90k' (file selection and keys); recursive: every
     level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
     list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
@@ -309,57 +239,53 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     Raises `DatasetError` / `ConfigError` naming the file and the fix.
     """
     t0 = time.perf_counter()
-    workers = default_workers() if workers is None else workers
+    workers = check_workers(workers)
     stored = _Codec(codec, level, quality)
-    _check_options(stored, lossy, workers, commit_every, map_size, preset)
+    _check_options(stored, lossy, commit_every, map_size, preset)
     src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
     _check_paths(src_p, dst_p, force, resume)
     items = selection.items
-    ahead = 4 * workers
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dali_sr-pack") as pool:
-        with _bar(progress, total=len(items), unit="img", desc="check") as bar:
-            source_bytes = 0
-            with closing(_parallel(pool, _check_header, [(it.path,) for it in items], ahead)) as results:
-                for size in results:
-                    source_bytes += size
+    with progress_bar(len(items), "check", "img", progress) as bar:
+        source_bytes = 0
+        for size in ordered_map(_check_header, [it.path for it in items], workers):
+            source_bytes += size
+            bar.update()
+    if verify:
+        with progress_bar(len(items), "decode", "img", progress) as bar:
+            for _ in ordered_map(_verify_decodes, [it.path for it in items], workers):
+                bar.update()
+    partial = partial_path(dst)
+    initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
+    env, shapes = _open_partial(partial, resume, stored, initial)
+    try:
+        wanted = {it.key for it in items}
+        extra = sorted(set(shapes) - wanted)
+        if extra:
+            raise DatasetError(f"{partial} holds {len(extra)} keys that the source does not give (e.g. "
+                               f"{extra[0]!r}): the source or options changed; rerun with --force to start over")
+        resumed = len(shapes)
+        todo: list[PackItem] = [it for it in items if it.key not in shapes]
+        writer = LmdbWriter(env, commit_every)
+        written_bytes = 0
+        results = ordered_map(lambda it: _encode_file(it.path, stored), todo, workers)
+        with progress_bar(len(items), f"pack {dst_p.name}", "img", progress, initial=resumed) as bar:
+            try:
+                for item, (value, shape) in zip(todo, results):
+                    writer.put(item.key, value)
+                    shapes[item.key] = shape
+                    written_bytes += len(value)
                     bar.update()
-        if verify:
-            with _bar(progress, total=len(items), unit="img", desc="decode") as bar:
-                with closing(_parallel(pool, _verify_decodes, [(it.path,) for it in items], ahead)) as results:
-                    for _ in results:
-                        bar.update()
-        partial = partial_path(dst)
-        initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
-        env, shapes = _open_partial(partial, resume, stored, initial)
-        try:
-            wanted = {it.key for it in items}
-            extra = sorted(set(shapes) - wanted)
-            if extra:
-                raise DatasetError(f"{partial} holds {len(extra)} keys that the source does not give (e.g. "
-                                   f"{extra[0]!r}): the source or options changed; rerun with --force to start over")
-            resumed = len(shapes)
-            todo: list[PackItem] = [it for it in items if it.key not in shapes]
-            writer = _Writer(env, commit_every)
-            written_bytes = 0
-            results = _parallel(pool, _encode_file, [(it.path, stored) for it in todo], ahead)
-            with _bar(progress, total=len(items), initial=resumed, unit="img", desc=f"pack {dst_p.name}") as bar, \
-                    closing(results):
-                try:
-                    for item, (value, shape) in zip(todo, results):
-                        writer.put(item.key, value)
-                        shapes[item.key] = shape
-                        written_bytes += len(value)
-                        bar.update()
-                finally:
-                    try:  # keep every value encoded so far: --resume starts after them
-                        writer.commit()
-                    except Exception:  # noqa: BLE001 - the first error is the one to report
-                        pass
-            final_map = env.info()["map_size"]
-        finally:
-            env.close()
-    _write_meta(partial, shapes, stored)
+            finally:
+                results.close()  # cancels what is still queued
+                try:  # keep every value encoded so far: --resume starts after them
+                    writer.commit()
+                except Exception:  # noqa: BLE001 - the first error is the one to report
+                    pass
+        final_map = env.info()["map_size"]
+    finally:
+        env.close()
+    write_meta_info_txt(partial, (meta_line(key, shapes[key], stored.name, stored.tag) for key in sorted(shapes)))
     _move_into_place(partial, dst_p)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
                       ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
@@ -402,7 +328,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "them all). Keys are paths relative to SRC without extension, '/'-separated, sorted. The LMDB "
                     "is built in DST.partial and renamed to DST when complete; an interrupted run continues with "
                     "--resume. Hidden and non-image files are left out.")
-    p.add_argument("src", help="folder of images (" + " ".join(IMAGE_SUFFIXES) + ")")
+    p.add_argument("src", help=f"folder of images ({listed_extensions()})")
     p.add_argument("dst", help="LMDB folder to create; its name must end with .lmdb")
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="BasicSR key conventions: div2k = flat folder of sub-images (key 0001_s001); reds = "

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError, DatasetError
-from ..image_files import IMAGE_EXTENSIONS
+from ..storage.folders import walk_images
+from ..storage.formats import listed_extensions
 
-IMAGE_SUFFIXES = tuple(sorted(IMAGE_EXTENSIONS))
 PRESETS = ("div2k", "reds", "vimeo90k")
 _DEPTH = {"reds": 2, "vimeo90k": 3}  # path parts of an image below SRC
 _LAYOUT = {"reds": "SRC/clip/frame.png (e.g. 000/00000000.png)",
@@ -36,37 +36,6 @@ class PackItem:
 class Selection:
     items: list[PackItem]  # sorted by key
     ignored: int  # non-image or hidden files seen, and Vimeo frames left out by the preset
-
-
-def is_image(name: str) -> bool:
-    return name.lower().endswith(IMAGE_SUFFIXES)
-
-
-def _walk(root: Path, recursive: bool) -> tuple[list[tuple[str, ...]], int]:
-    """Relative path parts of every non-hidden image file, and the count of files left out."""
-    found, ignored = [], 0
-    seen_dirs = {os.path.realpath(root)}
-    stack = [()]
-    while stack:
-        rel = stack.pop()
-        folder = root.joinpath(*rel)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as e:
-            raise DatasetError(f"cannot list {folder}: {e.strerror}; check it exists and is readable") from None
-        for entry in entries:
-            hidden = entry.name.startswith(".")
-            if entry.is_dir():
-                real = os.path.realpath(entry.path)
-                if recursive and not hidden and real not in seen_dirs:  # symlinked folders followed once
-                    seen_dirs.add(real)
-                    stack.append(rel + (entry.name,))
-            elif entry.is_file():
-                if hidden or not is_image(entry.name):
-                    ignored += 1
-                else:
-                    found.append(rel + (entry.name,))
-    return found, ignored
 
 
 def _key_problem(key: str, path: str) -> Optional[str]:
@@ -143,7 +112,7 @@ def select_images(src: str, preset: Optional[str] = None, recursive: bool = Fals
     if not root.is_dir():
         raise DatasetError(f"source folder {src} does not exist or is not a folder; fix SRC")
     depth = _DEPTH.get(preset)
-    found, ignored = _walk(root, recursive=recursive or depth is not None)
+    found, ignored = walk_images(root, recursive=recursive or depth is not None)
     items, problems = [], []
     for parts in found:
         path = str(root.joinpath(*parts))
@@ -171,5 +140,5 @@ def select_images(src: str, preset: Optional[str] = None, recursive: bool = Fals
         ignored += left_out
     if not items:
         how = "" if recursive or depth else "; images in subfolders need --recursive (or --preset reds/vimeo90k)"
-        raise DatasetError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {src}{how}")
+        raise DatasetError(f"no images ({listed_extensions()}) found in {src}{how}")
     return Selection(items, ignored)

@@ -15,6 +15,7 @@ import shutil
 import sys
 
 from ..errors import DatasetError
+from ..progress import tracked
 
 VAL_CLIPS = 30
 OFFSET = 240
@@ -55,12 +56,9 @@ def _plan(val_dir: str, train_dir: str) -> list[tuple[str, str]]:
 
 def regroup_reds(val_dir: str, train_dir: str, copy: bool = False, progress: bool = True) -> list[tuple[str, str]]:
     """Move (or copy) REDS validation clips 000-029 of `val_dir` into `train_dir` as 240-269; returns (src, dst) pairs."""
-    from tqdm import tqdm
-
     pairs = _plan(val_dir, train_dir)
     done: list[str] = []
-    for src, dst in tqdm(pairs, desc="regroup-reds", unit="clip", file=sys.stderr, disable=not progress,
-                         dynamic_ncols=True):
+    for src, dst in tracked(pairs, len(pairs), "regroup-reds", "clip", progress):
         try:
             if copy:
                 tmp = os.path.join(train_dir, f".{os.path.basename(dst)}.partial")

@@ -1,74 +1,38 @@
 """The images of a dataset PATH for `dali-sr verify` / `inspect`: a BasicSR LMDB or a folder of image files.
 
-An LMDB folder holds `data.mdb` (keys are ASCII names without extension) and `meta_info.txt`,
-one line per value: `name.ext (h,w,c) TAG`, where TAG is BasicSR's PNG level or the codec
-`dali-sr pack` wrote (`jpeg:q95`, `jpeg2000:lossless`, `raw`). A folder is walked recursively
-(hidden files and folders skipped); a file's key is its relative path without extension.
+An LMDB folder holds `data.mdb` (keys are ASCII names without extension) and `meta_info.txt`
+(read by `storage.meta_files`). A folder is walked recursively (hidden files and folders
+skipped); a file's key is its relative path without extension.
 """
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
 
 from ..errors import DatasetError, listing
-from .pack_sources import IMAGE_SUFFIXES
+from ..storage.backends import LmdbStorage, is_lmdb_folder
+from ..storage.folders import walk_images
+from ..storage.formats import listed_extensions
+from ..storage.meta_files import META_TXT, MetaLine, read_meta_info_txt
 
 HEAD_BYTES = 4096  # enough for every header `read_header` parses (JPEG frames past it: read the whole value)
-_SHAPE = re.compile(r"\((\d+),(\d+),(\d+)\)")
-
-Shape = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class MetaEntry:
-    """One `meta_info.txt` line: the shape and the last-column tag it records (None where absent)."""
-
-    shape: Optional[Shape]
-    tag: Optional[str]
-
-
-def parse_meta_info(path: str) -> tuple[dict[str, MetaEntry], list[str]]:
-    """Entries of a `meta_info.txt` by key (the name up to its first '.'), and messages for malformed lines."""
-    try:
-        with open(path, encoding="ascii") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path} is not ASCII text; LMDB keys must be ASCII (BasicSR's rule), re-create the "
-                           f"LMDB") from None
-    entries: dict[str, MetaEntry] = {}
-    bad: list[str] = []
-    for number, line in enumerate(lines, 1):
-        cols = line.split()
-        if not cols:
-            continue
-        key = cols[0].split(".", 1)[0]
-        shape = _SHAPE.fullmatch(cols[1]) if len(cols) > 1 else None
-        if len(cols) > 1 and shape is None:
-            bad.append(f"{path} line {number} {line.strip()!r}: second column is not a shape (h,w,c); fix the line")
-        if key in entries:
-            bad.append(f"{path} line {number}: key {key} is listed twice; remove one line")
-            continue
-        entries[key] = MetaEntry(tuple(int(v) for v in shape.groups()) if shape else None,
-                                 cols[-1] if len(cols) > 2 else None)
-    return entries, bad
 
 
 class StoredImages:
     """Keys and encoded bytes of the images at `path` (an LMDB folder or a folder of image files).
 
-    `meta` is the parsed `meta_info.txt` of an LMDB (None for folders and LMDBs without one).
+    `meta` is the parsed `meta_info.txt` of an LMDB by key (None for folders and LMDBs without one).
     Call `close()` (or use `with`) to close an LMDB.
     """
 
     def __init__(self, path: str):
         self.path = path
-        self.meta: Optional[dict[str, MetaEntry]] = None
+        self.meta: Optional[dict[str, MetaLine]] = None
         self.meta_problems: list[str] = []
-        self._env = None
+        self._lmdb: Optional[LmdbStorage] = None
         self._files: dict[str, str] = {}
         if not os.path.exists(path):
             raise DatasetError(f"{path} does not exist; give an LMDB folder (holding data.mdb) or a folder of images")
@@ -76,30 +40,27 @@ class StoredImages:
             hint = (f"give the LMDB folder {os.path.dirname(path) or '.'}" if os.path.basename(path) == "data.mdb"
                     else "give an LMDB folder (holding data.mdb) or a folder of images")
             raise DatasetError(f"{path} is a file; {hint}")
-        self.kind = "lmdb" if os.path.isfile(os.path.join(path, "data.mdb")) else "folder"
+        self.kind = "lmdb" if is_lmdb_folder(path) else "folder"
         if self.kind == "lmdb":
             self._keys = self._open_lmdb()
         else:
             self._keys = self._scan_folder()
 
     def _open_lmdb(self) -> list[str]:
-        import lmdb
-
-        txt = os.path.join(self.path, "meta_info.txt")
+        txt = os.path.join(self.path, META_TXT)
         if not os.path.isfile(txt) and os.path.isfile(os.path.join(self.path, "meta_info.pkl")):
             raise DatasetError(f"LMDB {self.path} has meta_info.pkl, not meta_info.txt (an old EDVR LMDB of raw "
                                f"arrays); verify/inspect read BasicSR LMDBs with meta_info.txt: re-create it with "
-                               f"BasicSR's create_lmdb.py or dali-sr pack")
+                               f"dali-sr pack")
         if os.path.isfile(txt):
-            self.meta, self.meta_problems = parse_meta_info(txt)
+            lines, self.meta_problems = read_meta_info_txt(txt)
+            self.meta = {line.key: line for line in lines}
+        self._lmdb = LmdbStorage(self.path)
         try:
-            self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=False)
-            with self._env.begin() as txn:
-                raw = list(txn.cursor().iternext(keys=True, values=False))
-        except lmdb.Error as e:
+            raw = list(self._lmdb.stored_keys())
+        except DatasetError:
             self.close()
-            raise DatasetError(f"LMDB {self.path} cannot be opened ({e}); re-create it or check its "
-                               f"permissions") from None
+            raise
         try:
             keys = [k.decode("ascii") for k in raw]
         except UnicodeDecodeError:
@@ -113,20 +74,16 @@ class StoredImages:
         return sorted(keys)
 
     def _scan_folder(self) -> list[str]:
-        for root, dirs, names in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in names:
-                stem, ext = os.path.splitext(name)
-                if name.startswith(".") or ext.lower() not in IMAGE_SUFFIXES:
-                    continue
-                file = os.path.join(root, name)
-                key = os.path.relpath(os.path.join(root, stem), self.path).replace(os.sep, "/")
-                if key in self._files:
-                    raise DatasetError(f"{self._files[key]} and {file} have the same key {key}; keep one of them")
-                self._files[key] = file
+        found, _ = walk_images(Path(self.path), recursive=True)
+        for parts in found:
+            file = os.path.join(self.path, *parts)
+            key = "/".join(parts[:-1] + (os.path.splitext(parts[-1])[0],))
+            if key in self._files:
+                raise DatasetError(f"{self._files[key]} and {file} have the same key {key}; keep one of them")
+            self._files[key] = file
         if not self._files:
             raise DatasetError(f"{self.path} holds no images and no data.mdb; give an LMDB folder or a folder of "
-                               f"images ({', '.join(IMAGE_SUFFIXES)})")
+                               f"images ({listed_extensions()})")
         return sorted(self._files)
 
     def keys(self) -> list[str]:
@@ -145,11 +102,11 @@ class StoredImages:
             except OSError as e:
                 raise DatasetError(f"{self._files[key]}: cannot read ({e.strerror}); check the file and its "
                                    f"permissions") from None
-        with self._env.begin() as txn:
-            value = txn.get(key.encode("ascii"))
-        if value is None:
-            raise DatasetError(f"{self.name(key)}: the value vanished while reading; is the LMDB being written?")
-        return np.frombuffer(value, dtype=np.uint8)
+        try:
+            return self._lmdb.get(key)
+        except DatasetError:
+            raise DatasetError(f"{self.name(key)}: the value vanished while reading; is the LMDB being "
+                               f"written?") from None
 
     def heads(self) -> Iterator[tuple[str, int, np.ndarray]]:
         """(key, stored size in bytes, first `HEAD_BYTES` bytes) for every key in order, reading little else."""
@@ -164,18 +121,17 @@ class StoredImages:
                                        f"permissions") from None
                 yield key, size, np.frombuffer(head, dtype=np.uint8)
             return
-        with self._env.begin(buffers=True) as txn:
-            for raw, value in txn.cursor():
-                yield bytes(raw).decode("ascii"), len(value), np.frombuffer(bytes(value[:HEAD_BYTES]), np.uint8)
+        for raw, value in self._lmdb.stored_items():
+            yield raw.decode("ascii"), len(value), value[:HEAD_BYTES]
 
     def data_bytes(self) -> Optional[int]:
         """Size of an LMDB's data.mdb on disk; None for folders."""
         return os.path.getsize(os.path.join(self.path, "data.mdb")) if self.kind == "lmdb" else None
 
     def close(self) -> None:
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        if self._lmdb is not None:
+            self._lmdb.close()
+            self._lmdb = None
 
     def __enter__(self) -> "StoredImages":
         return self

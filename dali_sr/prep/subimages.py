@@ -24,7 +24,8 @@ from typing import Optional
 
 from ..errors import ConfigError, DatasetError
 from ..cli_types import non_negative_int, positive_int
-from .common import check_workers, default_workers, list_images, run_pool
+from ..parallel import check_workers, default_workers, run_pool
+from ..storage.folders import list_images
 from .meta_cmd import probe_shape
 
 _SCALE_SUFFIX = re.compile(r"(?<=\d)x[2348]$")

@@ -18,10 +18,12 @@ from typing import Iterator, Optional
 
 from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
-from ..image_codecs import CODECS, codec_of_tag, decode
-from ..image_header import read_header, sniff_codec
-from .common import check_workers, default_workers, run_pool
-from .stored_images import Shape, StoredImages
+from ..storage.codecs import codec_of_tag, decode
+from ..storage.formats import CODECS
+from ..storage.headers import read_header, sniff_codec
+from ..parallel import check_workers, default_workers, run_pool
+from ..storage.meta_files import Shape
+from .stored_images import StoredImages
 
 SHOWN = 20
 

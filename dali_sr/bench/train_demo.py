@@ -17,65 +17,20 @@ import numpy as np
 import nvidia.dali
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from . import __version__
-from .bench.baseline import baseline_batches
-from .bench.runner import BASELINE, DALI, SYNTHETIC, check_json_path, config_overrides, write_json
-from .cli_types import non_negative_int, positive_int
-from .demo import TinySR
-from .errors import ConfigError
-from .image_codecs import CODECS
-from .loader import Loader, build_loader
+from .. import __version__
+from ..cli_types import non_negative_int, positive_int
+from ..errors import ConfigError
+from ..loader import Loader, build_loader
+from ..models import EDSR, TinySR
+from ..progress import tracked
+from ..storage.formats import CODECS
+from .baseline import baseline_batches
+from .runner import BASELINE, DALI, SYNTHETIC, check_json_path, config_overrides, write_json
 
 BOTH = "both"
 MODELS = ("edsr-baseline", "tiny")
 LEARNING_RATE = 1e-4
-
-
-class ResidualBlock(nn.Module):
-    """BasicSR's `ResidualBlockNoBN`: x + res_scale * conv(relu(conv(x)))."""
-
-    def __init__(self, num_feat: int, res_scale: float):
-        super().__init__()
-        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.relu = nn.ReLU(inplace=True)
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
-
-
-def _upsampler(scale: int, num_feat: int) -> nn.Sequential:
-    """BasicSR's `Upsample`: log2(scale) x (conv to 4 x features, PixelShuffle(2)), or one x3 stage."""
-    if scale == 3:
-        return nn.Sequential(nn.Conv2d(num_feat, 9 * num_feat, 3, padding=1), nn.PixelShuffle(3))
-    if scale < 1 or scale & (scale - 1):
-        raise ConfigError(f"EDSR upsamples by a power of 2 or by 3, not scale {scale}; use --model tiny")
-    stages = scale.bit_length() - 1
-    return nn.Sequential(*itertools.chain.from_iterable(
-        (nn.Conv2d(num_feat, 4 * num_feat, 3, padding=1), nn.PixelShuffle(2)) for _ in range(stages)))
-
-
-class EDSR(nn.Module):
-    """BasicSR's EDSR (baseline size by default: 64 features, 16 residual blocks; 1,517,571 parameters at x4)."""
-
-    def __init__(self, upscale: int = 4, num_feat: int = 64, num_block: int = 16, res_scale: float = 1.0,
-                 img_range: float = 255.0, rgb_mean: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)):
-        super().__init__()
-        self.img_range = img_range
-        self.register_buffer("mean", torch.tensor(rgb_mean).view(1, 3, 1, 1), persistent=False)
-        self.conv_first = nn.Conv2d(3, num_feat, 3, padding=1)
-        self.body = nn.Sequential(*(ResidualBlock(num_feat, res_scale) for _ in range(num_block)))
-        self.conv_after_body = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.upsample = _upsampler(upscale, num_feat)
-        self.conv_last = nn.Conv2d(num_feat, 3, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv_first((x - self.mean) * self.img_range)
-        x = x + self.conv_after_body(self.body(x))
-        return self.conv_last(self.upsample(x)) / self.img_range + self.mean
 
 
 def _model(name: str, scale: int, device: torch.device) -> nn.Module:
@@ -107,7 +62,7 @@ def _train(name: str, batches: Iterator[dict[str, Any]], args: argparse.Namespac
     opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     data_ms, step_ms, losses, samples = [], [], [], 0
-    for i in tqdm(range(args.warmup + args.steps), desc=name, unit="step", file=sys.stderr):
+    for i in tracked(range(args.warmup + args.steps), args.warmup + args.steps, name, "step"):
         t_data = time.perf_counter()
         batch = next(batches)
         t_step = time.perf_counter()

@@ -1,32 +1,22 @@
-"""How a clip dataset type turns clips into samples: windows, GT frames, keys, partitions."""
+"""How a clip dataset type turns clips into samples: its window, keys, folder depth and partitions, from the config."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-from .config import Config
+from ...config import Config
+from .windows import ClipWindow
 
 # BasicSR's REDS validation partitions (clips left out of training).
 PARTITIONS = {"REDS4": frozenset({"000", "011", "015", "020"}),
               "official": frozenset(f"{k:03d}" for k in range(240, 270))}
 
-# Window used outside training, per training window (VideoTestDataset semantics).
-_TEST_WINDOWS = {"centered": "padded", "middle": "middle", "forward": "clip", "all": "clip"}
-# Windows that make one sample per frame of a clip (the others: one sample per clip).
-_PER_FRAME = frozenset({"centered", "forward", "padded"})
-
 
 @dataclass(frozen=True)
 class ClipRules:
-    """What a clip type reads per sample.
+    """What a clip type reads per sample in the config's phase (outside training, the window's test window)."""
 
-    `window` (effective for the phase): centered (REDS), forward (recurrent REDS), middle
-    (Vimeo septuplets), all (every frame, Vimeo recurrent); outside training centered
-    becomes padded (every frame with padded neighbours), forward/all become clip (whole clips).
-    """
-
-    window: str
-    gt_all: bool  # GT of every frame (recurrent types) instead of the centre frame only
+    window: ClipWindow
     clip_key: bool  # `key` names the clip (Vimeo) instead of the key frame
     depth: int  # folder levels of a clip name: 1 (REDS `000`) or 2 (Vimeo `00001/0001`)
     num_frame: int
@@ -40,32 +30,24 @@ class ClipRules:
     frames_per_clip: Optional[int] = None  # a fixed clip length (Vimeo90K septuplets: 7)
 
     @property
-    def per_frame(self) -> bool:
-        """One sample per frame of every clip (else one per clip)."""
-        return self.window in _PER_FRAME
-
-    @property
-    def flat(self) -> bool:
-        """Frames travel as rows of the DALI batch (GT for every frame); else stacked per sample."""
-        return self.window == "clip" or self.gt_all
-
-    @property
     def all_gt_needed(self) -> bool:
         """Every frame of a clip may be read as GT (else only the middle one)."""
-        return self.window != "middle"
+        return self.window.name != "middle"
+
+    def min_frames(self) -> int:
+        return self.window.min_frames(self.num_frame, self.interval_list)
 
 
-def clip_rules(cfg: Config, window: str, gt_all: bool, clip_key: bool = False, depth: int = 1,
+def clip_rules(cfg: Config, window: ClipWindow, clip_key: bool = False, depth: int = 1,
                frames_per_clip: Optional[int] = None) -> ClipRules:
     """Rules of a type whose training window is `window`, with the config's options applied."""
     x = cfg.extra
     if not cfg.is_train:
-        window = _TEST_WINDOWS[window]
-        gt_all = window == "clip"
+        window = window.test
     partition = PARTITIONS[x["val_partition"]] if x.get("val_partition") else None
     # BasicSR reads `test_mode` only in REDSRecurrentDataset (training on the held-out clips); REDSDataset ignores it
-    keep = partition is not None and (not cfg.is_train or (gt_all and bool(x.get("test_mode"))))
-    return ClipRules(window=window, gt_all=gt_all, clip_key=clip_key, depth=depth, num_frame=int(x.get("num_frame") or 0),
+    keep = partition is not None and (not cfg.is_train or (window.every_frame_gt and bool(x.get("test_mode"))))
+    return ClipRules(window=window, clip_key=clip_key, depth=depth, num_frame=int(x.get("num_frame") or 0),
                      interval_list=tuple(x.get("interval_list") or (1,)), random_reverse=bool(x.get("random_reverse")),
                      padding=x.get("padding") or "reflection_circle", flip_sequence=bool(x.get("flip_sequence")),
                      partition=partition, keep_partition=keep, frame_tmpl=x.get("frame_tmpl"),

@@ -5,14 +5,15 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-import numpy as np
 
-from .config import Config
-from .errors import DatasetError, listing
-from .image_files import loader_image_names
-from .meta_info import read_lmdb_meta, read_meta_info_file
-from .storage import DiskStorage, LmdbStorage, Storage, build_on_storages, check_relative_key
-from .stored_arrays import ArraySide, raw_files_side
+from ...config import Config
+from ...errors import DatasetError, listing
+from ...storage.backends import DiskStorage, LmdbStorage, Storage, check_relative_key
+from ...storage.folders import loader_image_names
+from ...storage.meta_files import read_lmdb_meta, read_meta_info_file
+from ...storage.raw_pixels import ArraySide, raw_files_side
+from ..storages import build_on_storages, fingerprint
+
 
 @dataclass
 class PairedIndex:
@@ -33,6 +34,10 @@ class PairedIndex:
         """BasicSR's `lq_path` / `gt_path` for the given sample indices (file paths or LMDB keys)."""
         return {"lq_path": [self.lq.label(self.lq_keys[i]) for i in indices],
                 "gt_path": [self.gt.label(self.gt_keys[i]) for i in indices]}
+
+    def fingerprint(self) -> str:
+        """A digest of the pairs' keys, in reading order (`Loader.state_dict` compares it on resume)."""
+        return fingerprint(self.lq_keys, self.gt_keys)
 
     def close(self) -> None:
         self.lq.close()

@@ -1,4 +1,4 @@
-"""Finding the frames of clips: folder scans, LMDB keys and BasicSR clip meta files.
+"""Finding the frames of clips: folder scans and LMDB keys, ordered and checked for gaps.
 
 A side (LQ or GT) maps clip name -> {frame stem: storage key}. Clip names are relative
 folders (`000`, `00001/0001`); stems are file names without extension (`00000000`, `im4`).
@@ -10,10 +10,9 @@ import os
 import re
 from typing import Optional
 
-from .errors import DatasetError
-from .meta_info import LmdbMeta, read_lmdb_meta
-from .image_files import loader_image_names
-from .storage import check_relative_key
+from ...errors import DatasetError
+from ...storage.folders import loader_image_names
+from ...storage.meta_files import LmdbMeta, read_lmdb_meta
 
 Frames = dict[str, str]  # frame stem -> storage key
 
@@ -107,22 +106,3 @@ def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Fram
         if stem_re is None or stem_re.search(stem):
             clips.setdefault(clip, {})[stem] = key
     return clips, meta
-
-
-def read_clip_meta(path: str) -> list[tuple[str, Optional[int]]]:
-    """(clip, frame count or None) per line of a clip meta file (`000 100 (720,1280,3)`, `00001/0001 7 (256,448,3)`,
-    or the clip alone as VideoTestDataset and Vimeo90K read it)."""
-    if not os.path.isfile(path):
-        raise DatasetError(f"meta_info_file {path} does not exist; fix the path or remove the key to scan the folders")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) > 1 and not fields[1].isdigit():
-                raise DatasetError(f"{path}: line {line.strip()!r} is not 'clip [frame_count (h,w,c)]' (BasicSR's "
-                                   f"clip meta format); fix the line")
-            check_relative_key(fields[0], path)
-            rows.append((fields[0], int(fields[1]) if len(fields) > 1 else None))
-    return rows

@@ -11,7 +11,7 @@ from typing import Iterator, Optional, Union
 
 import numpy as np
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 MAX_SIDE = 32768
 MAX_PIXELS = 1 << 28
@@ -122,17 +122,41 @@ def _jpeg_orientation(data: Buffer) -> int:
     return 1
 
 
+def png_chunks(data: Buffer) -> Iterator[tuple[bytes, int, int]]:
+    """(type, data offset, length) of each PNG chunk in `data` up to and including the first IDAT (or IEND).
+
+    Stops early where `data` (possibly only the start of a file) ends.
+    """
+    pos = len(PNG_MAGIC)
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), bytes(data[pos + 4:pos + 8])
+        yield kind, pos + 8, length
+        if kind in (b"IDAT", b"IEND"):
+            return
+        pos += 12 + length
+
+
 def _png_orientation(data: Buffer) -> int:
     """Orientation from an `eXIf` chunk before the image data."""
-    pos = 8
-    while pos + 8 <= len(data):
-        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+    for kind, start, length in png_chunks(data):
         if kind == b"eXIf":
-            return _exif_orientation(data[pos + 8:pos + 8 + length])
-        if kind in (b"IDAT", b"IEND"):
-            break
-        pos += 12 + length
+            return _exif_orientation(data[start:start + length])
     return 1
+
+
+PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk's type and CRC: the last 8 bytes of every complete PNG
+_END_SEARCH = 4096  # a few bytes after IEND (padding) are tolerated, as decoders tolerate them
+
+
+def truncated(value: np.ndarray, header: "ImageHeader") -> bool:
+    """Whether an encoded value is visibly cut short: a PNG without its IEND chunk near the end.
+
+    Cheap (reads only the last few KiB). JPEG is not judged: camera files often carry data after
+    the end marker, and decoders accept a missing one.
+    """
+    if header.codec != "png":
+        return False
+    return PNG_END not in value[-_END_SEARCH:].tobytes()
 
 
 def _jpeg(data: bytes, name: str) -> ImageHeader:

@@ -7,14 +7,16 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .clip_frames import (Frames, gaps, key_separator, lmdb_clips, order_stems, read_clip_meta, scan_clip, scan_clip_names, stem_pattern,
-                          template_pattern)
-from .clip_rules import ClipRules
-from .clip_windows import padded
-from .config import Config
-from .errors import DatasetError, listing
-from .storage import LmdbStorage, Storage, build_on_storages
-from .stored_arrays import ArraySide, raw_files_side
+from ...config import Config
+from ...errors import DatasetError, listing
+from ...storage.backends import LmdbStorage, Storage
+from ...storage.meta_files import read_clip_meta
+from ...storage.raw_pixels import ArraySide, raw_files_side
+from ..storages import build_on_storages, fingerprint
+from .frames import (Frames, gaps, key_separator, lmdb_clips, order_stems, scan_clip, scan_clip_names, stem_pattern,
+                     template_pattern)
+from .rules import ClipRules
+from .windows import padded
 
 
 @dataclass
@@ -39,7 +41,7 @@ class ClipIndex:
     def __post_init__(self) -> None:
         counts = np.array([len(s) for s in self.stems], np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        if self.rules.per_frame:
+        if self.rules.window.per_frame:
             self.sample_clip = np.repeat(np.arange(len(self.clips)), counts)
             self.sample_frame = np.concatenate([np.arange(n) for n in counts]) if len(counts) else counts
         else:
@@ -69,6 +71,11 @@ class ClipIndex:
     def keys(self, frame_ids: Sequence[int]) -> list[str]:
         return [self.key(*self.locate(int(i))) for i in frame_ids]
 
+    def fingerprint(self) -> str:
+        """A digest of the clips' frame keys (`Loader.state_dict` compares it on resume)."""
+        return fingerprint(self.clips, (k for clip in self.lq_keys for k in clip),
+                           (k or "" for clip in self.gt_keys for k in clip))
+
     def close(self) -> None:
         self.lq.close()
         self.gt.close()
@@ -82,21 +89,13 @@ def _side_frames(store: Storage, clips: list[str], pattern: Optional[re.Pattern]
     return {c: scan_clip(store.root, c, pattern, on_stem) for c in clips}
 
 
-def _min_frames(rules: ClipRules) -> int:
-    if rules.window in ("centered", "forward"):
-        return (rules.num_frame - 1) * max(rules.interval_list) + 1
-    if rules.window == "middle":
-        return rules.num_frame
-    return 1
-
-
 def _check_window_fits(cfg: Config, rules: ClipRules, clip: str, count: int, where: str) -> None:
-    need = _min_frames(rules)
+    need = rules.min_frames()
     if count < need:
         raise DatasetError(f"{cfg.name}: clip {clip} in {where} has {count} frame(s), fewer than the {need} that "
                            f"num_frame {rules.num_frame} with interval_list {list(rules.interval_list)} needs; "
                            f"remove the clip or lower num_frame")
-    if rules.window == "padded":
+    if rules.window.pads:
         half = rules.num_frame // 2
         for frame in list(range(min(half, count))) + list(range(max(count - half, 0), count)):
             if not all(0 <= f < count for f in padded(frame, count, rules.num_frame, rules.padding)):

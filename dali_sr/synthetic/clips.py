@@ -10,19 +10,21 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 
-from .clip_rules import PARTITIONS
-from .lmdb_writer import write_lmdb
-from .image_codecs import encode
-from .synthetic import natural_image
+from ..datasets.clips.rules import PARTITIONS
+from ..storage.lmdb_writer import write_lmdb
+from ..parallel import ordered_map, usable_cpus
+from ..storage.codecs import encode
+from ..storage.formats import codec_extension
+from .images import natural_image
 
-_EXTENSIONS = {"png": ".png", "jpeg": ".jpg"}
+CLIP_CODECS = ("png", "jpeg")  # the frame formats of the built-in clips
 MAX_PAN_STEP = 3  # GT pixels a clip's view moves per frame, per axis
 
 
@@ -45,7 +47,7 @@ def pan_frames(rng: np.random.Generator, frames: int, hw: tuple[int, int]) -> It
 
 def _write_clip(roots: dict[str, str], clip: str, seed: np.random.SeedSequence, frames: int,
                 gt_hw: tuple[int, int], scale: int, codec: str) -> None:
-    ext = _EXTENSIONS[codec]
+    ext = codec_extension(codec)
     for side in ("gt", "lq"):
         os.makedirs(os.path.join(roots[side], clip), exist_ok=True)
     for f, gt in enumerate(pan_frames(np.random.default_rng(seed), frames, gt_hw)):
@@ -69,8 +71,8 @@ def make_clip_dataset(root: str, clips: int = 8, frames: int = 20, gt_hw: tuple[
     parts already complete are not re-done.
     """
     h, w = gt_hw
-    if codec not in _EXTENSIONS:
-        raise ValueError(f"codec must be one of {tuple(_EXTENSIONS)}, got {codec!r}")
+    if codec not in CLIP_CODECS:
+        raise ValueError(f"codec must be one of {CLIP_CODECS}, got {codec!r}")
     if h % scale or w % scale:
         raise ValueError(f"gt_hw {gt_hw} is not a multiple of scale {scale}")
     base = Path(root)
@@ -79,11 +81,9 @@ def make_clip_dataset(root: str, clips: int = 8, frames: int = 20, gt_hw: tuple[
     done = base / ".complete"
     if not done.is_file():
         seeds = np.random.SeedSequence(seed).spawn(len(names))  # one stream per clip: any thread order
-        with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:  # PNG encoding releases the GIL
-            jobs = [pool.submit(_write_clip, roots, clip, clip_seed, frames, gt_hw, scale, codec)
-                    for clip, clip_seed in zip(names, seeds)]
-            for job in jobs:
-                job.result()
+        write = partial(_write_clip, roots, frames=frames, gt_hw=gt_hw, scale=scale, codec=codec)
+        for _ in ordered_map(lambda job: write(*job), list(zip(names, seeds)), usable_cpus()):  # encoders release the GIL
+            pass
         Path(roots["meta_info_file"]).write_text("".join(f"{clip} {frames} ({h},{w},3)\n" for clip in names))
         done.write_text(f"{clips} clips of {frames} frames, {h}x{w}, x{scale}, {codec}\n")
     if lmdb:
@@ -92,5 +92,5 @@ def make_clip_dataset(root: str, clips: int = 8, frames: int = 20, gt_hw: tuple[
             roots[f"{side}_lmdb"] = str(db)
             if not (db / "meta_info.txt").is_file():
                 shutil.rmtree(db, ignore_errors=True)  # an unfinished one
-                write_lmdb(str(db), _lmdb_items(roots[side], names, frames, _EXTENSIONS[codec], shape))
+                write_lmdb(str(db), _lmdb_items(roots[side], names, frames, codec_extension(codec), shape))
     return roots

@@ -1,21 +1,22 @@
-"""Read-only storage backends: encoded image bytes by key, from a folder or a BasicSR LMDB.
+"""Read-only storage backends: stored image bytes by key, from a folder or a BasicSR LMDB.
 
 LMDB environments are shared per (path, process): py-lmdb refuses to open one path twice
 in a process, and an environment must never cross a fork. Each `LmdbStorage` opens its
 environment lazily (re-opening after a fork) and releases it on `close()`; the last user
-closes it.
+closes it. LMDB values are read without copying: `get` returns a view of the memory map,
+valid until the storage is closed.
 """
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
+from typing import Iterator, Optional, Protocol, Sequence
 
 import lmdb
 import numpy as np
 
-from .errors import DatasetError, listing, named_errors
+from ..errors import DatasetError, listing
 
 
 class Storage(Protocol):
@@ -41,6 +42,11 @@ def check_relative_key(key: str, root: str) -> None:
         raise DatasetError(f"key {key!r} in {root} escapes the dataset root; use paths relative to it without '..'")
 
 
+def is_lmdb_folder(path: str) -> bool:
+    """Whether `path` is a folder holding an LMDB's `data.mdb`."""
+    return os.path.isfile(os.path.join(path, "data.mdb"))
+
+
 class DiskStorage:
     """Files under a folder; keys are paths relative to it (BasicSR's `disk` backend)."""
 
@@ -48,6 +54,9 @@ class DiskStorage:
         self.root = str(root)
         if not Path(self.root).is_dir():
             raise DatasetError(f"dataset folder {self.root} does not exist; fix dataroot_gt / dataroot_lq")
+        if is_lmdb_folder(self.root):
+            raise DatasetError(f"{self.root} is an LMDB folder (it holds data.mdb), read with io_backend disk; set "
+                               f"io_backend: {{type: lmdb}}")
 
     def path(self, key: str) -> str:
         return os.path.join(self.root, key)
@@ -64,8 +73,7 @@ class DiskStorage:
 
     def get(self, key: str) -> np.ndarray:
         try:
-            with open(self.path(key), "rb") as f:
-                return np.frombuffer(f.read(), dtype=np.uint8)
+            return np.fromfile(self.path(key), dtype=np.uint8)
         except OSError as e:
             raise DatasetError(f"cannot read {self.path(key)}: {e.strerror}; check the file exists and is readable") from None
 
@@ -125,23 +133,43 @@ SHARED_ENVS = _SharedEnvs()
 
 
 class LmdbStorage:
-    """Values of a BasicSR LMDB folder (`data.mdb`, `meta_info.txt`), keys as ASCII strings."""
+    """Values of a BasicSR LMDB folder (`data.mdb`, `meta_info.txt`), keys as ASCII strings.
+
+    Reads go through one long-lived read transaction per thread, so `get` can hand out views of
+    the memory map instead of copies; `close()` ends them (the views are invalid afterwards).
+    """
 
     def __init__(self, root: str):
         self.root = str(root)
-        if not Path(self.root, "data.mdb").is_file():
-            raise DatasetError(f"{self.root} is not an LMDB folder (no data.mdb); set io_backend.type to disk or fix the path")
+        if not os.path.exists(self.root):
+            raise DatasetError(f"LMDB folder {self.root} does not exist; fix dataroot_gt / dataroot_lq")
+        if not is_lmdb_folder(self.root):
+            raise DatasetError(f"{self.root} is not an LMDB folder (no data.mdb); set io_backend: {{type: disk}} for "
+                               f"a folder of images, or pack it (dali-sr pack)")
+        self._lock = threading.Lock()
         self._env: Optional[lmdb.Environment] = None
         self._pid = -1
+        self._txns: dict[int, lmdb.Transaction] = {}  # thread id -> its read transaction
 
     def __getstate__(self) -> dict:
-        return {"root": self.root, "_env": None, "_pid": -1}
+        return {"root": self.root}
 
-    def _environment(self) -> lmdb.Environment:
-        if self._env is None or self._pid != os.getpid():
-            self._env = SHARED_ENVS.acquire(self.root)
-            self._pid = os.getpid()
-        return self._env
+    def __setstate__(self, state: dict) -> None:
+        self.root = state["root"]
+        self._lock = threading.Lock()
+        self._env, self._pid, self._txns = None, -1, {}
+
+    def _txn(self) -> lmdb.Transaction:
+        """This thread's read transaction, opening the environment first (again after a fork)."""
+        thread = threading.get_ident()
+        txn = self._txns.get(thread) if self._pid == os.getpid() else None
+        if txn is not None:
+            return txn
+        with self._lock:
+            if self._env is None or self._pid != os.getpid():
+                self._env, self._pid, self._txns = SHARED_ENVS.acquire(self.root), os.getpid(), {}
+            txn = self._txns[thread] = self._env.begin(buffers=True)
+            return txn
 
     def label(self, key: str) -> str:
         return key
@@ -151,13 +179,12 @@ class LmdbStorage:
         return f"key '{key}' of {self.root}"
 
     def has(self, key: str) -> bool:
-        with self._environment().begin() as txn:
-            return txn.get(key.encode("ascii")) is not None
+        return self._txn().get(key.encode("ascii")) is not None
 
     def missing(self, keys: Sequence[str]) -> list[str]:
-        """Keys listed but absent from the database, in one read transaction."""
-        with self._environment().begin() as txn:
-            return [k for k in keys if txn.get(k.encode("ascii")) is None]
+        """Keys listed but absent from the database."""
+        txn = self._txn()
+        return [k for k in keys if txn.get(k.encode("ascii")) is None]
 
     def require(self, keys: Sequence[str]) -> None:
         """A `DatasetError` naming the listed keys that `data.mdb` lacks (an incomplete LMDB)."""
@@ -167,35 +194,26 @@ class LmdbStorage:
                                f"{listing(missing)}; the LMDB is incomplete, re-create it")
 
     def get(self, key: str) -> np.ndarray:
-        with self._environment().begin() as txn:
-            value = txn.get(key.encode("ascii"))
+        """The stored bytes of `key`: a read-only view of the memory map, valid until `close()`."""
+        value = self._txn().get(key.encode("ascii"))
         if value is None:
             raise DatasetError(f"key '{key}' is missing from LMDB {self.root}; re-create the LMDB or its meta_info.txt")
         return np.frombuffer(value, dtype=np.uint8)
 
+    def stored_keys(self) -> Iterator[bytes]:
+        """Every key in `data.mdb`, in LMDB order (bytes: a key need not be ASCII)."""
+        for key in self._txn().cursor().iternext(keys=True, values=False):
+            yield bytes(key)
+
+    def stored_items(self) -> Iterator[tuple[bytes, np.ndarray]]:
+        """(key, value view) of every entry in `data.mdb`, in LMDB order."""
+        for key, value in self._txn().cursor():
+            yield bytes(key), np.frombuffer(value, dtype=np.uint8)
+
     def close(self) -> None:
-        if self._env is not None and self._pid == os.getpid():
-            SHARED_ENVS.release(self.root)
-        self._env = None
-
-
-T = TypeVar("T")
-
-
-def build_on_storages(cfg: Any, build: Callable[[Storage, Storage], T]) -> T:
-    """Open the config's LQ and GT storages and return `build(lq, gt)`; errors carry the dataset's name.
-
-    If `build` fails, both storages are closed before the error propagates.
-    """
-    if not cfg.dataroot_gt or not cfg.dataroot_lq:
-        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
-    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
-    with named_errors(cfg.name):
-        gt = store_cls(cfg.dataroot_gt)
-        lq = store_cls(cfg.dataroot_lq)
-        try:
-            return build(lq, gt)
-        except BaseException:
-            lq.close()
-            gt.close()
-            raise
+        with self._lock:
+            if self._env is not None and self._pid == os.getpid():
+                for txn in self._txns.values():
+                    txn.abort()
+                SHARED_ENVS.release(self.root)
+            self._env, self._txns = None, {}

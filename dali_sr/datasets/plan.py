@@ -8,6 +8,7 @@ ranks, and dealt out `rank::world_size`, so shards are disjoint and equally long
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -52,3 +53,34 @@ def make_plan(n: int, epoch: int, *, seed: int, shuffle: bool, enlarge: int, ran
     mine = slice(rank, total, world_size)
     return EpochPlan((order[mine] % n).astype(np.int64), uniforms[mine], flips[mine], clip_draws[mine],
                      batch_size, drop_last)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Everything an epoch plan depends on; `plan(epoch)` is a pure function of it (cached per process)."""
+
+    samples: int
+    seed: int
+    shuffle: bool
+    enlarge: int
+    rank: int
+    world_size: int
+    batch_size: int
+    drop_last: bool
+    pad_to_equal: bool  # training: every rank gets as many samples (wrap-around); validation: each sample once
+
+    def plan(self, epoch: int) -> EpochPlan:
+        """This rank's plan for `epoch`."""
+        return _cached_plan(self, int(epoch))
+
+    def batches(self) -> int:
+        """Batches per epoch (the same in every epoch)."""
+        return len(self.plan(0))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_plan(sampling: Sampling, epoch: int) -> EpochPlan:
+    s = sampling
+    return make_plan(s.samples, epoch, seed=s.seed, shuffle=s.shuffle, enlarge=s.enlarge, rank=s.rank,
+                     world_size=s.world_size, batch_size=s.batch_size, drop_last=s.drop_last,
+                     pad_to_equal=s.pad_to_equal)

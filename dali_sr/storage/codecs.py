@@ -19,15 +19,12 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError
+from .formats import CODECS, codec_extension
 
-CODECS = ("png", "jpeg", "jpeg2000", "raw")
-LOSSLESS = ("png", "jpeg2000", "raw")
 DEFAULT_LEVEL = 1
 DEFAULT_QUALITY = 95
 MIN_JPEG2000_SIDE = 32
-EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "jpeg2000": ".jp2", "raw": ".ppm"}
-_RAW_GRAY_EXTENSION = ".pgm"
 
 
 def check_codec(codec: str, level: int = DEFAULT_LEVEL, quality: int = DEFAULT_QUALITY) -> None:
@@ -51,11 +48,6 @@ def codec_of_tag(tag: str) -> Optional[str]:
         return "png"
     name = tag.split(":", 1)[0]
     return name if name in CODECS else None
-
-
-def extension(codec: str, channels: int) -> str:
-    """File extension of a value of `codec` with `channels` channels (meta lines, unpacked files)."""
-    return _RAW_GRAY_EXTENSION if codec == "raw" and channels == 1 else EXTENSIONS[codec]
 
 
 def _to_8bit_colour(img: np.ndarray, name: str, codec: str) -> np.ndarray:
@@ -89,7 +81,7 @@ def encode(img: np.ndarray, codec: str, name: str, level: int = DEFAULT_LEVEL,
                                f"needs sides of at least {MIN_JPEG2000_SIDE}); pack it with --codec raw or png")
     channels = 1 if img.ndim == 2 else img.shape[2]
     try:
-        ok, buf = cv2.imencode(extension(codec, channels), img, params)
+        ok, buf = cv2.imencode(codec_extension(codec, channels), img, params)
     except cv2.error:
         ok = False
     if not ok:

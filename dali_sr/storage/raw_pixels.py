@@ -12,10 +12,11 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from .errors import DatasetError
-from .image_header import read_header
+from ..errors import DatasetError
+from .formats import is_raw_name
+from .headers import read_header
 
-RAW_EXTENSIONS = (".ppm", ".pgm")
+
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,6 @@ class ArraySide:
 
 def raw_files_side(keys: list[str]) -> Optional[ArraySide]:
     """An `ArraySide` for a folder side whose files are all PPM/PGM; None otherwise (they go to the decoder)."""
-    if keys and all(k.lower().endswith(RAW_EXTENSIONS) for k in keys):
+    if keys and all(is_raw_name(k) for k in keys):
         return ArraySide()
     return None

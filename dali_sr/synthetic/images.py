@@ -12,8 +12,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .image_codecs import EXTENSIONS, encode
-from .lmdb_writer import write_lmdb
+from ..storage.codecs import encode
+from ..storage.formats import codec_extension
+from ..storage.lmdb_writer import write_lmdb
 
 
 def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -49,7 +50,7 @@ def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4,
     Returns the dataroots; does nothing for parts that already exist complete.
     """
     base = Path(root)
-    ext = EXTENSIONS[codec]
+    ext = codec_extension(codec)
     roots = {"gt": str(base / "gt"), "lq": str(base / "lq")}
     done = base / ".complete"
     if not done.is_file():

@@ -11,48 +11,48 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config
-from .epoch_plan import EpochPlan
-from .errors import DatasetError
-from .paired_index import PairedIndex
-from .plan_source import PlanSource, read_value
+from ...config import Config
+from ...errors import DatasetError
+from ..outputs import SourceOutputs, flips, side
+from ..plan import EpochPlan, Sampling
+from ..source import Batch, PlanSource, read_value
+from .index import PairedIndex
+
+
+def paired_outputs(cfg: Config, index: PairedIndex) -> SourceOutputs:
+    """Columns `lq`, `gt` (encoded bytes, or the RGB window of a raw side), windows, flags, `idx` (sample index)."""
+    train = cfg.is_train
+    return SourceOutputs(lq=side("lq", ("lq",), index.lq_arrays is not None, train),
+                         gt=side("gt", ("gt",), index.gt_arrays is not None, train),
+                         flips=flips(train, cfg.use_hflip, cfg.use_rot), training=train, stacked=False)
 
 
 class PairedSource(PlanSource):
-    """External source of pairs: outputs `lq`, `gt` (encoded bytes, or the RGB window for array sides),
-    the window and flag outputs of `PlanSource`, and `idx` (dataset index, to map back to paths).
-    """
+    """External source of pairs: one DALI row per pair."""
 
-    def __init__(self, cfg: Config, index: PairedIndex):
-        super().__init__(cfg, index, ("lq", "gt"))
-
-    @property
-    def rows_per_batch(self) -> int:
-        """The pipeline's batch size: one DALI row per pair."""
-        return self.cfg.batch_size
+    def __init__(self, cfg: Config, index: PairedIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
+        super().__init__(cfg, index, sampling, start)
+        self.outputs = paired_outputs(cfg, index)
 
     def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """LQ and GT values (encoded bytes, or pixel views for array sides) and the LQ (h, w)."""
         ix = self.index
         lq, lq_hw = read_value(ix.lq, ix.lq_keys[i], ix.lq_arrays)
         gt, gt_hw = read_value(ix.gt, ix.gt_keys[i], ix.gt_arrays)
-        self._check_shapes(i, lq_hw, gt_hw)
+        lq_name = f"LQ {ix.lq.describe(ix.lq_keys[i])} is"
+        self._check_gt(f"GT {ix.gt.describe(ix.gt_keys[i])}", lq_name, lq_hw, gt_hw)
+        self._check_patch(lq_name, lq_hw, "remove it")
         return lq, gt, lq_hw
 
-    def _check_shapes(self, i: int, lq_hw: tuple[int, int], gt_hw: tuple[int, int]) -> None:
-        ix = self.index
-        lq = f"LQ {ix.lq.describe(ix.lq_keys[i])} is"
-        self._check_gt(f"GT {ix.gt.describe(ix.gt_keys[i])}", lq, lq_hw, gt_hw)
-        self._check_patch(lq, lq_hw, "remove it")
-
-    def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
+    def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
         indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index
-        self.fed.append((batch_no, [[(ix.lq, ix.lq_keys[i]), (ix.gt, ix.gt_keys[i])] for i in indices]))
         n = len(indices)
-        lqs, gts = [], []
+        lqs, gts, row_images = [], [], []
         lq_anchor = np.zeros((n, 2), np.int32)
         lq_shape = np.zeros((n, 2), np.int32)
         for j, i in enumerate(indices):
+            row_images.append([(store, keys[i]) for store, keys, arrays in
+                               ((ix.lq, ix.lq_keys, ix.lq_arrays), (ix.gt, ix.gt_keys, ix.gt_arrays)) if arrays is None])
             lq, gt, (h, w) = self._read(int(i))
             lq_anchor[j], lq_shape[j] = self._window(uniforms[j], h, w)
             lqs += self._cut([lq], ix.lq_arrays, lq_anchor[j], lq_shape[j], gt=False)
@@ -62,11 +62,12 @@ class PairedSource(PlanSource):
             names = ix.paths([int(indices[0]), int(indices[j])])["lq_path"]
             raise DatasetError(f"{ix.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
                                f"use batch_size_per_gpu: 1 for whole-image validation")
-        return self._outputs({"lq": lqs, "gt": gts}, lq_anchor, lq_shape, plan.flips[rows], indices.astype(np.int64))
+        columns = {"lq": lqs, "gt": gts, "idx": indices.astype(np.int64),
+                   **self._windows_and_flags(lq_anchor, lq_shape, plan.flips[rows])}
+        return Batch(columns, row_images)
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
         """Add BasicSR's `lq_path` / `gt_path` to a DALI batch."""
         idx = out.pop("idx").numpy().astype(np.int64).tolist()
         out.update(self.index.paths(idx))
         return out
-

@@ -1,12 +1,12 @@
 """External source of clip samples: frame bytes, one crop window per sample, augment flags.
 
-Each sample's frames come from `clip_windows` (interval, redraw and reverse draws from the
+Each sample's frames come from its `ClipWindow` (interval, redraw and reverse draws from the
 epoch plan). The crop window is drawn once per sample from the frame headers and shared by
 every LQ frame; the GT window is `scale` times it. Two batch layouts:
 
 - stacked (one GT frame per sample): a DALI row per sample, LQ frames as `num_frame`
-  outputs `lq_0..` that the graph decodes and stacks;
-- flat (GT for every frame, recurrent types): a DALI row per frame, outputs `lq_0`, `gt_0`,
+  columns `lq_0..` that the graph decodes and stacks;
+- per frame (GT for every frame, recurrent types): a DALI row per frame, columns `lq`, `gt`,
   so one decoder per side sees all frames; rows of a sample share window and flags.
 """
 from __future__ import annotations
@@ -14,60 +14,56 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
-from . import clip_windows as cw
-from .clip_index import ClipIndex
-from .config import Config
-from .epoch_plan import EpochPlan
-from .errors import DatasetError
-from .plan_source import PlanSource, read_value
+from ...config import Config
+from ...errors import DatasetError
+from ..outputs import SourceOutputs, flips, side
+from ..plan import EpochPlan, Sampling
+from ..source import Batch, PlanSource, read_value
+from .index import ClipIndex
+from .windows import Draw, pick
+
+
+def clip_outputs(cfg: Config, index: ClipIndex) -> SourceOutputs:
+    """Stacked windows: LQ columns `lq_0..lq_{T-1}` and `gt`; per-frame rows (GT for every frame): `lq`, `gt`."""
+    train, stacked = cfg.is_train, not index.rules.window.every_frame_gt
+    lq_columns = tuple(f"lq_{k}" for k in range(index.rules.num_frame)) if stacked else ("lq",)
+    return SourceOutputs(lq=side("lq", lq_columns, index.lq_arrays is not None, train),
+                         gt=side("gt", ("gt",), index.gt_arrays is not None, train),
+                         flips=flips(train, cfg.use_hflip, cfg.use_rot), training=train, stacked=stacked)
 
 
 class ClipSource(PlanSource):
-    """External source of clips: outputs LQ frames `lq_0..lq_{G-1}` and `gt_0` (encoded bytes,
-    or the RGB window for array sides), the window and flag outputs of `PlanSource`, and `idx`
-    (rows, 2): sample slot in the batch and the global id of the sample's key frame.
-    """
+    """External source of clips: the columns of `clip_outputs`; `idx` is (rows, 2): the sample's slot in the
+    batch and the global id of its key frame."""
 
-    def __init__(self, cfg: Config, index: ClipIndex):
+    idx_shape = (1, 2)
+
+    def __init__(self, cfg: Config, index: ClipIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
+        super().__init__(cfg, index, sampling, start)
         self.rules = index.rules
-        self.groups = 1 if self.rules.flat else self.rules.num_frame  # LQ outputs per DALI row
-        super().__init__(cfg, index, [f"lq_{k}" for k in range(self.groups)] + ["gt_0"])
+        self.outputs = clip_outputs(cfg, index)
 
     @property
     def rows_per_batch(self) -> int:
         """The most DALI rows one batch can have (the pipeline's batch size)."""
-        if not self.rules.flat:
+        window = self.rules.window
+        if not window.every_frame_gt:
             return self.cfg.batch_size
-        if self.rules.window in ("clip", "all"):
+        if window.whole_clip:
             return self.cfg.batch_size * max(len(s) for s in self.index.stems)
         return self.cfg.batch_size * self.rules.num_frame
 
     # -- which frames -------------------------------------------------------------------------
     def _frames(self, clip: int, frame: int, draws: np.ndarray) -> tuple[list[int], list[int], int]:
         """(LQ frame positions, GT frame positions, key frame) of one sample."""
-        r, count = self.rules, self.index.count(clip)
-        interval = cw.pick(r.interval_list, draws[0])
-        if r.window == "centered":
-            lq = cw.centered(frame, count, r.num_frame, interval, draws[1])
-            key, gt = lq[len(lq) // 2], [lq[len(lq) // 2]]
-        elif r.window == "forward":
-            lq = cw.forward(frame, count, r.num_frame, interval, draws[1])
-            key, gt = lq[0], lq
-        elif r.window == "middle":
-            lq = cw.middle(count, r.num_frame)
-            key, gt = count // 2, [count // 2]
-        elif r.window == "padded":
-            lq = cw.padded(frame, count, r.num_frame, r.padding)
-            key, gt = frame, [frame]
-        else:  # all / clip: every frame
-            lq = list(range(count))
-            key, gt = 0, lq
+        r = self.rules
+        draw = Draw(frame, self.index.count(clip), r.num_frame, pick(r.interval_list, draws[0]), draws[1], r.padding)
+        lq = r.window.frames(draw)
+        key = r.window.key_frame(lq, draw)
         if self.cfg.is_train and r.random_reverse and draws[2] < 0.5:
             lq = lq[::-1]
-            gt = lq if r.gt_all else gt
-        return lq, gt, key
+        return lq, r.window.gt_frames(lq, key), key
 
     # -- reading and checking -----------------------------------------------------------------
     def _read(self, clip: int, positions: list[int], gt_side: bool) -> tuple[list, list[tuple[int, int]]]:
@@ -94,13 +90,14 @@ class ClipSource(PlanSource):
         self._check_patch(lq, lq_hw, "remove the clip")
 
     # -- batches ------------------------------------------------------------------------------
-    def _assemble(self, batch_no: int, plan: EpochPlan, rows: slice) -> tuple:
-        samples, uniforms, flips, draws = plan.indices[rows], plan.uniforms[rows], plan.flips[rows], plan.clip_draws[rows]
-        ix, flat = self.index, self.rules.flat
-        lq_cols: list[list] = [[] for _ in range(self.groups)]
+    def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
+        samples, uniforms, flags, draws = plan.indices[rows], plan.uniforms[rows], plan.flips[rows], plan.clip_draws[rows]
+        ix, flat = self.index, not self.outputs.stacked
+        lq_cols: list[list] = [[] for _ in self.outputs.lq.columns]
         gt_col: list = []
         per_row: dict[str, list] = {k: [] for k in ("lq_anchor", "lq_shape", "flags", "idx")}
         fed_rows: list = []
+        frame_names: list[str] = []  # the first LQ frame of each row, for messages
         for slot, i in enumerate(samples):
             clip, frame = int(ix.sample_clip[i]), int(ix.sample_frame[i])
             lq_pos, gt_pos, key = self._frames(clip, frame, draws[slot])
@@ -110,37 +107,37 @@ class ClipSource(PlanSource):
             anchor, shape = self._window(uniforms[slot], *lq_sizes[0])
             lqs = self._cut(lqs, ix.lq_arrays, anchor, shape, gt=False)
             gts = self._cut(gts, ix.gt_arrays, anchor, shape, gt=True)
-            lq_named = [(ix.lq, ix.lq_keys[clip][p]) for p in lq_pos]
-            gt_named = [(ix.gt, ix.gt_keys[clip][p]) for p in gt_pos]
+            lq_named = [[(ix.lq, ix.lq_keys[clip][p])] if ix.lq_arrays is None else [] for p in lq_pos]
+            gt_named = [[(ix.gt, ix.gt_keys[clip][p])] if ix.gt_arrays is None else [] for p in gt_pos]
             if flat:  # a row per frame
                 if slot and len(lq_pos) != len(gt_col) // slot:
                     raise DatasetError(f"{ix.name}: a batch mixes clips of different lengths ({ix.clips[clip]} has "
                                        f"{len(lq_pos)} frames); use batch_size_per_gpu: 1 or clips of one length")
-                dali_rows = [([lq], gt, [lq_n, gt_n]) for lq, gt, lq_n, gt_n in zip(lqs, gts, lq_named, gt_named)]
+                dali_rows = [([lq], gt, lq_n + gt_n) for lq, gt, lq_n, gt_n in zip(lqs, gts, lq_named, gt_named)]
             else:  # a row per sample, LQ frames side by side
-                dali_rows = [(lqs, gts[0], lq_named + gt_named)]
+                dali_rows = [(lqs, gts[0], [image for named in lq_named + gt_named for image in named])]
             for lq_values, gt_value, names in dali_rows:
                 for col, value in zip(lq_cols, lq_values):
                     col.append(value)
                 gt_col.append(gt_value)
                 per_row["lq_anchor"].append(anchor)
                 per_row["lq_shape"].append(shape)
-                per_row["flags"].append(flips[slot])
+                per_row["flags"].append(flags[slot])
                 per_row["idx"].append((slot, ix.frame_id(clip, key)))
                 fed_rows.append(names)
-        self.fed.append((batch_no, fed_rows))
+                frame_names.append(ix.lq.describe(ix.lq_keys[clip][lq_pos[0]]))
         lq_shape = np.array(per_row["lq_shape"], np.int32)
         if not self.cfg.is_train and (lq_shape != lq_shape[0]).any():
             j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
-            first, other = (fed_rows[k][0][0].describe(fed_rows[k][0][1]) for k in (0, j))
+            first, other = (frame_names[k] for k in (0, j))
             raise DatasetError(f"{ix.name}: validation batch mixes frame sizes ({first} is {lq_shape[0][1]}x"
                                f"{lq_shape[0][0]}, {other} is {lq_shape[j][1]}x{lq_shape[j][0]}); use "
                                f"batch_size_per_gpu: 1 for whole-frame validation")
-        flags = np.array(per_row["flags"], bool).reshape(-1, 3)
-        images: dict[str, Any] = {f"lq_{k}": col for k, col in enumerate(lq_cols)}
-        images["gt_0"] = gt_col
-        return self._outputs(images, np.array(per_row["lq_anchor"], np.int32), lq_shape, flags,
-                             np.array(per_row["idx"], np.int64))
+        columns: dict[str, Any] = dict(zip(self.outputs.lq.columns, lq_cols))
+        columns.update(gt=gt_col, idx=np.array(per_row["idx"], np.int64),
+                       **self._windows_and_flags(np.array(per_row["lq_anchor"], np.int32), lq_shape,
+                                                 np.array(per_row["flags"], bool).reshape(-1, 3)))
+        return Batch(columns, fed_rows)
 
     # -- after DALI -----------------------------------------------------------------------------
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +148,11 @@ class ClipSource(PlanSource):
         lq, gt = out["lq"], out["gt"]
         lq = lq.reshape(b, -1, *lq.shape[2:])
         gt = gt.reshape(b, -1, *gt.shape[2:])
-        if not self.rules.gt_all:
+        if not self.rules.window.every_frame_gt:
             gt = gt[:, 0]
         elif self.rules.flip_sequence:
+            import torch
+
             lq, gt = torch.cat([lq, lq.flip(1)], 1), torch.cat([gt, gt.flip(1)], 1)
         out["lq"], out["gt"] = lq, gt
         out.update(self._names([int(i) for i in idx[first, 1]]))
@@ -164,10 +163,10 @@ class ClipSource(PlanSource):
         if self.cfg.is_train:
             return {"key": ix.keys(frame_ids)}
         located = [ix.locate(i) for i in frame_ids]
-        if r.window == "clip":
+        if r.window.whole_clip:
             return {"folder": [ix.clips[c] for c, _ in located]}
         half = r.num_frame // 2
-        if r.window == "middle":  # Vimeo90K test: one folder, clips counted (VideoTestVimeo90KDataset)
+        if not r.window.per_frame:  # Vimeo90K test: one folder, clips counted (VideoTestVimeo90KDataset)
             names = {"folder": ["vimeo90k"] * len(located), "idx": [f"{c}/{len(ix.clips)}" for c, _ in located],
                      "border": [0] * len(located)}
         else:

@@ -1,0 +1,82 @@
+"""The declared shape of a source's batches: which columns it hands the DALI graph, and what each side holds.
+
+A source builds its `SourceOutputs` once from the config and the index; the graph reads the same
+object to know what to decode, crop and flip. Neither infers anything from which columns exist.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Window(Enum):
+    """How the graph cuts one side's decoded images."""
+
+    NONE = "none"  # use the image as it arrives (whole images, or pixels the source already cut)
+    CROP = "crop"  # training: `<side>_anchor` (x, y) and `<side>_shape` (w, h) columns, in pixels
+    CUT = "cut"  # validation GT: `<side>_shape` (LQ size x scale) from the top-left corner
+
+
+@dataclass(frozen=True)
+class ImageSide:
+    """One side (LQ or GT) of a batch.
+
+    `columns`: its image columns, one per frame position of a stacked sample (`lq_0` .. `lq_4`) or
+    one (`lq`); `pixels`: the values are HWC RGB uint8 windows the source cut from stored pixels
+    (raw storage), not encoded bytes; `window`: what the graph still has to cut.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    pixels: bool
+    window: Window
+
+    @property
+    def anchor(self) -> str:
+        return f"{self.name}_anchor"
+
+    @property
+    def shape(self) -> str:
+        return f"{self.name}_shape"
+
+    def window_columns(self) -> tuple[str, ...]:
+        return {Window.NONE: (), Window.CROP: (self.anchor, self.shape), Window.CUT: (self.shape,)}[self.window]
+
+
+@dataclass(frozen=True)
+class SourceOutputs:
+    """Every column of a source's batches, in `columns` order, ending with `idx` (sample identities)."""
+
+    lq: ImageSide
+    gt: ImageSide
+    flips: tuple[str, ...]  # per-row augment flags the graph applies, a subset of FLIPS in that order
+    training: bool
+    stacked: bool  # a row holds several LQ frames to stack into one FHWC sequence (clip types)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        images = self.lq.columns + self.gt.columns
+        return images + self.lq.window_columns() + self.gt.window_columns() + self.flips + ("idx",)
+
+
+FLIPS = ("hflip", "vflip", "transpose")  # BasicSR's augment order
+
+
+def side(name: str, columns: tuple[str, ...], pixels: bool, training: bool) -> ImageSide:
+    """A side as every source declares it: pixel sides arrive cut; encoded ones are cropped in training and,
+    for GT, cut to LQ x scale outside it."""
+    if pixels:
+        window = Window.NONE
+    elif training:
+        window = Window.CROP
+    else:
+        window = Window.CUT if name == "gt" else Window.NONE
+    return ImageSide(name, columns, pixels, window)
+
+
+def flips(training: bool, use_hflip: bool, use_rot: bool) -> tuple[str, ...]:
+    """The flag columns of a config: hflip with use_hflip or use_rot (BasicSR flips under either), vflip and
+    transpose with use_rot; none outside training."""
+    if not training:
+        return ()
+    return (("hflip",) if use_hflip or use_rot else ()) + (("vflip", "transpose") if use_rot else ())

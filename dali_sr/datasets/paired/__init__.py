@@ -1,0 +1,1 @@
+"""Paired LQ/GT images (`PairedImageDataset`): index and source."""

@@ -1,0 +1,243 @@
+"""The loader: a DALI pipeline behind `DALIGenericIterator`, yielding BasicSR-style dicts.
+
+The pipeline never ends: its source maps DALI's running iteration count onto (epoch, batch), so
+one pipeline serves epoch after epoch and prefetches across epoch boundaries. The loader only
+counts: it knows which (epoch, batch) the live pipeline delivers next, keeps the pipeline when
+that is the batch wanted, and builds a new one (at the wanted position) when it is not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Union
+
+from nvidia.dali import Pipeline, pipeline_def
+from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
+
+from ..config import Config
+from ..datasets.plan import Sampling
+from ..datasets.source import PlanSource
+from ..device import resolve_device
+from ..errors import ConfigError, DaliSRError, DatasetError
+from ..pipelines.registry import PipelineSpec, get_pipeline, load_config
+from .failures import decode_failure, failed_row
+
+OUTPUTS = ("lq", "gt", "idx")
+# What a state_dict must agree on to resume at the same samples (beyond the position itself).
+_RESUME_KEYS = ("type", "seed", "world_size", "num_samples", "dataset", "batch_size", "dataset_enlarge_ratio",
+                "shuffle", "drop_last")
+
+
+def _dist_rank_world(rank: Optional[int], world_size: Optional[int]) -> tuple[int, int]:
+    if rank is None or world_size is None:
+        try:
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                rank = dist.get_rank() if rank is None else rank
+                world_size = dist.get_world_size() if world_size is None else world_size
+        except ImportError:
+            pass
+    rank, world_size = rank or 0, world_size or 1
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} is not in [0, world_size={world_size})")
+    return rank, world_size
+
+
+def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: bool) -> Pipeline:
+    """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`.
+
+    With `source_workers`, the source runs in that many spawned worker processes (spawn, not fork:
+    a training process has usually started CUDA before it builds its loader).
+    """
+    define = spec.define
+    workers = dict(py_num_workers=cfg.source_workers, py_start_method="spawn") if cfg.source_workers else {}
+
+    @pipeline_def(enable_conditionals=True)
+    def graph():
+        return define(cfg, source, on_gpu)
+
+    return graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
+                 device_id=cfg.device_id if on_gpu else None, prefetch_queue_depth=cfg.prefetch_queue_depth,
+                 seed=cfg.seed, **workers)
+
+
+def shut_down(pipe: Optional[Pipeline]) -> None:
+    """Stop a pipeline's threads (and source workers) now, not whenever it is garbage-collected: its prefetched
+    batches may still read LMDB memory that the storages are about to unmap."""
+    if pipe is not None:
+        pipe._shutdown()  # noqa: SLF001 - DALI's own cleanup (Pipeline.__del__ calls it); no public equivalent
+
+
+@dataclass
+class _Live:
+    """A built pipeline, its iterator and source, and the (epoch, batch) it delivers next."""
+
+    pipe: Pipeline
+    iterator: DALIGenericIterator
+    source: PlanSource
+    next: tuple[int, int]
+
+
+class Loader:
+    """Iterable of batches for one dataset config; see `build_loader`."""
+
+    def __init__(self, cfg: Config, rank: Optional[int] = None, world_size: Optional[int] = None):
+        self.cfg = cfg
+        self.rank, self.world_size = _dist_rank_world(rank, world_size)
+        self.spec = get_pipeline(cfg.type)
+        self.on_gpu = resolve_device(cfg.device)
+        self.index = self.spec.dataset.build_index(cfg)
+        self.sampling = Sampling(len(self.index), cfg.seed, cfg.shuffle, cfg.dataset_enlarge_ratio, self.rank,
+                                 self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train)
+        self._live: Optional[_Live] = None
+        self._epoch, self._batch = 0, 0
+        self._restored: Optional[int] = None  # the epoch load_state_dict restored, until the loop moves on
+        self._closed = False
+        if cfg.drop_last and self.sampling.batches() == 0:
+            self.index.close()
+            raise DatasetError(
+                f"{cfg.name}: {len(self.index)} sample(s) x dataset_enlarge_ratio {cfg.dataset_enlarge_ratio} "
+                f"make no full batch of {cfg.batch_size} on each of {self.world_size} rank(s); lower "
+                f"batch_size_per_gpu, raise dataset_enlarge_ratio or set drop_last: false")
+
+    # -- epochs and positions -------------------------------------------------------------
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        return self.sampling.batches()
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start `epoch` at its first batch (deterministic order and crops from `seed` and `epoch`).
+
+        The one exception is resuming: right after `load_state_dict`, `set_epoch` of the restored
+        epoch keeps the restored position, so the usual loop resumes mid-epoch.
+        """
+        epoch = int(epoch)
+        if epoch == self._restored:
+            self._restored = None
+            return
+        self._restored = None
+        self._epoch, self._batch = epoch, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Position to resume from: the next batch delivered after `load_state_dict` is the same."""
+        epoch, batch = self._epoch, self._batch
+        if batch >= len(self):
+            epoch, batch = epoch + 1, 0
+        return {"epoch": epoch, "batch": batch, "rank": self.rank, **self._identity()}
+
+    def _identity(self) -> dict[str, Any]:
+        c = self.cfg
+        return {"type": c.type, "seed": c.seed, "world_size": self.world_size, "num_samples": len(self.index),
+                "dataset": self.index.fingerprint(), "batch_size": c.batch_size,
+                "dataset_enlarge_ratio": c.dataset_enlarge_ratio, "shuffle": c.shuffle, "drop_last": c.drop_last}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume at the position saved by `state_dict`; a `ConfigError` naming the first setting that differs
+        (the samples would not be the same)."""
+        mine = self._identity()
+        for key in _RESUME_KEYS:
+            if key in state and state[key] != mine[key]:
+                what = "the dataset's keys differ" if key == "dataset" else f"{key}={state[key]!r}, this loader " \
+                                                                             f"has {key}={mine[key]!r}"
+                raise ConfigError(f"state_dict does not fit this loader ({key}: {what}); resume with the config and "
+                                  f"data the state was saved with")
+        self._epoch, self._batch = int(state["epoch"]), int(state["batch"])
+        self._restored = self._epoch
+
+    # -- iterating --------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._closed:
+            raise DaliSRError(f"{self.cfg.name}: this loader was closed; build a new one with build_loader")
+        if self._batch >= len(self):
+            self._epoch, self._batch = self._epoch + 1, 0
+        self._restored = None
+        while self._batch < len(self):
+            yield self._next_batch()
+
+    def _next_batch(self) -> dict[str, Any]:
+        live = self._pipeline_at(self._epoch, self._batch)
+        try:
+            out = next(live.iterator)[0]
+        except Exception as e:
+            named = self._named_decode_failure(live.source, e)
+            self._drop_pipeline()
+            if named is not None:
+                raise named from None
+            raise  # not a data problem: DALI's or dali_sr's own error, with its traceback
+        if int(out["idx"].min()) < 0:  # the source's placeholder: reading this batch failed
+            self._drop_pipeline()
+            raise self._source_failure(live.source)
+        self._batch += 1
+        live.next = (self._epoch, self._batch)
+        return live.source.collate(out)
+
+    def _pipeline_at(self, epoch: int, batch: int) -> _Live:
+        """The live pipeline if it delivers (epoch, batch) next (it runs on from one epoch into the next), else a
+        new one that starts there."""
+        live = self._live
+        if live is not None and (live.next == (epoch, batch) or live.next == (epoch - 1, len(self)) and batch == 0):
+            return live
+        self._drop_pipeline()
+        source = self.spec.dataset.make_source(self.cfg, self.index, self.sampling, (epoch, batch))
+        pipe = dali_pipeline(self.spec, self.cfg, source, self.on_gpu)
+        iterator = DALIGenericIterator(pipe, list(OUTPUTS), auto_reset=False, last_batch_policy=LastBatchPolicy.PARTIAL,
+                                       prepare_first_batch=False)
+        self._live = _Live(pipe, iterator, source, (epoch, batch))
+        return self._live
+
+    def _named_decode_failure(self, source: PlanSource, error: Exception) -> Optional[DatasetError]:
+        """The bad image behind a DALI error while producing the current batch, if an image is to blame."""
+        try:
+            suspects = source.suspects(self._epoch, self._batch, failed_row(error))
+        except DatasetError:
+            return None
+        return decode_failure(self.cfg.name, suspects)
+
+    def _source_failure(self, source: PlanSource) -> Exception:
+        """The `DatasetError` the source met reading the current batch, read again here on the training thread."""
+        try:
+            source.read_batch(self._epoch, self._batch)
+        except DatasetError as e:
+            return e.with_traceback(None)
+        return DatasetError(f"{self.cfg.name}: reading batch {self._batch} of epoch {self._epoch} failed in the source "
+                            f"but not when read again; the storage returned different data (is it being written?)")
+
+    # -- resources --------------------------------------------------------------------------
+    def _drop_pipeline(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            shut_down(live.pipe)
+
+    def close(self) -> None:
+        """Free the DALI pipeline and the dataset's LMDB environments; the loader cannot be iterated again."""
+        self._closed = True
+        self._drop_pipeline()
+        self.index.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down modules
+            pass
+
+    def __enter__(self) -> "Loader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def build_loader(config: Union[str, Path, Mapping[str, Any], Config], phase: Optional[str] = None,
+                 rank: Optional[int] = None, world_size: Optional[int] = None, **overrides: Any) -> Loader:
+    """A `Loader` for a dataset section / BasicSR option file (path or dict) or a `Config`.
+
+    `phase` picks the section of an option file; `rank`/`world_size` default to
+    `torch.distributed`'s when it is initialized; `overrides` replace config keys.
+    """
+    cfg = config if isinstance(config, Config) else load_config(config, phase=phase, **overrides)
+    return Loader(cfg, rank=rank, world_size=world_size)
