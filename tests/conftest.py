@@ -1,6 +1,7 @@
 """Shared test helpers: nearest-neighbour paired datasets, the BasicSR fixtures, GPU skip."""
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 
 from dali_sr.storage.lmdb_writer import write_lmdb
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-BASICSR_FIXTURES = SHARED / "fixtures" / "basicsr"
+# LMDBs written by BasicSR's own code (not shipped with dali_sr): $DALI_SR_BASICSR_FIXTURES, by default the
+# folder shared/fixtures/basicsr beside this checkout.
+BASICSR_FIXTURES = Path(os.environ.get("DALI_SR_BASICSR_FIXTURES")
+                        or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "basicsr")
 
 
 def nearest_upsample(img: np.ndarray, scale: int) -> np.ndarray:
@@ -62,9 +65,10 @@ def paired_cfg(roots: dict[str, str], scale: int, lmdb: bool = False, **extra) -
 
 @pytest.fixture
 def basicsr_fixtures() -> Path:
-    """BasicSR's own test LMDBs (read-only); skipped when ../shared is absent."""
+    """BasicSR's own test LMDBs (read-only); skipped when they are absent."""
     if not BASICSR_FIXTURES.is_dir():
-        pytest.skip(f"BasicSR fixtures not found at {BASICSR_FIXTURES} (../shared is absent)")
+        pytest.skip(f"BasicSR fixtures not found at {BASICSR_FIXTURES}; set DALI_SR_BASICSR_FIXTURES to the folder "
+                    f"holding BasicSR's test LMDBs (gt.lmdb, lq.lmdb)")
     return BASICSR_FIXTURES
 
 

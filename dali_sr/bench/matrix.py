@@ -217,7 +217,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
         description="Measure dali_sr on the synthetic DIV2K-like pairs (per GT size) and REDS-like clips, stored in "
                     "each codec, for every num_threads x hw_decoder_load x prefetch_queue_depth; per group also the "
                     "BasicSR-style DataLoader, cv2 decode-only and DALI decode-only. Writes NAME.json, NAME.md "
-                    "(tables and the issue's targets) and NAME.png (samples/s vs threads) into --out.")
+                    "(tables and the GPU throughput targets) and NAME.png (samples/s vs threads) into --out.")
     p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
     p.add_argument("--codecs", type=choice_list(CODECS), default=list(CODECS), help="pair codecs (default all)")
     p.add_argument("--no-pairs", dest="codecs", action="store_const", const=[], help="leave the pairs out")

@@ -1,4 +1,4 @@
-"""The `bench-matrix` report as markdown (tables and the issue's targets) and as a PNG plot."""
+"""The `bench-matrix` report as markdown (tables and the GPU throughput targets) and as a PNG plot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,7 +42,7 @@ def _best(g: dict[str, Any], max_threads: Optional[int] = None) -> Optional[dict
 
 
 def _targets(report: dict[str, Any]) -> Iterator[tuple[str, str, str, bool]]:
-    """(what, measured, target, met) for every issue-5 throughput target the groups can answer."""
+    """(what, measured, target, met) for every GPU throughput target the groups can answer."""
     pairs = {(g["gt_size"], g["codec"]): g for g in report["groups"] if g["kind"] == "pairs"}
     workers = report["settings"]["workers"]
     for (gt, codec), g in sorted(pairs.items()):
@@ -83,7 +83,7 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
     if missing:
         lines.append(f"- partial: {len(report['groups'])} of {len(report['planned'])} groups measured; "
                      f"not measured: {', '.join(missing)}")
-    lines += ["", "## Targets (issue 5)", ""]
+    lines += ["", "## Targets", ""]
     if report["device"] == "cpu":
         lines += ["These targets are set for the GPU machine (baseline with 16 workers); judged on a CPU they only "
                   "show where the CPU path stands.", ""]

@@ -111,7 +111,7 @@ def _stored_as(roots: dict[str, str], root: Path, codec: str, preset: Optional[s
 
 
 def _synthetic(n: int, codec: str) -> dict[str, Any]:
-    """The issue's target setting on `n` cached synthetic pairs (480x480 GT, x4, LMDB of `codec`)."""
+    """The reference setting on `n` cached synthetic pairs (480x480 GT, x4, LMDB of `codec`)."""
     root = _cache(f"bench-{n}")
     roots = _build(root, f"{n} pairs", lambda: _stored_as(make_paired_dataset(str(root), n=n), root, codec, None))
     return {"type": PAIRED_TYPE, "name": f"synthetic-{n}-{codec}", "io_backend": {"type": "lmdb"},

@@ -142,10 +142,11 @@ class Loader:
         mine = self._identity()
         for key in _RESUME_KEYS:
             if key in state and state[key] != mine[key]:
-                what = "the dataset's keys differ" if key == "dataset" else f"{key}={state[key]!r}, this loader " \
-                                                                             f"has {key}={mine[key]!r}"
-                raise ConfigError(f"state_dict does not fit this loader ({key}: {what}); resume with the config and "
-                                  f"data the state was saved with")
+                if key == "dataset":
+                    what = f"over other samples (dataset {state[key]}, this loader's {mine[key]}: the keys differ)"
+                else:
+                    what = f"with {key}={state[key]!r}, this loader has {key}={mine[key]!r}"
+                raise ConfigError(f"state_dict was saved {what}; resume with the config and data it was saved with")
         self._epoch, self._batch = int(state["epoch"]), int(state["batch"])
         self._restored = self._epoch
 

@@ -239,5 +239,5 @@ def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
         raise DatasetError(f"{name}: image header says {header.height}x{header.width} pixels; the file is corrupt")
     if max(header.width, header.height) > MAX_SIDE or header.width * header.height > MAX_PIXELS:
         raise DatasetError(f"{name}: image is {header.height}x{header.width}, above the {MAX_SIDE}-pixel side / "
-                           f"{MAX_PIXELS} pixel limit; split it into sub-images (BasicSR extract_subimages)")
+                           f"{MAX_PIXELS} pixel limit; split it into sub-images (dali-sr extract-subimages)")
     return header
