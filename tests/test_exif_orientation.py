@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import dali_sr
-import pipelines.ops as ops
+import dali_sr.pipelines.ops as ops
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg, with_orientation
 from dali_sr.storage.headers import read_header
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import dali_sr
-import pipelines.ops as ops
+import dali_sr.pipelines.ops as ops
 from conftest import clip_cfg, make_nn_clips, make_nn_pairs, paired_cfg
 
 SIZES = [(12, 14), (10, 10), (13, 11), (16, 12), (11, 15), (14, 13), (20, 24), (9, 9)]

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 from nvidia.dali import fn, pipeline_def, types
 
-from pipelines.ops import decode
+from ..pipelines.ops import decode
 
 # (sample number) -> the encoded images that sample reads, with their labels
 Values = Callable[[int], list[tuple[np.ndarray, str]]]
