@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,36 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cli_types import positive_int
+from .device import resolve_device
+from .errors import DaliSRError
 from .loader import build_loader
-from .progress import progress
 from .models import TinySR
-from .synthetic.images import make_paired_dataset
+from .progress import progress
+from .synthetic import cache_dir
+from .synthetic.images import COMPLETE_MARKER, make_paired_dataset
 
 
-def cache_dir() -> Path:
-    """Where built-in datasets live: $DALI_SR_CACHE or ~/.cache/dali_sr."""
-    return Path(os.environ.get("DALI_SR_CACHE", Path.home() / ".cache" / "dali_sr"))
+# What a demo folder holds (`make_paired_dataset` and the preview); any other entry means it is not one.
+DEMO_ENTRIES = frozenset({"gt", "lq", "gt.lmdb", "lq.lmdb", COMPLETE_MARKER, "preview.png"})
+
+
+def check_cache_folder(root: Path) -> None:
+    """A `DaliSRError` unless `root` is missing, empty, or a demo folder (the dataset is written there)."""
+    if root.exists() and not root.is_dir():
+        raise DaliSRError(f"--cache {root} is a file; give a folder for the demo dataset")
+    strangers = sorted(p.name for p in root.iterdir() if p.name not in DEMO_ENTRIES) if root.is_dir() else []
+    if strangers:
+        raise DaliSRError(f"--cache {root} holds other files ({strangers[0]}{', ...' if len(strangers) > 1 else ''}); "
+                          f"the demo writes its dataset there, so give an empty or new folder")
+
+
+def check_preview_path(path: Path) -> None:
+    """A `DaliSRError` if the preview PNG cannot be written at `path` (a folder, or in a folder that is missing)."""
+    if path.is_dir():
+        raise DaliSRError(f"--preview {path} is a folder; give a file name such as {path / 'preview.png'}")
+    if not path.parent.is_dir():
+        raise DaliSRError(f"--preview {path}: the folder {path.parent} does not exist; create it or choose another path")
 
 
 def demo_config(roots: dict[str, str], device: str, batch: int) -> dict[str, Any]:
@@ -39,11 +59,17 @@ def _preview(path: Path, lq: torch.Tensor, sr: torch.Tensor, gt: torch.Tensor, c
         tiles = [lq[i].repeat_interleave(scale, 1).repeat_interleave(scale, 2), sr[i].clamp(0, 1), gt[i]]
         rows.append(torch.cat([t.detach().float().cpu() for t in tiles], dim=2))
     grid = (torch.cat(rows, dim=1).permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-    cv2.imwrite(str(path), grid[:, :, ::-1])
+    if not cv2.imwrite(str(path), grid[:, :, ::-1]):
+        raise DaliSRError(f"could not write the preview {path}; check the folder is writable and the name ends in .png")
 
 
 def run(args: argparse.Namespace) -> int:
+    resolve_device(args.device)  # a missing GPU is reported before any work
     root = Path(args.cache) if args.cache else cache_dir() / "demo"
+    preview = Path(args.preview) if args.preview else root / "preview.png"
+    check_cache_folder(root)
+    if args.preview:
+        check_preview_path(preview)
     print(f"[1/3] built-in dataset: {root} ({args.pairs} pairs of 480x480 PNG GT, x4, as BasicSR LMDBs)")
     roots = make_paired_dataset(str(root), n=args.pairs)
     cfg = demo_config(roots, args.device, args.batch)
@@ -73,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
                 if steps >= args.steps:
                     break
         bar.close()
-        preview = Path(args.preview) if args.preview else root / "preview.png"
         with torch.no_grad():
             _preview(preview, batch["lq"], model(batch["lq"]), batch["gt"])
     total = data_time + step_time
@@ -93,9 +118,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Builds a small paired dataset on first use (in $DALI_SR_CACHE/demo, by "
                                    "default ~/.cache/dali_sr/demo), runs the PairedImageDataset pipeline on the GPU if "
                                    "there is one (else CPU) and trains a tiny x4 network on its batches.")
-    p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
-    p.add_argument("--batch", type=int, default=16, help="batch size (default 16)")
-    p.add_argument("--pairs", type=int, default=64, help="pairs in the built-in dataset (default 64)")
+    p.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
+    p.add_argument("--batch", type=positive_int, default=16, help="batch size (default 16)")
+    p.add_argument("--pairs", type=positive_int, default=64, help="pairs in the built-in dataset (default 64)")
     p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
     p.add_argument("--cache", default=None, help="dataset folder (default $DALI_SR_CACHE/demo)")
     p.add_argument("--preview", default=None, help="preview PNG path (default <dataset folder>/preview.png)")

@@ -121,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import DaliSRError
 
     out = Path(args.out)
-    if not out.is_dir():
-        raise DaliSRError(f"--out {out}: the folder does not exist")
+    if out.exists() and not out.is_dir():
+        raise DaliSRError(f"--out {out} is a file; give a folder for the report")
+    out.mkdir(parents=True, exist_ok=True)
     on_gpu = resolve_device(args.device)
     if on_gpu:
         import torch

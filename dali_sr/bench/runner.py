@@ -45,6 +45,7 @@ from ..pipelines.registry import load_config
 from ..parallel import ordered_map, usable_cpus
 from ..progress import progress
 from ..datasets.paired.index import PairedIndex
+from ..synthetic import cache_dir
 from ..synthetic.images import make_paired_dataset
 from ..synthetic.clips import make_clip_dataset
 from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES, gpu_memory, proctree
@@ -79,10 +80,6 @@ class Workload:
 
 
 # -- the config -------------------------------------------------------------------------------
-def _cache(folder: str) -> Path:
-    return Path(os.environ.get("DALI_SR_CACHE") or Path.home() / ".cache" / "dali_sr") / folder
-
-
 def _build(root: Path, what: str, make: Callable[[], dict[str, str]]) -> dict[str, str]:
     """Run `make` (which builds a synthetic dataset in `root` once); a one-line error if it cannot write."""
     print(f"synthetic dataset: {what} in {root}", file=sys.stderr)
@@ -112,7 +109,7 @@ def _stored_as(roots: dict[str, str], root: Path, codec: str, preset: Optional[s
 
 def _synthetic(n: int, codec: str) -> dict[str, Any]:
     """The reference setting on `n` cached synthetic pairs (480x480 GT, x4, LMDB of `codec`)."""
-    root = _cache(f"bench-{n}")
+    root = cache_dir() / f"bench-{n}"
     roots = _build(root, f"{n} pairs", lambda: _stored_as(make_paired_dataset(str(root), n=n), root, codec, None))
     return {"type": PAIRED_TYPE, "name": f"synthetic-{n}-{codec}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"], "scale": 4, "gt_size": 128,
@@ -121,7 +118,7 @@ def _synthetic(n: int, codec: str) -> dict[str, Any]:
 
 def _synthetic_clips(n: int, codec: str) -> dict[str, Any]:
     """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 GT, x4, LMDB of `codec`)."""
-    root = _cache(f"bench-clips-{n}")
+    root = cache_dir() / f"bench-clips-{n}"
     roots = _build(root, f"{n} clips of {SYNTHETIC_CLIP_FRAMES} frames",
                    lambda: _stored_as(make_clip_dataset(str(root), clips=n, frames=SYNTHETIC_CLIP_FRAMES), root,
                                       codec, "reds"))

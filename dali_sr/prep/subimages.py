@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -52,6 +53,7 @@ class ExtractReport:
     images: int  # input images
     subimages: int  # files written
     kept_small: list[str]  # inputs smaller than the crop on some side, kept (keep_small)
+    deep: list[str]  # inputs of more than 8 bits per channel, written as they are
 
 
 @dataclass
@@ -92,7 +94,8 @@ def _remove_old_subimages(dst: str) -> int:
     return removed
 
 
-def _crop_one(job: _Job, dst: str, crop: int, step: int, thresh: int, level: int, keep_small: bool) -> int:
+def _crop_one(job: _Job, dst: str, crop: int, step: int, thresh: int, level: int, keep_small: bool) -> tuple[int, bool]:
+    """Write the sub-images of one input; (how many, whether it has more than 8 bits per channel)."""
     import cv2
     import numpy as np
 
@@ -122,7 +125,7 @@ def _crop_one(job: _Job, dst: str, crop: int, step: int, thresh: int, level: int
                                    f"check the extension and free disk space") from None
             if not ok:
                 raise DatasetError(f"{out}: OpenCV could not write it; check free disk space and permissions of {dst}")
-    return index
+    return index, img.dtype != np.uint8
 
 
 def extract_subimages(src: str, dst: str, crop: int = 480, step: int = 240, thresh: int = 0, level: int = 3,
@@ -159,9 +162,10 @@ def extract_subimages(src: str, dst: str, crop: int = 480, step: int = 240, thre
     if os.path.isdir(dst):
         _remove_old_subimages(dst)
     os.makedirs(dst, exist_ok=True)
-    counts = run_pool(lambda j: _crop_one(j, dst, crop, step, thresh, level, keep_small), jobs, workers,
-                      "extract-subimages", "image", progress)
-    return ExtractReport(images=len(jobs), subimages=sum(counts), kept_small=small)
+    done = run_pool(lambda j: _crop_one(j, dst, crop, step, thresh, level, keep_small), jobs, workers,
+                    "extract-subimages", "image", progress)
+    deep = [os.path.basename(job.path) for job, (_, wide) in zip(jobs, done) if wide]
+    return ExtractReport(images=len(jobs), subimages=sum(n for n, _ in done), kept_small=small, deep=deep)
 
 
 def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
@@ -201,4 +205,8 @@ def run(args: argparse.Namespace) -> int:
                                force=args.force, progress=not args.quiet)
     note = f" ({len(report.kept_small)} smaller than the crop kept)" if report.kept_small else ""
     print(f"wrote {report.subimages} sub-images of {report.images} images to {args.dst}{note}")
+    if report.deep:
+        shown = ", ".join(report.deep[:3]) + (f" and {len(report.deep) - 3} more" if len(report.deep) > 3 else "")
+        print(f"warning: {len(report.deep)} input(s) have 16 bits per channel ({shown}) and their sub-images too; "
+              f"the loader reads 8-bit images only: convert them to 8 bits before packing", file=sys.stderr)
     return 0

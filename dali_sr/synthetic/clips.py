@@ -22,7 +22,7 @@ from ..storage.lmdb_writer import write_lmdb
 from ..parallel import ordered_map, usable_cpus
 from ..storage.codecs import encode
 from ..storage.formats import codec_extension
-from .images import natural_image
+from .images import COMPLETE_MARKER, natural_image
 
 CLIP_CODECS = ("png", "jpeg")  # the frame formats of the built-in clips
 MAX_PAN_STEP = 3  # GT pixels a clip's view moves per frame, per axis
@@ -78,7 +78,7 @@ def make_clip_dataset(root: str, clips: int = 8, frames: int = 20, gt_hw: tuple[
     base = Path(root)
     names = clip_names(clips)
     roots = {"gt": str(base / "gt"), "lq": str(base / "lq"), "meta_info_file": str(base / "meta_info.txt")}
-    done = base / ".complete"
+    done = base / COMPLETE_MARKER
     if not done.is_file():
         seeds = np.random.SeedSequence(seed).spawn(len(names))  # one stream per clip: any thread order
         write = partial(_write_clip, roots, frames=frames, gt_hw=gt_hw, scale=scale, codec=codec)

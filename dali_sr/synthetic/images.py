@@ -17,6 +17,9 @@ from ..storage.formats import codec_extension
 from ..storage.lmdb_writer import write_lmdb
 
 
+COMPLETE_MARKER = ".complete"  # written last: the folder's dataset is whole
+
+
 def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """An HWC uint8 BGR image: blurred colour fields at several scales, shapes, fine texture."""
     img = np.zeros((height, width, 3), np.float32)
@@ -52,7 +55,7 @@ def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4,
     base = Path(root)
     ext = codec_extension(codec)
     roots = {"gt": str(base / "gt"), "lq": str(base / "lq")}
-    done = base / ".complete"
+    done = base / COMPLETE_MARKER
     if not done.is_file():
         for side in roots.values():
             os.makedirs(side, exist_ok=True)

@@ -1,0 +1,203 @@
+"""What a new user runs into: bad command-line values, wrong paths and settings, `show` before training,
+and what the commands print when stderr is a log file rather than a terminal."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import dali_sr
+from conftest import has_gpu, make_nn_pairs, paired_cfg
+from dali_sr import ConfigError, DatasetError
+from dali_sr.cli import main
+from faults import iteration_error, one_line
+
+
+def _cli(*args: str, cwd: Path = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dali_sr", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess, command: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"dali-sr {command}: error: ") or "error: argument" in lines[0]
+    return lines[0]
+
+
+# -- demo -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("steps", ["0", "-3"])
+def test_demo_refuses_steps_that_are_not_positive(steps, tmp_path):
+    proc = _cli("demo", "--steps", steps, "--cache", str(tmp_path / "d"), "--device", "cpu")
+    assert proc.returncode == 2 and "argument --steps: must be a positive integer" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_a_preview_in_a_missing_folder_before_any_work(tmp_path, capsys):
+    assert main(["demo", "--steps", "2", "--device", "cpu", "--cache", str(tmp_path / "d"),
+                 "--preview", "/no/such/dir/p.png"]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == "dali-sr demo: error: --preview /no/such/dir/p.png: the folder /no/such/dir does not exist; " \
+                  "create it or choose another path"
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_an_unrelated_non_empty_cache_folder(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"mine")
+    assert main(["demo", "--steps", "2", "--device", "cpu", "--cache", str(folder)]) == 2
+    assert "holds other files (holiday.jpg); the demo writes its dataset there" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["holiday.jpg"]
+
+
+@pytest.mark.skipif(has_gpu(), reason="checks the machine without a GPU")
+def test_demo_on_a_missing_gpu_fails_before_building_the_dataset(tmp_path, capsys):
+    assert main(["demo", "--device", "gpu", "--cache", str(tmp_path / "d")]) == 2
+    assert "device: gpu, but no CUDA GPU is visible to DALI" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+# -- show ---------------------------------------------------------------------------------------------
+def _x4_pairs(tmp_path: Path) -> dict:
+    return make_nn_pairs(tmp_path, 4, [(40, 40), (40, 40), (40, 40)])
+
+
+def _damage(roots: dict, how: str) -> str:
+    """Break pair img001 the way a new user's data is broken; returns the path the message must name."""
+    gt, lq = Path(roots["gt"], "img001.png"), Path(roots["lq"], "img001.png")
+    if how == "truncated":
+        gt.write_bytes(gt.read_bytes()[:2000])
+    elif how == "text":
+        gt.write_text("this is a text file named .png")
+    elif how == "16bit":
+        cv2.imwrite(str(gt), cv2.imread(str(gt)).astype(np.uint16) * 257)
+    elif how == "size-mismatch":
+        cv2.imwrite(str(gt), cv2.imread(str(gt))[:150])
+    return str(gt if how != "size-mismatch" else gt)
+
+
+@pytest.mark.parametrize("how, needle", [
+    ("truncated", "truncated PNG (its end is missing)"),
+    ("text", "unsupported image format"),
+    ("16bit", "16-bit PNG is not supported"),
+    ("size-mismatch", "GT must be scale 4 x LQ"),
+])
+def test_show_reports_a_dataset_that_fails_at_its_first_batch(tmp_path, capsys, how, needle):
+    roots = _x4_pairs(tmp_path)
+    path = _damage(roots, how)
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"type: PairedImageDataset\nscale: 4\ngt_size: 64\ndataroot_gt: {roots['gt']}\n"
+                   f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert "1 sample(s) would fail (headers and sizes only):" in out and path in out and needle in out
+    assert one_line(err.strip()).startswith("dali-sr show: error: ")
+
+
+@pytest.mark.parametrize("change, needle", [
+    ("gt_size: 256", "smaller than the LQ patch 64x64 (gt_size 256 / scale 4)"),
+    ("gt_size: 32\nscale: 2", "GT must be scale 2 x LQ"),
+])
+def test_show_reports_settings_the_data_cannot_meet(tmp_path, capsys, change, needle):
+    roots = _x4_pairs(tmp_path)
+    cfg = tmp_path / "c.yml"
+    base = {"type": "PairedImageDataset", "scale": "4", "gt_size": "64", "dataroot_gt": roots["gt"],
+            "dataroot_lq": roots["lq"], "batch_size_per_gpu": "2", "device": "cpu"}
+    for line in change.splitlines():
+        key, value = line.split(": ")
+        base[key] = value
+    cfg.write_text("".join(f"{k}: {v}\n" for k, v in base.items()))
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    out = capsys.readouterr().out
+    assert "3 sample(s) would fail" in out and needle in out
+
+
+def test_show_on_good_data_says_what_it_did_not_check(tmp_path, capsys):
+    roots = _x4_pairs(tmp_path)
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"type: PairedImageDataset\nscale: 4\ngt_size: 64\ndataroot_gt: {roots['gt']}\n"
+                   f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
+    assert main(["show", str(cfg), "--quiet"]) == 0
+    assert "no problem found (dali-sr verify decodes every image)" in capsys.readouterr().out
+
+
+# -- paths and settings ---------------------------------------------------------------------------------
+def test_a_missing_lmdb_says_it_does_not_exist(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, [(10, 12)] * 2, lmdb=True)
+    with pytest.raises(DatasetError) as e:
+        dali_sr.build_loader(paired_cfg(roots, 2, lmdb=True, dataroot_gt=str(tmp_path / "nope.lmdb")))
+    assert one_line(str(e.value)) == f"nn: LMDB folder {tmp_path / 'nope.lmdb'} does not exist; fix dataroot_gt / " \
+                                     f"dataroot_lq"
+
+
+def test_an_lmdb_read_as_a_folder_suggests_the_lmdb_backend(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, [(10, 12)] * 2, lmdb=True)
+    with pytest.raises(DatasetError, match=r"holds data.mdb\), read with io_backend disk; set io_backend: "
+                                           r"\{type: lmdb\}"):
+        dali_sr.build_loader(paired_cfg(roots, 2, dataroot_gt=roots["gt_lmdb"], dataroot_lq=roots["lq_lmdb"]))
+
+
+def test_a_folder_given_as_the_config_file(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        dali_sr.load_config(tmp_path)
+    assert one_line(str(e.value)) == f"config file {tmp_path} is a directory, not a YAML file; pass the path of a " \
+                                     f"YAML file"
+
+
+def test_an_unknown_io_backend_key_is_named():
+    with pytest.raises(ConfigError, match=r"unknown key 'io_backend.typ'; did you mean 'type'\?"):
+        dali_sr.load_config({"type": "PairedImageDataset", "scale": 2, "gt_size": 8, "io_backend": {"typ": "disk"}})
+
+
+@pytest.mark.parametrize("config", [42, None, ["type: PairedImageDataset"]])
+def test_a_config_that_is_neither_a_path_nor_a_mapping(config):
+    with pytest.raises(ConfigError) as e:
+        dali_sr.build_loader(config)
+    assert one_line(str(e.value)).startswith("a config is a YAML file path or a dict of dataset options, not ")
+
+
+# -- native libraries, logs and commands ---------------------------------------------------------------------
+def test_a_truncated_png_fails_without_native_library_lines(tmp_path, capfd):
+    roots = make_nn_pairs(tmp_path, 2, [(40, 40)] * 2)
+    path = Path(roots["gt"], "img001.png")
+    path.write_bytes(path.read_bytes()[:300])
+    message = iteration_error(paired_cfg(roots, 2, batch_size_per_gpu=2))
+    assert f"{path}: truncated PNG" in message
+    err = capfd.readouterr().err
+    assert "libpng" not in err and "png_parser" not in err, err
+
+
+def test_extract_subimages_warns_about_16_bit_inputs(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), np.full((8, 8, 3), 1000, np.uint16))
+    cv2.imwrite(str(src / "b.png"), np.zeros((8, 8, 3), np.uint8))
+    proc = _cli("extract-subimages", str(src), str(tmp_path / "dst"), "--crop", "4", "--step", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: 1 input(s) have 16 bits per channel (a.png)" in proc.stderr
+    assert "the loader reads 8-bit images only" in proc.stderr
+
+
+def test_roi_probe_creates_its_output_folder(tmp_path):
+    out = tmp_path / "new" / "results"
+    assert main(["roi-probe", "--device", "cpu", "--codecs", "png", "--iterations", "1", "--out", str(out),
+                 "--name", "p"]) == 0
+    assert (out / "p.json").is_file() and (out / "p.md").is_file()
+
+
+def test_progress_off_a_terminal_is_plain_lines(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(30):
+        cv2.imwrite(str(src / f"{k:03d}.png"), np.full((8, 8, 3), k, np.uint8))
+    proc = _cli("pack", str(src), str(tmp_path / "out.lmdb"), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("pack out.lmdb: ")]
+    assert lines and lines[-1].startswith("pack out.lmdb: 30/30 img (100 %)"), proc.stderr
