@@ -20,7 +20,7 @@ from typing import Iterable, Optional
 from ..cli_types import positive_int
 from ..datasets.clips.frames import gaps, order_stems, scan_clip, scan_clip_names
 from ..errors import ConfigError, DatasetError
-from ..storage.headers import PNG_MAGIC, jpeg_frame
+from ..storage.headers import PNG_MAGIC, jpeg_frame, png_chunks
 from ..parallel import check_workers, default_workers, run_pool
 from ..storage.folders import list_images
 
@@ -41,29 +41,23 @@ def _decode_shape(path: str) -> tuple[int, int, int]:
     raise DatasetError(f"{path}: decoded to {img.ndim} dimensions; store 2-D gray or colour images")
 
 
-def _png_shape(f, path: str) -> Optional[tuple[int, int, int]]:
-    """(h, w, c) from PNG chunks up to IDAT when the header fixes OpenCV's channel count, else None."""
-    f.seek(8)
-    head = f.read(8)
-    if len(head) < 8 or head[4:8] != b"IHDR":
+def _png_shape(start: bytes, whole: bool, path: str) -> Optional[tuple[int, int, int]]:
+    """(h, w, c) from the PNG chunks before IDAT in `start` (the file's first bytes; all of it if `whole`) when
+    the header fixes OpenCV's channel count; None when the decoder must say (tRNS, palettes, IDAT not reached)."""
+    chunks = list(png_chunks(start))
+    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][2] < 13 or len(start) < chunks[0][1] + 13:
         raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
-    ihdr = f.read(13)
-    if len(ihdr) < 13:
-        raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
-    width, height, depth, ctype = struct.unpack(">IIBB", ihdr[:10])
+    at = chunks[0][1]
+    width, height, depth, ctype = struct.unpack(">IIBB", start[at:at + 10])
     if width == 0 or height == 0:
         raise DatasetError(f"{path}: PNG header says {height}x{width} pixels; the file is corrupt, re-create it")
-    f.seek(4, os.SEEK_CUR)  # CRC
-    while True:  # a tRNS chunk (before IDAT) changes what OpenCV returns: decode then
-        head = f.read(8)
-        if len(head) < 8:
+    kinds = [kind for kind, _, _ in chunks]
+    if b"IDAT" not in kinds:
+        if whole:
             raise DatasetError(f"{path}: truncated PNG (no image data); re-create the file")
-        length, kind = struct.unpack(">I4s", head)
-        if kind == b"IDAT":
-            break
-        if kind == b"tRNS":
-            return None
-        f.seek(length + 4, os.SEEK_CUR)
+        return None
+    if b"tRNS" in kinds:  # transparency changes what OpenCV returns: decode then
+        return None
     if depth in (8, 16) and ctype in (0, 2, 6):
         return height, width, {0: 1, 2: 3, 6: 4}[ctype]
     return None
@@ -85,7 +79,7 @@ def probe_shape(path: str) -> tuple[int, int, int]:
                 raise DatasetError(f"{path}: empty file (0 bytes); re-create it or remove it from the folder")
             shape = None
             if start.startswith(PNG_MAGIC):
-                shape = _png_shape(f, path)
+                shape = _png_shape(start, len(start) < 65536, path)
             elif start[:3] == b"\xff\xd8\xff":
                 shape = _jpeg_shape(start)
                 if shape is None and len(start) == 65536:  # frame header after large APP segments
