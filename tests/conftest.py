@@ -81,7 +81,7 @@ def has_gpu() -> bool:
 def pytest_collection_modifyitems(config, items):
     if has_gpu():
         return
-    skip = pytest.mark.skip(reason="no CUDA GPU visible to DALI and PyTorch (run on the GPU machine)")
+    skip = pytest.mark.skip(reason="no CUDA GPU visible to DALI and PyTorch (run them on a machine with a CUDA GPU)")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
