@@ -462,6 +462,20 @@ def test_meta_info_file_pair_without_lq_is_named(tmp_path):
     assert "'a.png,'" in one_line(e) and str(meta) in one_line(e)
 
 
+def test_meta_info_keys_end_at_the_first_dot_for_the_loader_and_verify(tmp_path):
+    """BasicSR's paths_from_lmdb: `line.split('.')[0]`. A name with two dots keys its value by the first part."""
+    from dali_sr.prep.verify import verify
+
+    img = cv2.imencode(".png", np.zeros((4, 6, 3), np.uint8))[1].tobytes()
+    root = tmp_path / "x.lmdb"
+    with lmdb.open(str(root), map_size=1 << 20) as env, env.begin(write=True) as txn:
+        txn.put(b"a", img)
+    (root / "meta_info.txt").write_text("a.b.png (4,6,3) 1\n")
+    assert read_lmdb_meta(str(root)).keys == ["a"]
+    report = verify(str(root), progress=False)
+    assert report.ok, report.problems
+
+
 # -- BasicSR's own fixture LMDBs ----------------------------------------------------------------------
 def test_basicsr_meta_info_keys_despite_wrong_shape(basicsr_fixtures):
     assert "(80,60,3)" in (basicsr_fixtures / "lq.lmdb" / "meta_info.txt").read_text()
