@@ -1,5 +1,5 @@
-"""`dali-sr` command line: demo, train-demo, bench, bench-matrix, bench-source, show, and the dataset preparation
-and checking commands. Each command module adds its own parser; this module only gathers them."""
+"""`dali-sr` command line: demo, train-demo, bench, bench-matrix, bench-source, roi-probe, gpu-suite, show, and the
+dataset preparation and checking commands. Each command module adds its own parser; this module only gathers them."""
 from __future__ import annotations
 
 import argparse
@@ -11,12 +11,12 @@ from .errors import DaliSRError
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo, show
-    from .bench import matrix, roi_probe, source_time, train_demo
+    from .bench import gpu_suite, matrix, roi_probe, source_time, train_demo
     from .prep import inspect_cmd, meta_cmd, pack, regroup, subimages, verify
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (demo, train_demo, bench, matrix, source_time, roi_probe, show, pack, subimages, meta_cmd, regroup,
+    for module in (demo, train_demo, bench, matrix, source_time, roi_probe, gpu_suite, show, pack, subimages, meta_cmd, regroup,
                    verify, inspect_cmd):
         module.add_parser(sub)
     return parser

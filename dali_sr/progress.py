@@ -1,7 +1,8 @@
 """Progress of long-running commands: a live bar on a terminal, plain periodic lines in a log.
 
 A bar redraws one line with carriage returns, which a log file keeps as one huge line; off a
-terminal the same progress is printed as a short line every 10 % (and at most every 30 s).
+terminal the same progress is printed as a short line every 10 % or 30 s, but not more often than
+every 5 s, and once at the end.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Iterable, Iterator, Optional, TextIO, TypeVar
 T = TypeVar("T")
 LINE_SECONDS = 30.0
 LINE_FRACTION = 0.1
+LINE_MIN_SECONDS = 5.0
 
 
 class _Lines:
@@ -30,7 +32,8 @@ class _Lines:
         self.n += n
         now = time.monotonic()
         step = (self.total or 0) * LINE_FRACTION
-        if (step and self.n - self._last_n >= step) or now - self._last_time >= LINE_SECONDS:
+        since = now - self._last_time
+        if (step and self.n - self._last_n >= step and since >= LINE_MIN_SECONDS) or since >= LINE_SECONDS:
             self._print(now)
 
     def _print(self, now: float) -> None:

@@ -149,7 +149,7 @@ def test_skip_baseline(lmdb_config, capsys):
 def test_synthetic_config_is_the_target_setting(lmdb_config, tmp_path, monkeypatch):
     made = {}
 
-    def fake_dataset(root: str, n: int) -> dict[str, str]:
+    def fake_dataset(root: str, n: int, size: int) -> dict[str, str]:
         made.update(root=root, n=n)
         data = lmdb_config.parent / "data"
         return {"gt_lmdb": str(data / "gt.lmdb"), "lq_lmdb": str(data / "lq.lmdb")}
@@ -169,7 +169,7 @@ def test_codec_packs_the_synthetic_pairs_once(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
     monkeypatch.setattr(runner, "make_paired_dataset",
-                        lambda root, n: make_paired_dataset(root, n=n, size=64, scale=4))
+                        lambda root, n, size: make_paired_dataset(root, n=n, size=64, scale=4))
     args = cli.build_parser().parse_args(["bench", "synthetic", "--synthetic", "3", "--codec", "raw"])
     cfg = runner._config(args)
     root = tmp_path / "bench-3"

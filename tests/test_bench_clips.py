@@ -285,7 +285,7 @@ def test_decode_only_decodes_the_frames_of_a_sample(nn_clips, loader_of, monkeyp
 def test_synthetic_clips_config_is_the_reds_setting(tmp_path, monkeypatch):
     made = {}
 
-    def fake_dataset(root: str, clips: int, frames: int) -> dict[str, str]:
+    def fake_dataset(root: str, clips: int, frames: int, gt_hw: tuple) -> dict[str, str]:
         made.update(root=root, clips=clips, frames=frames)
         return {"gt_lmdb": "GT", "lq_lmdb": "LQ", "meta_info_file": "META"}
 
@@ -319,7 +319,7 @@ def test_clip_report_counts_clips(nn_clips, tmp_path, monkeypatch, capsys):
 
 
 def test_bench_synthetic_clips_end_to_end(tmp_path, monkeypatch, capsys):
-    def tiny_clips(root: str, clips: int, frames: int) -> dict[str, str]:
+    def tiny_clips(root: str, clips: int, frames: int, gt_hw: tuple) -> dict[str, str]:
         return make_clip_dataset(root, clips=clips, frames=FRAMES, gt_hw=(64, 64), scale=SCALE)
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))

@@ -18,7 +18,7 @@ def small_pairs(tmp_path_factory, request):
     root = tmp_path_factory.mktemp("matrix-cache")
     patch = pytest.MonkeyPatch()
     patch.setenv("DALI_SR_CACHE", str(root))
-    patch.setattr(runner, "make_paired_dataset", lambda folder, n: make_paired_dataset(folder, n=n, size=96, scale=4))
+    patch.setattr(runner, "make_paired_dataset", lambda folder, n, size: make_paired_dataset(folder, n=n, size=96, scale=4))
     request.addfinalizer(patch.undo)
     return root
 
@@ -47,7 +47,7 @@ def test_matrix_measures_every_cell_against_one_baseline_per_group(small_pairs, 
         assert g["cells"][g["best"]]["pairs_per_s"] == max(c["pairs_per_s"] for c in g["cells"])
     text = (tmp_path / "m.md").read_text()
     assert "| PNG GT 32: best with ≤ 1 threads vs baseline (1 workers) |" in text
-    assert "Lossless GT 32: best of jpeg2000/raw (raw," in text
+    assert "Lossless GT 32: best of jpeg2000/htj2k/raw (raw," in text
     assert text.count("| threads | hw load |") == 2
     plot = cv2.imread(str(tmp_path / "m.png"))
     assert plot is not None and plot.shape[0] > 300 and plot.shape[1] > 400
@@ -71,7 +71,7 @@ def test_a_grid_split_over_runs_merges_into_one_report(small_pairs, tmp_path, ca
     text = (tmp_path / "ab.md").read_text()
     assert f"part b.json ({b['date']}): `{b['command']}`" in text and "partial" not in text
     # raw's best against the PNG baseline: a target only the merged report can judge
-    assert "Lossless GT 32: best of jpeg2000/raw (raw," in text
+    assert "Lossless GT 32: best of jpeg2000/htj2k/raw (raw," in text
     assert "Lossless GT" not in (tmp_path / "b.md").read_text()
     assert cv2.imread(str(tmp_path / "ab.png")) is not None
     capsys.readouterr()

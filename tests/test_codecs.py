@@ -12,7 +12,7 @@ import dali_sr
 from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.storage.codecs import codec_of_tag, decode, encode, meta_tag
 from dali_sr.storage.formats import LOSSLESS, codec_extension as extension
-from dali_sr.storage.headers import read_header, sniff_codec
+from dali_sr.storage.headers import SNIFF_BYTES, read_header, sniff_codec
 from dali_sr.prep.pack import pack
 
 from conftest import clip_cfg, make_nn_clips, make_nn_pairs, paired_cfg
@@ -43,14 +43,14 @@ def assert_same_pixels(a: list[dict], b: list[dict]) -> None:
 
 
 # -- headers ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("codec", ["png", "jpeg", "jpeg2000", "raw"])
+@pytest.mark.parametrize("codec", ["png", "jpeg", "jpeg2000", "htj2k", "raw"])
 @pytest.mark.parametrize("img", [COLOUR, GRAY], ids=["colour", "gray"])
 def test_header_gives_codec_size_and_channels(codec, img):
     value = encode(img, codec, "x", quality=90)
     header = read_header(as_bytes(value), "x")
     assert (header.codec, header.height, header.width, header.channels) == (codec, *img.shape[:2],
                                                                             1 if img.ndim == 2 else 3)
-    assert sniff_codec(value[:16]) == codec
+    assert sniff_codec(value[:SNIFF_BYTES]) == codec
 
 
 def test_jpeg2000_codestream_and_pnm_comments_are_read():
@@ -100,9 +100,10 @@ def test_non_png_codecs_drop_alpha_and_refuse_16_bit():
 
 
 def test_meta_tags_name_their_codec():
-    assert [meta_tag(c) for c in ("png", "jpeg", "jpeg2000", "raw")] == ["1", "jpeg:q95", "jpeg2000:lossless", "raw"]
-    assert [codec_of_tag(t) for t in ("1", "jpeg:q80", "jpeg2000:lossless", "raw", "(3,4,3)")] == \
-        ["png", "jpeg", "jpeg2000", "raw", None]
+    assert [meta_tag(c) for c in ("png", "jpeg", "jpeg2000", "htj2k", "raw")] == \
+        ["1", "jpeg:q95", "jpeg2000:lossless", "htj2k:lossless", "raw"]
+    assert [codec_of_tag(t) for t in ("1", "jpeg:q80", "jpeg2000:lossless", "htj2k:lossless", "raw", "(3,4,3)")] == \
+        ["png", "jpeg", "jpeg2000", "htj2k", "raw", None]
     assert extension("raw", 1) == ".pgm" and extension("raw", 3) == ".ppm"
 
 
@@ -170,7 +171,7 @@ def test_resume_refuses_another_codec(tmp_path, monkeypatch):
 def nn_pairs(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("codec_pairs")
     roots = make_nn_pairs(root, 2, [(40, 48), (36, 52), (44, 40), (48, 48), (32, 40)], lmdb=True)
-    for codec in ("jpeg2000", "raw", "jpeg"):
+    for codec in ("jpeg2000", "htj2k", "raw", "jpeg"):
         for side in ("gt", "lq"):
             roots[f"{side}_{codec}"] = str(root / f"{side}_{codec}.lmdb")
             pack(roots[side], roots[f"{side}_{codec}"], codec=codec, lossy=True, progress=False)
@@ -183,8 +184,8 @@ def codec_cfg(roots: dict, lq: str, gt: str, **extra) -> dict:
     return paired_cfg(roots, 2, lmdb=True, dataroot_lq=roots[lq], dataroot_gt=roots[gt], seed=3, **extra)
 
 
-@pytest.mark.parametrize("lq, gt", [("lq_jpeg2000", "gt_jpeg2000"), ("lq_raw", "gt_raw"), ("lq_raw", "gt_jpeg2000"),
-                                    ("lq_lmdb", "gt_raw")])
+@pytest.mark.parametrize("lq, gt", [("lq_jpeg2000", "gt_jpeg2000"), ("lq_htj2k", "gt_htj2k"), ("lq_raw", "gt_raw"),
+                                    ("lq_raw", "gt_jpeg2000"), ("lq_lmdb", "gt_raw"), ("lq_jpeg2000", "gt_htj2k")])
 @pytest.mark.parametrize("phase", ["train", "val"])
 def test_lossless_codecs_give_the_png_batches_exactly(nn_pairs, lq, gt, phase):
     _, roots = nn_pairs
@@ -215,26 +216,25 @@ def test_mixed_codecs_in_one_lmdb_load_exactly(nn_pairs, tmp_path):
     _, roots = nn_pairs
     mixed = {}
     for side in ("gt", "lq"):
-        sources = [lmdb_values(roots[f"{side}_lmdb"]), lmdb_values(roots[f"{side}_raw"]),
-                   lmdb_values(roots[f"{side}_jpeg2000"])]
-        metas = [Path(roots[f"{side}_{c}"], "meta_info.txt").read_text().splitlines() for c in ("lmdb", "raw",
-                                                                                                 "jpeg2000")]
+        kinds = ("lmdb", "raw", "jpeg2000", "htj2k")
+        sources = [lmdb_values(roots[f"{side}_{c}"]) for c in kinds]
+        metas = [Path(roots[f"{side}_{c}"], "meta_info.txt").read_text().splitlines() for c in kinds]
         path = tmp_path / f"{side}_mixed.lmdb"
         keys = sorted(sources[0])
         with lmdb.open(str(path), map_size=1 << 26) as env, env.begin(write=True) as txn:
             for i, key in enumerate(keys):
-                txn.put(key.encode(), sources[i % 3][key])
-        (path / "meta_info.txt").write_text("\n".join(metas[i % 3][i] for i in range(len(keys))) + "\n")
+                txn.put(key.encode(), sources[i % len(kinds)][key])
+        (path / "meta_info.txt").write_text("\n".join(metas[i % len(kinds)][i] for i in range(len(keys))) + "\n")
         mixed[side] = str(path)
-    codecs = {sniff_codec(v[:16]) for v in lmdb_values(mixed["gt"]).values()}
-    assert codecs == {"png", "raw", "jpeg2000"}
+    codecs = {sniff_codec(v[:SNIFF_BYTES]) for v in lmdb_values(mixed["gt"]).values()}
+    assert codecs == {"png", "raw", "jpeg2000", "htj2k"}
     roots = dict(roots, lq_mixed=mixed["lq"], gt_mixed=mixed["gt"])
     for phase in ("train", "val"):
         assert_same_pixels(batches(codec_cfg(roots, "lq_mixed", "gt_mixed", phase=phase)),
                            batches(codec_cfg(roots, "lq_lmdb", "gt_lmdb", phase=phase)))
 
 
-@pytest.mark.parametrize("codecs", [("raw",), ("jpeg2000",), ("raw", "png", "jpeg2000")])
+@pytest.mark.parametrize("codecs", [("raw",), ("jpeg2000",), ("htj2k",), ("raw", "png", "jpeg2000", "htj2k")])
 def test_raw_and_jpeg2000_files_on_disk_load_exactly(nn_pairs, tmp_path, codecs):
     """Folders of .ppm / .jp2 files (or both, with PNG, file by file) give the PNG folders' batches."""
     _, roots = nn_pairs
@@ -276,7 +276,7 @@ def test_bad_raw_values_are_named_by_key(nn_pairs, tmp_path, fault, match):
 
 
 # -- clips ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("codec", ["raw", "jpeg2000"])
+@pytest.mark.parametrize("codec", ["raw", "jpeg2000", "htj2k"])
 @pytest.mark.parametrize("kind", ["REDSDataset", "REDSRecurrentDataset"])
 def test_clip_pipelines_read_lossless_codecs_exactly(tmp_path, codec, kind):
     roots = make_nn_clips(tmp_path, 2, {"000": (6, 32, 36), "001": (5, 36, 32)}, lmdb=True)

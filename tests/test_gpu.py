@@ -93,10 +93,11 @@ def _lmdb_in_codecs(folder: str, dst: str, codecs: tuple) -> str:
     return dst
 
 
-@pytest.mark.parametrize("codecs", [("jpeg2000",), ("raw",), ("png", "raw", "jpeg2000")])
+@pytest.mark.parametrize("codecs", [("jpeg2000",), ("htj2k",), ("raw",), ("png", "raw", "jpeg2000", "htj2k")])
 @pytest.mark.parametrize("phase", ["train", "val"])
 def test_gpu_lossless_codecs_equal_cpu_exactly(tmp_path, codecs, phase):
-    """nvJPEG2000 / raw windows moved to the GPU / a mixed LMDB: the CPU pipeline's pixels, exactly."""
+    """nvJPEG2000 (classic and HTJ2K) / raw windows moved to the GPU / a mixed LMDB: the CPU pipeline's pixels,
+    exactly."""
     roots = make_nn_pairs(tmp_path, 2, [(40, 48), (36, 52), (44, 40), (48, 48)])
     for side in ("gt", "lq"):
         roots[f"{side}_lmdb"] = _lmdb_in_codecs(roots[side], str(tmp_path / f"{side}.lmdb"), codecs)

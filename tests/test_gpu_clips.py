@@ -66,7 +66,7 @@ def test_gpu_old_edvr_raw_clips_equal_cpu(tmp_path):
         assert g["key"] == c["key"] and torch.equal(g["lq"], c["lq"]) and torch.equal(g["gt"], c["gt"])
 
 
-@pytest.mark.parametrize("codec", ["jpeg2000", "raw"])
+@pytest.mark.parametrize("codec", ["jpeg2000", "htj2k", "raw"])
 @pytest.mark.parametrize("kind, phase", [("REDSDataset", "train"), ("REDSRecurrentDataset", "train"),
                                          ("VideoTestDataset", "val")])
 def test_gpu_lossless_codec_clips_equal_cpu_exactly(tmp_path, codec, kind, phase):

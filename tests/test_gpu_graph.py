@@ -26,7 +26,7 @@ CLIPS = {"001": (6, 32, 36), "002": (5, 32, 36)}  # JPEG 2000 needs sides >= 32
 def _pairs(tmp, codec: str = "png", phase: str = "train", **extra) -> dict:
     roots = make_nn_pairs(tmp, 2, [(32, 36), (34, 32), (40, 33)], lmdb=codec != "jpeg",
                           ext=".jpg" if codec == "jpeg" else ".png")
-    if codec in ("raw", "jpeg2000"):
+    if codec in ("raw", "jpeg2000", "htj2k"):
         for side in ("gt", "lq"):
             roots[f"{side}_lmdb"] = str(tmp / f"{side}_{codec}.lmdb")
             pack(roots[side], roots[f"{side}_lmdb"], codec=codec, progress=False)
@@ -51,6 +51,7 @@ CASES = {
     "pairs-png-val": lambda t: _pairs(t, phase="val"),
     "pairs-jpeg-train-disk": lambda t: _pairs(t, "jpeg"),
     "pairs-jpeg2000-train": lambda t: _pairs(t, "jpeg2000"),
+    "pairs-htj2k-train": lambda t: _pairs(t, "htj2k"),
     "pairs-raw-train": lambda t: _pairs(t, "raw"),
     "pairs-raw-val": lambda t: _pairs(t, "raw", phase="val"),
     "pairs-y-mean-std-val": lambda t: _pairs(t, phase="val", color="y", mean=[0.5], std=[0.5]),
@@ -60,6 +61,7 @@ CASES = {
     "reds-recurrent-train": lambda t: _clips(t, "REDSRecurrentDataset"),
     "reds-raw-train": lambda t: _clips(t, "REDSDataset", codec="raw"),
     "reds-recurrent-jpeg2000-train": lambda t: _clips(t, "REDSRecurrentDataset", codec="jpeg2000"),
+    "reds-htj2k-train": lambda t: _clips(t, "REDSDataset", codec="htj2k"),
     "video-test-val": lambda t: _clips(t, "VideoTestDataset", phase="val", num_frame=3),
     "video-recurrent-test-val": lambda t: _clips(t, "VideoRecurrentTestDataset", phase="val"),
     "video-test-raw-val": lambda t: _clips(t, "VideoTestDataset", phase="val", codec="raw", num_frame=3),

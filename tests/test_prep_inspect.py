@@ -18,7 +18,7 @@ from test_prep_verify import image, one_line, write_lmdb
 IMAGES = {  # key: (h, w, c, codec)
     "a": (32, 40, 3, "png"), "b": (32, 40, 3, "png"), "c": (48, 32, 1, "png"),
     "d": (32, 40, 3, "jpeg"), "e": (64, 64, 3, "jpeg"),
-    "f": (32, 40, 3, "jpeg2000"), "g": (32, 40, 3, "raw"), "h": (33, 35, 1, "raw"),
+    "f": (32, 40, 3, "jpeg2000"), "g": (32, 40, 3, "raw"), "h": (33, 35, 1, "raw"), "i": (32, 40, 3, "htj2k"),
 }
 
 
@@ -38,21 +38,21 @@ def test_lmdb_stats(tmp_path, capsys):
     vals = values()
     root = write_lmdb(tmp_path / "mixed.lmdb", vals, [])
     report = inspect(root)
-    assert (report.kind, report.images, report.unreadable) == ("lmdb", 8, [])
+    assert (report.kind, report.images, report.unreadable) == ("lmdb", 9, [])
     assert report.total_bytes == sum(len(v) for v in vals.values())
     assert report.data_mdb_bytes == os.path.getsize(Path(root) / "data.mdb")
-    for codec in ("png", "jpeg", "jpeg2000", "raw"):
+    for codec in ("png", "jpeg", "jpeg2000", "htj2k", "raw"):
         keys = [k for k, spec in IMAGES.items() if spec[3] == codec]
         stats = report.codecs[codec]
         assert stats.count == len(keys)
         assert stats.mean_bytes == pytest.approx(sum(len(vals[k]) for k in keys) / len(keys))
         pixels = sum(IMAGES[k][0] * IMAGES[k][1] for k in keys)
         assert stats.bytes_per_pixel == pytest.approx(sum(len(vals[k]) for k in keys) / pixels)
-    assert list(report.codecs) == ["jpeg", "jpeg2000", "png", "raw"]
-    assert report.common_sizes() == [((32, 40, 3), 5), ((33, 35, 1), 1), ((48, 32, 1), 1), ((64, 64, 3), 1)]
+    assert list(report.codecs) == ["htj2k", "jpeg", "jpeg2000", "png", "raw"]
+    assert report.common_sizes() == [((32, 40, 3), 6), ((33, 35, 1), 1), ((48, 32, 1), 1), ((64, 64, 3), 1)]
     assert cli(root) == 0
     out = capsys.readouterr().out
-    assert f"{root} (lmdb): 8 images, {report.total_bytes} bytes of values" in out and "32 x 40 x 3: 5" in out
+    assert f"{root} (lmdb): 9 images, {report.total_bytes} bytes of values" in out and "32 x 40 x 3: 6" in out
 
 
 def test_unreadable_header_and_json(tmp_path, capsys):
@@ -61,7 +61,7 @@ def test_unreadable_header_and_json(tmp_path, capsys):
     vals["y"] = b"\x89PNG\r\n\x1a\n" + bytes(10)
     root = write_lmdb(tmp_path / "bad.lmdb", vals, None)
     report = inspect(root)
-    assert report.images == 10 and sum(s.count for s in report.codecs.values()) == 8
+    assert report.images == 11 and sum(s.count for s in report.codecs.values()) == 9
     assert report.total_bytes == sum(len(v) for v in vals.values())
     assert len(report.unreadable) == 2
     assert one_line(report.unreadable[0]).startswith(f"LMDB {root} key x: unsupported image format (BMP)")
@@ -72,7 +72,7 @@ def test_unreadable_header_and_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data == report.to_json()
     assert data["codecs"]["png"]["count"] == 3 and data["unreadable"] == report.unreadable
-    assert data["sizes"][0] == {"shape": [32, 40, 3], "count": 5}
+    assert data["sizes"][0] == {"shape": [32, 40, 3], "count": 6}
     assert cli(root, "--json", "-") == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out) == data and "unreadable" in captured.err

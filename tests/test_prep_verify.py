@@ -106,8 +106,8 @@ def one_line(msg: str) -> str:
 
 
 ALL = {"png": dict.fromkeys(LQ_SIZES, "png"), "jpeg": dict.fromkeys(LQ_SIZES, "jpeg"),
-       "jpeg2000": dict.fromkeys(LQ_SIZES, "jpeg2000"), "raw": dict.fromkeys(LQ_SIZES, "raw"),
-       "mixed": {"img000": "png", "img001": "jpeg2000", "img002": "raw"}}
+       "jpeg2000": dict.fromkeys(LQ_SIZES, "jpeg2000"), "htj2k": dict.fromkeys(LQ_SIZES, "htj2k"),
+       "raw": dict.fromkeys(LQ_SIZES, "raw"), "mixed": {"img000": "png", "img001": "htj2k", "img002": "raw"}}
 
 
 @pytest.mark.parametrize("name", list(ALL))
@@ -279,7 +279,7 @@ def test_json_output(tmp_path, capsys):
     assert data == report.to_json()
     assert data["ok"] is False and data["scale"] == SCALE
     assert data["sides"]["lq"] == {"path": lq, "kind": "lmdb", "images": 3,
-                                   "codecs": {"jpeg2000": 1, "png": 1, "raw": 1}}
+                                   "codecs": {"htj2k": 1, "png": 1, "raw": 1}}
     assert [(p["key"], p["side"], p["kind"]) for p in data["problems"]] == [("img000", "gt", "header")]
     capsys.readouterr()
     assert cli(gt, "--pair", lq, "--scale", str(SCALE), "--json", "-") == 1

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-CODECS = ("jpeg", "png", "jpeg2000")
+CODECS = ("jpeg", "png", "jpeg2000", "htj2k")
 OPERATORS = ("image_slice", "image_crop", "image_random_crop")
 SIZE, WINDOW, ANCHOR = 480, 96, (37, 200)  # image side, window side, window (x, y) for slice / crop
 BATCH = 8
@@ -149,7 +149,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p = subparsers.add_parser("roi-probe", help="which DALI ROI decode paths work (and exactly) on this device",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))
-    p.add_argument("--codecs", type=choice_list(CODECS), default=list(CODECS), help="default jpeg,png,jpeg2000")
+    p.add_argument("--codecs", type=choice_list(CODECS), default=list(CODECS), help="default jpeg,png,jpeg2000,htj2k")
     p.add_argument("--iterations", type=positive_int, default=20, help="batches per case (default 20)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before a case counts as hung (120)")
     p.add_argument("--out", default="benchmarks/results", help="folder for NAME.json and NAME.md")

@@ -102,25 +102,29 @@ def _stored_as(roots: dict[str, str], root: Path, codec: str, preset: Optional[s
         if not (db / "meta_info.txt").is_file():
             print(f"packing {side} as {codec} into {db}", file=sys.stderr)
             pack(roots[side], str(db), codec=codec, lossy=True, preset=preset, force=True, resume=True,
-                 progress=False)
+                 workers=usable_cpus(), progress=False)
         out[f"{side}_lmdb"] = str(db)
     return out
 
 
-def _synthetic(n: int, codec: str) -> dict[str, Any]:
-    """The reference setting on `n` cached synthetic pairs (480x480 GT, x4, LMDB of `codec`)."""
-    root = cache_dir() / f"bench-{n}"
-    roots = _build(root, f"{n} pairs", lambda: _stored_as(make_paired_dataset(str(root), n=n), root, codec, None))
+def _synthetic(n: int, codec: str, side: int = 480) -> dict[str, Any]:
+    """The reference setting on `n` cached synthetic pairs (`side`x`side` GT, 480 by default, x4, LMDB of `codec`)."""
+    root = cache_dir() / (f"bench-{n}" if side == 480 else f"bench-{n}-{side}px")
+    roots = _build(root, f"{n} pairs", lambda: _stored_as(make_paired_dataset(str(root), n=n, size=side), root,
+                                                          codec, None))
     return {"type": PAIRED_TYPE, "name": f"synthetic-{n}-{codec}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"], "scale": 4, "gt_size": 128,
             "use_hflip": True, "use_rot": True, "batch_size_per_gpu": 16}
 
 
-def _synthetic_clips(n: int, codec: str) -> dict[str, Any]:
-    """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 GT, x4, LMDB of `codec`)."""
-    root = cache_dir() / f"bench-clips-{n}"
-    roots = _build(root, f"{n} clips of {SYNTHETIC_CLIP_FRAMES} frames",
-                   lambda: _stored_as(make_clip_dataset(str(root), clips=n, frames=SYNTHETIC_CLIP_FRAMES), root,
+def _synthetic_clips(n: int, codec: str, frames: int = SYNTHETIC_CLIP_FRAMES,
+                     gt_hw: tuple[int, int] = (720, 1280)) -> dict[str, Any]:
+    """An EDVR-style REDS training setting on `n` cached synthetic clips (720x1280 GT by default, x4, LMDB of
+    `codec`)."""
+    default = frames == SYNTHETIC_CLIP_FRAMES and gt_hw == (720, 1280)
+    root = cache_dir() / (f"bench-clips-{n}" if default else f"bench-clips-{n}x{frames}-{gt_hw[0]}x{gt_hw[1]}")
+    roots = _build(root, f"{n} clips of {frames} frames",
+                   lambda: _stored_as(make_clip_dataset(str(root), clips=n, frames=frames, gt_hw=gt_hw), root,
                                       codec, "reds"))
     return {"type": CLIP_TYPE, "name": f"synthetic-clips-{n}-{codec}", "io_backend": {"type": "lmdb"},
             "dataroot_gt": roots["gt_lmdb"], "dataroot_lq": roots["lq_lmdb"],

@@ -120,7 +120,7 @@ def _settings(args: argparse.Namespace, loader: Loader, workers: int, amp_dtype:
             "set": args.overrides}
 
 
-def _table(report: dict[str, Any]) -> str:
+def table(report: dict[str, Any]) -> str:
     """The printed report: settings, one row per loader, the data-share comparison."""
     s, results = report["settings"], report["results"]
     lines = [f"dali-sr train-demo: {s['network']} ({s['params']:,} params) x{s['scale']} on {s['dataset']} "
@@ -145,24 +145,29 @@ def _table(report: dict[str, Any]) -> str:
 def _load(args: argparse.Namespace) -> Loader:
     """The dali_sr loader over the cached synthetic pairs with the command's settings."""
     make, default_n = SYNTHETIC["synthetic"]
-    section = make(args.pairs or default_n, args.codec)
+    section = make(args.pairs or default_n, args.codec, getattr(args, "side", 480))
     overrides = {"gt_size": args.gt_size, "batch_size_per_gpu": args.batch, "seed": 0,
                  **config_overrides(args.overrides, args.device)}
     return build_loader(section, **overrides)
 
 
-def run(args: argparse.Namespace) -> int:
-    """The `dali-sr train-demo` command."""
-    check_json_path(args.json)
+def train_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Train on the loaders `args` names (the command's options) and return the report: settings and results."""
     with _load(args) as loader:
         cfg = loader.cfg
         if cfg.color == "y":
             raise ConfigError("train-demo trains RGB networks; color: y is not supported")
         workers = args.workers or cfg.num_threads
         amp_dtype = None if args.no_amp else (torch.float16 if loader.on_gpu else torch.bfloat16)
-        report = {"settings": _settings(args, loader, workers, amp_dtype),
-                  "results": _run_loaders(args, loader, workers, amp_dtype)}
-    print(_table(report))
+        return {"settings": _settings(args, loader, workers, amp_dtype),
+                "results": _run_loaders(args, loader, workers, amp_dtype)}
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `dali-sr train-demo` command."""
+    check_json_path(args.json)
+    report = train_report(args)
+    print(table(report))
     write_json(args.json, report)
     last, steps = next(iter(report["results"].values())), args.warmup + args.steps
     print(f"OK: {steps} batches of lq {tuple(last['lq_shape'])} / gt {tuple(last['gt_shape'])} flowed into "

@@ -3,7 +3,7 @@
 By default values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.png',
 cv2.imread(path, cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines
 are `{key}.png ({h},{w},{c}) {level}`. `codec` picks another storage codec (`storage.codecs`:
-jpeg, lossless jpeg2000, raw), named in the meta line's extension and last column.
+jpeg, lossless jpeg2000 and htj2k, raw), named in the meta line's extension and last column.
 Keys and file selection: `pack_sources`.
 
 The LMDB is built in the sibling folder `DST.partial` (no `meta_info.txt`, so no loader takes it
@@ -29,7 +29,7 @@ from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
 from ..storage.codecs import DEFAULT_LEVEL, DEFAULT_QUALITY, check_codec, encode, meta_tag
 from ..storage.formats import CODECS, LOSSLESS
-from ..storage.headers import read_header, sniff_codec
+from ..storage.headers import SNIFF_BYTES, read_header, sniff_codec
 from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
@@ -119,7 +119,7 @@ def _verify_decodes(path: str) -> None:
 
 def _resumed_shape(value, key: str, where: Path, codec: str) -> tuple[int, int, int]:
     """(h, w, c) of a value a partial build already holds; it must be a `codec` value."""
-    if sniff_codec(bytes(value[:16])) != codec:
+    if sniff_codec(bytes(value[:SNIFF_BYTES])) != codec:
         raise DatasetError(f"{where}: value of key {key!r} is not {codec}; this is not a pack partial build of this "
                            f"codec, rerun with --force to start over")
     return _stored_shape(value, f"{where} key {key!r}")
@@ -229,7 +229,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc).
 
     codec: png (BasicSR's, at `level`) | jpeg (at `quality`; needs `lossy=True`) | jpeg2000
-    (lossless) | raw (PPM/PGM pixels); see `storage.codecs`.
+    (lossless) | htj2k (lossless) | raw (PPM/PGM pixels); see `storage.codecs`.
     preset: None | 'div2k' | 'reds' | 'vimeo90k' (file selection and keys); recursive: every
     level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
     list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
@@ -343,7 +343,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         "sep_trainlist.txt: 00001/0001)")
     p.add_argument("--codec", choices=CODECS, default="png",
                    help="how values are stored: png (default, BasicSR's; decoded on CPU threads), jpeg (lossy, needs "
-                        "--lossy; nvJPEG on GPU), jpeg2000 (lossless; nvJPEG2000 on GPU; sides >= 32 px), raw "
+                        "--lossy; nvJPEG on GPU), jpeg2000 (lossless; nvJPEG2000 on GPU; sides >= 32 px), htj2k "
+                        "(lossless High-Throughput JPEG 2000; nvJPEG2000 on GPU, fast on the CPU too), raw "
                         "(uint8 pixels with their size, as binary PPM/PGM: no decode, largest)")
     p.add_argument("--level", type=_int_in(0, 9, "PNG compression level"), default=DEFAULT_LEVEL,
                    help=f"PNG compression level 0..9 (default {DEFAULT_LEVEL}, as BasicSR)")

@@ -20,7 +20,7 @@ from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
 from ..storage.codecs import codec_of_tag, decode
 from ..storage.formats import CODECS
-from ..storage.headers import read_header, sniff_codec
+from ..storage.headers import SNIFF_BYTES, read_header, sniff_codec
 from ..parallel import check_workers, default_workers, run_pool
 from ..storage.meta_files import Shape
 from .stored_images import StoredImages
@@ -86,7 +86,7 @@ def _check_value(images: StoredImages, key: str) -> _Checked:
         value = images.read(key)
     except DatasetError as e:
         return _Checked(None, None, [("read", str(e))])
-    codec = sniff_codec(value[:16].tobytes())
+    codec = sniff_codec(value[:SNIFF_BYTES].tobytes())
     try:
         header = read_header(value, name)
     except DatasetError as e:
@@ -130,7 +130,7 @@ def _meta_problems(images: StoredImages, checked: dict[str, _Checked]) -> list[t
         tagged = codec_of_tag(entry.tag)
         if tagged is None:
             out.append((key, "meta_codec", f"{images.name(key)}: meta_info.txt tag {entry.tag!r} names no codec "
-                                           f"(a PNG level, jpeg:qN, jpeg2000:lossless or raw); fix the line"))
+                                           f"(a PNG level, jpeg:qN, jpeg2000:lossless, htj2k:lossless or raw); fix the line"))
         elif tagged != result.codec:
             out.append((key, "meta_codec", f"{images.name(key)}: meta_info.txt says {tagged} ({entry.tag}) but "
                                            f"the value is {result.codec}; fix the line or re-pack"))

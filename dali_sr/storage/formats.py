@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 
-CODECS = ("png", "jpeg", "jpeg2000", "raw")  # what the loader reads and `dali-sr pack --codec` writes
-LOSSLESS = ("png", "jpeg2000", "raw")
+CODECS = ("png", "jpeg", "jpeg2000", "htj2k", "raw")  # what the loader reads and `dali-sr pack --codec` writes
+LOSSLESS = ("png", "jpeg2000", "htj2k", "raw")
 
 # File extensions of each codec, the first one written by `pack` (raw: `.pgm` for one channel).
-CODEC_EXTENSIONS = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "jpeg2000": (".jp2",), "raw": (".ppm", ".pgm")}
+CODEC_EXTENSIONS = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "jpeg2000": (".jp2",), "htj2k": (".jph",),
+                    "raw": (".ppm", ".pgm")}
 RAW_GRAY_EXTENSION = ".pgm"
 
 LOADER_EXTENSIONS = frozenset(ext for exts in CODEC_EXTENSIONS.values() for ext in exts)

@@ -1,6 +1,7 @@
 """Read a stored image's format and size from its first bytes, without decoding it.
 
-Formats the loader reads: PNG, JPEG, JPEG 2000 (JP2 file or J2K codestream) and `raw`
+Formats the loader reads: PNG, JPEG, JPEG 2000 (JP2 file or J2K codestream), HTJ2K (JPH file or
+Part 15 codestream) and `raw`
 (binary PPM/PGM: a text header, then uint8 HWC pixels in RGB order). The sources use this
 to pick crop windows and to name a bad file before DALI sees it.
 """
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..errors import DatasetError
 
+SNIFF_BYTES = 1024  # what `sniff_codec` and `read_header` look at (a JPEG frame header may come later)
 MAX_SIDE = 32768
 MAX_PIXELS = 1 << 28
 
@@ -20,6 +22,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JP2_MAGIC = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 J2K_MAGIC = b"\xff\x4f\xff\x51"
 PNM_MAGICS = (b"P5", b"P6")  # binary gray / RGB
+JPH_BRAND = b"jph "  # the file type of HTJ2K files (ISO/IEC 15444-15)
+CAP_MARKER, SOT_MARKER = 0x50, 0x90  # JPEG 2000 codestream markers 0xFF50 (capabilities), 0xFF90 (start of tile)
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> channels
 Buffer = Union[bytes, memoryview]
 # JPEG start-of-frame markers that carry the image size (not DHT, JPG, DAC).
@@ -28,7 +32,7 @@ _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD
 
 @dataclass(frozen=True)
 class ImageHeader:
-    codec: str  # "png" | "jpeg" | "jpeg2000" | "raw"
+    codec: str  # "png" | "jpeg" | "jpeg2000" | "htj2k" | "raw"
     height: int
     width: int
     channels: int
@@ -37,16 +41,33 @@ class ImageHeader:
 
 
 def sniff_codec(data: bytes) -> str:
-    """Codec name of stored image bytes from their magic: png, jpeg, jpeg2000, raw, or a description."""
+    """Codec name of stored image bytes from their start (give it `SNIFF_BYTES`: HTJ2K is told from classic
+    JPEG 2000 by its file type or its codestream's main header): png, jpeg, jpeg2000, htj2k, raw, or a description."""
     if data.startswith(PNG_MAGIC):
         return "png"
     if data[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if data.startswith(JP2_MAGIC) or data.startswith(J2K_MAGIC):
-        return "jpeg2000"
+        return "htj2k" if _high_throughput(data) else "jpeg2000"
     if data[:2] in PNM_MAGICS and data[2:3].isspace():
         return "raw"
     return _name_codec(data)
+
+
+def _high_throughput(data: bytes) -> bool:
+    """Whether JPEG 2000 bytes are HTJ2K (Part 15): a JPH file (brand `jph `), or a codestream whose main header
+    has the capabilities marker (CAP) that Part 15 codestreams carry."""
+    if data.startswith(JP2_MAGIC):
+        return data[20:24] == JPH_BRAND  # the file type box follows the 12-byte signature box
+    pos = 2  # after SOC
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == CAP_MARKER:
+            return True
+        if marker == SOT_MARKER:  # the first tile: the main header has ended
+            return False
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return False
 
 
 def _name_codec(data: bytes) -> str:
@@ -166,8 +187,8 @@ def _jpeg(data: bytes, name: str) -> ImageHeader:
     return ImageHeader("jpeg", frame[0], frame[1], frame[2])
 
 
-def _jpeg2000(data: bytes, name: str) -> ImageHeader:
-    """Size from the JP2 `ihdr` box or the J2K SIZ marker; 8-bit components only."""
+def _jpeg2000(data: bytes, name: str, codec: str) -> ImageHeader:
+    """Size from the JP2/JPH `ihdr` box or the J2K SIZ marker; 8-bit components only."""
     if data.startswith(J2K_MAGIC):
         siz = data[4:]
         if len(siz) < 38:
@@ -185,7 +206,7 @@ def _jpeg2000(data: bytes, name: str) -> ImageHeader:
     if depths != {8}:
         raise DatasetError(f"{name}: JPEG 2000 with {sorted(depths)}-bit components is not supported; store 8-bit "
                            f"images")
-    return ImageHeader("jpeg2000", height, width, channels)
+    return ImageHeader(codec, height, width, channels)
 
 
 def _pnm(data: bytes, name: str) -> ImageHeader:
@@ -212,7 +233,7 @@ def _pnm(data: bytes, name: str) -> ImageHeader:
 
 def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
     """Format and size of stored image bytes; `DatasetError` naming `name` if unsupported or bad."""
-    data = encoded[:1024].tobytes()
+    data = encoded[:SNIFF_BYTES].tobytes()
     codec = sniff_codec(data)
     if codec == "png":
         header = _png(data, name)
@@ -221,14 +242,14 @@ def read_header(encoded: np.ndarray, name: str) -> ImageHeader:
             header = _jpeg(data, name)
         except DatasetError:  # frame header after large APP segments (EXIF thumbnails)
             header = _jpeg(encoded.tobytes(), name)
-    elif codec == "jpeg2000":
-        header = _jpeg2000(data, name)
+    elif codec in ("jpeg2000", "htj2k"):
+        header = _jpeg2000(data, name, codec)
     elif codec == "raw":
         header = _pnm(data, name)
     elif not data:
         raise DatasetError(f"{name}: empty file (0 bytes); re-create it")
     else:
-        raise DatasetError(f"{name}: unsupported image format ({codec}); store PNG, JPEG, JPEG 2000 or raw "
+        raise DatasetError(f"{name}: unsupported image format ({codec}); store PNG, JPEG, JPEG 2000, HTJ2K or raw "
                            f"(dali-sr pack --codec)")
     if codec in ("png", "jpeg"):
         # cv2.IMREAD_COLOR and DALI's decoders both apply Exif orientation: 5-8 swap height and width

@@ -6,12 +6,15 @@ close to DIV2K sub-images (smooth regions, edges and texture, not white noise).
 from __future__ import annotations
 
 import os
+import shutil
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Optional
 
 import cv2
 import numpy as np
 
+from ..parallel import ordered_map, usable_cpus
 from ..storage.codecs import encode
 from ..storage.formats import codec_extension
 from ..storage.lmdb_writer import write_lmdb
@@ -38,31 +41,35 @@ def natural_image(rng: np.random.Generator, height: int, width: int) -> np.ndarr
     return np.clip(img * 255.0, 0, 255).astype(np.uint8)
 
 
-def _pairs(n: int, size: int, scale: int, seed: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    for k in range(n):
-        gt = natural_image(rng, size, size)
-        lq = cv2.resize(gt, (size // scale, size // scale), interpolation=cv2.INTER_AREA)
-        yield f"{k:04d}_s001", lq, gt
+def _write_pair(roots: dict[str, str], k: int, size: int, scale: int, codec: str, seed: int) -> None:
+    """Pair `k`: its own random stream (so pairs can be made in any order, on any number of threads)."""
+    gt = natural_image(np.random.default_rng([seed, k]), size, size)
+    lq = cv2.resize(gt, (size // scale, size // scale), interpolation=cv2.INTER_AREA)
+    key, ext = f"{k:04d}_s001", codec_extension(codec)
+    Path(roots["lq"], key + ext).write_bytes(encode(lq, codec, key))
+    Path(roots["gt"], key + ext).write_bytes(encode(gt, codec, key))
 
 
 def make_paired_dataset(root: str, n: int = 64, size: int = 480, scale: int = 4, codec: str = "png",
-                        seed: int = 0, lmdb: bool = True) -> dict[str, str]:
-    """Write `n` pairs under `root` as folders `gt/`, `lq/` and, if `lmdb`, `gt.lmdb`, `lq.lmdb`.
+                        seed: int = 0, lmdb: bool = True, workers: Optional[int] = None) -> dict[str, str]:
+    """Write `n` pairs under `root` as folders `gt/`, `lq/` and, if `lmdb`, `gt.lmdb`, `lq.lmdb`, encoding on
+    `workers` threads (default: every usable CPU).
 
-    Returns the dataroots; does nothing for parts that already exist complete.
+    Returns the dataroots; does nothing for parts that already exist complete (made with these settings).
     """
     base = Path(root)
-    ext = codec_extension(codec)
     roots = {"gt": str(base / "gt"), "lq": str(base / "lq")}
     done = base / COMPLETE_MARKER
-    if not done.is_file():
+    made = f"{n} pairs, {size}px, x{scale}, {codec}, seed {seed}\n"
+    if not done.is_file() or done.read_text() != made:
+        for stale in ("gt", "lq", "gt.lmdb", "lq.lmdb"):
+            shutil.rmtree(base / stale, ignore_errors=True)
         for side in roots.values():
             os.makedirs(side, exist_ok=True)
-        for key, lq, gt in _pairs(n, size, scale, seed):
-            Path(roots["lq"], key + ext).write_bytes(encode(lq, codec, key))
-            Path(roots["gt"], key + ext).write_bytes(encode(gt, codec, key))
-        done.write_text(f"{n} pairs, {size}px, x{scale}, {codec}\n")
+        write = partial(_write_pair, roots, size=size, scale=scale, codec=codec, seed=seed)
+        for _ in ordered_map(write, range(n), workers or usable_cpus()):
+            pass
+        done.write_text(made)
     if lmdb:
         for side in ("gt", "lq"):
             db = base / f"{side}.lmdb"
