@@ -138,7 +138,7 @@ def hardware_jpeg_decoder() -> str:
 
         decoder = nvimgcodec.Decoder(backends=[nvimgcodec.Backend(nvimgcodec.BackendKind.HW_GPU_ONLY)])
         jpeg = cv2.imencode(".jpg", np.full((256, 256, 3), 128, np.uint8))[1].tobytes()
-        image = decoder.decode(jpeg)
+        image = decoder.decode(nvimgcodec.CodeStream(jpeg))
     except Exception as e:  # noqa: BLE001 - no GPU, no nvImageCodec Python module, or no hardware backend
         return f"not in use ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})"
     return "in use: the hardware backend decodes JPEG" if image is not None else "not in use: no hardware backend"
