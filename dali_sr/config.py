@@ -23,6 +23,7 @@ from .parallel import default_workers
 PHASES = ("train", "val", "test")
 DEVICES = ("auto", "gpu", "cpu")
 IO_BACKENDS = ("disk", "lmdb")
+DEGRADATIONS = ("bicubic",)  # how LQ is made from each GT window when no dataroot_lq is given
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ OPTIONS: dict[str, Option] = {
     "use_hflip": Option(_BOOL, False),
     "use_flip": Option(_BOOL, None),  # BasicSR's old name of use_hflip
     "use_rot": Option(_BOOL, False),
+    "use_vflip": Option(_BOOL, False),  # dali_sr's: vertical flips (p=0.5) of their own, without use_rot's transpose
     "mean": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
     "std": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
     "color": Option(_STR + (_NONE,), None, lambda v: v in (None, "y", "rgb"), "'y' or omitted"),
@@ -77,6 +79,8 @@ OPTIONS: dict[str, Option] = {
     "persistent_workers": Option(_BOOL, False),  # accepted; DALI's pipeline persists anyway
     "use_shuffle": Option(_BOOL, None),  # BasicSR's name of shuffle
     # dali_sr's own keys
+    "degradation": Option(_STR + (_NONE,), None, lambda v: v is None or v in DEGRADATIONS,
+                          f"one of {DEGRADATIONS} (LQ made from GT; the default without dataroot_lq)"),
     "device": Option(_STR, "auto", lambda v: v in DEVICES, f"one of {DEVICES}"),
     "device_id": Option(_INT + (_NONE,), None, lambda v: v is None or v >= 0, "a non-negative integer"),
     "seed": Option(_INT, 0, _non_negative, "a non-negative integer"),
@@ -123,6 +127,7 @@ class Config:
     gt_size: Optional[int]
     use_hflip: bool
     use_rot: bool
+    use_vflip: bool
     mean: Optional[tuple]
     std: Optional[tuple]
     color: Optional[str]
@@ -137,6 +142,7 @@ class Config:
     source_workers: int
     shuffle: bool
     drop_last: bool
+    degradation: Optional[str] = None  # LQ made from GT (no dataroot_lq): "bicubic"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -239,6 +245,14 @@ def _hflip(section: Mapping[str, Any], v: Mapping[str, Any], where: str) -> bool
     return v["use_hflip"] if "use_hflip" in section or v["use_flip"] is None else v["use_flip"]
 
 
+def _degradation(v: Mapping[str, Any], where: str) -> Optional[str]:
+    """How LQ is made: None with `dataroot_lq` (stored LQ), else `degradation`, by default bicubic."""
+    if v["dataroot_lq"] and v["degradation"]:
+        raise ConfigError(f"{where}: 'degradation' makes LQ from GT, but 'dataroot_lq' gives stored LQ; remove one "
+                          f"of them")
+    return None if v["dataroot_lq"] else (v["degradation"] or "bicubic")
+
+
 def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, *,
                 type_options: Callable[[str], TypeOptions], **overrides: Any) -> Config:
     """Validate a dataset section or a whole BasicSR option file into a `Config`.
@@ -281,13 +295,14 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         raise ConfigError(f"{where}: training needs 'gt_size' (GT patch size, e.g. 128)")
     if v["gt_size"] is not None and train and v["gt_size"] % v["scale"]:
         raise ConfigError(f"{where}: 'gt_size' {v['gt_size']} is not a multiple of scale {v['scale']}")
+    degradation = _degradation(v, where)
     shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
     device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
     cfg = Config(
         type=v["type"], phase=phase_, name=v["name"] or v["type"], scale=v["scale"],
         dataroot_gt=v["dataroot_gt"], dataroot_lq=v["dataroot_lq"], meta_info_file=v["meta_info_file"],
         filename_tmpl=v["filename_tmpl"], io_backend=_io_backend(v["io_backend"], where),
-        gt_size=v["gt_size"], use_hflip=use_hflip, use_rot=v["use_rot"],
+        gt_size=v["gt_size"], use_hflip=use_hflip, use_rot=v["use_rot"], use_vflip=v["use_vflip"],
         mean=tuple(float(x) for x in mean) if mean is not None else None,
         std=tuple(float(x) for x in std) if std is not None else None,
         color="y" if v["color"] == "y" else None,
@@ -297,7 +312,7 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         num_threads=v["num_threads"] or v["num_worker_per_gpu"] or default_workers(),
         prefetch_queue_depth=v["prefetch_queue_depth"], hw_decoder_load=float(v["hw_decoder_load"]),
         source_workers=v["source_workers"],
-        shuffle=shuffle, drop_last=v["drop_last"] if v["drop_last"] is not None else train,
+        shuffle=shuffle, drop_last=v["drop_last"] if v["drop_last"] is not None else train, degradation=degradation,
         extra={k: v[k] for k in spec.options},
     )
     spec.validate(cfg, where)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from .datasets.plan import Sampling
 from .errors import DaliSRError, DatasetError, listing
 from .loader import Loader, build_loader
 from .parallel import default_workers, ordered_map
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if len(problems) > SHOWN:
             print(f"  ... and {len(problems) - SHOWN} more")
         raise DaliSRError(f"{cfg.name}: {len(problems)} sample(s) cannot be loaded, first: {listing(problems, 1)}")
-    print(f"  every sample's headers read: no problem found (dali-sr verify decodes every image)")
+    print("  every sample's headers read: no problem found (dali-sr verify decodes every image)")
     return 0
 
 

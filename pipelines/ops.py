@@ -6,7 +6,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 from nvidia.dali import fn, types
+from nvidia.dali import math as dmath
 
+from dali_sr.degrade import bicubic
 from dali_sr.datasets.outputs import ImageSide, SourceOutputs, Window
 from dali_sr.datasets.source import PlanSource
 
@@ -148,14 +150,45 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
     return x
 
 
+def bicubic_float(image, scale: int, frames: bool, on_gpu: bool):
+    """HWC (FHWC) images -> float32 MATLAB `imresize(image, 1/scale)` (bicubic, antialiased), not rounded: two
+    1-D correlations with mirrored borders, each keeping every scale-th value (`dali_sr.degrade.bicubic`)."""
+    weights, anchor = bicubic.taps(scale)
+    device, k = "gpu" if on_gpu else "cpu", len(weights)
+    x = fn.cast(image, dtype=types.FLOAT)
+    x = fn.filter(x, _constant(weights.reshape(k, 1), device), anchor=[anchor, 0], border="reflect_1001")
+    x = x[:, ::scale] if frames else x[::scale]
+    x = fn.filter(x, _constant(weights.reshape(1, k), device), anchor=[0, anchor], border="reflect_1001")
+    return x[:, :, ::scale] if frames else x[:, ::scale]
+
+
+def bicubic_downscale(image, scale: int, frames: bool, on_gpu: bool):
+    """HWC (FHWC) uint8 -> `bicubic_float`, rounded to uint8 levels as a stored LQ image would be (half up)."""
+    x = bicubic_float(image, scale, frames, on_gpu)
+    return fn.cast(dmath.clamp(dmath.floor(x + 0.5), 0.0, 255.0), dtype=types.UINT8)
+
+
+DEGRADE = {"bicubic": bicubic_downscale}
+
+
 def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
     """The graph every type shares: source -> each side's images cut to its window -> the same flips for both
-    sides -> float CHW (FCHW with `frames`); returns (lq, gt, idx). `source.outputs` says what arrives."""
+    sides -> float CHW (FCHW with `frames`); returns (lq, gt, idx). `source.outputs` says what arrives.
+
+    With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
+    columns hold), so it is exactly the degradation of the GT the loader yields.
+    """
     out = source.outputs
     columns = source_columns(source, cfg.source_workers)
-    lq = side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)
     gt = side_images(columns, out.gt, frames, on_gpu, cfg.hw_decoder_load)
-    lq, gt = augment([lq, gt], columns, out, frames)
+    if out.degradation:
+        images = [gt] + ([side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)] if out.lq.columns else [])
+        images = augment(images, columns, out, frames)
+        gt = images[0]
+        lq = DEGRADE[out.degradation](images[-1], cfg.scale, frames, on_gpu)
+    else:
+        lq = side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)
+        lq, gt = augment([lq, gt], columns, out, frames)
     y = cfg.color == "y"
     return (to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu), to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu),
             columns["idx"])

@@ -234,3 +234,20 @@ def test_decode_dali_contender_counts_samples(lmdb_config):
         stream = runner.decode_contenders(cfg, work, workers=1, on_gpu=False)[1].stream
         assert next(stream) == 4
         stream.close()
+
+
+def test_compare_gt_only_measures_the_same_gt_with_bicubic_lq(lmdb_config, tmp_path):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", str(lmdb_config), "--runs", "2", "--batches", "2", "--warmup", "1", "--workers", "1",
+                     "--skip-baseline", "--compare-gt-only", "--set", "num_threads=1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"dali_sr", "dali_sr_gt_only", "decode_only", "decode_dali"}
+    assert [r["pairs"] for r in report["results"]["dali_sr_gt_only"]["runs"]] == [8, 8]
+    assert report["ratios"]["dali_sr_gt_only/dali_sr"] == pytest.approx(
+        report["results"]["dali_sr_gt_only"]["pairs_per_s"] / report["results"]["dali_sr"]["pairs_per_s"], rel=1e-2)
+
+
+def test_a_gt_only_config_refuses_the_baseline(lmdb_config, capsys):
+    assert cli.main(["bench", str(lmdb_config), "--runs", "1", "--batches", "1", "--set", "dataroot_lq=null"]) == 2
+    assert "the BasicSR-style baseline reads stored LQ images, and this config makes its LQ from GT; pass " \
+           "--skip-baseline" in capsys.readouterr().err

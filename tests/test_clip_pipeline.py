@@ -10,7 +10,7 @@ import pytest
 
 import dali_sr
 from dali_sr.datasets.clips.windows import padded
-from conftest import clip_cfg, frame_tag, make_nn_clips, nearest_upsample
+from conftest import clip_cfg, make_nn_clips, nearest_upsample
 
 SCALE = 2
 

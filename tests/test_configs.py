@@ -24,7 +24,14 @@ def test_preset_validates(path):
         cfg = dali_sr.load_config(path, phase=phase)
         assert cfg.type in pipeline_types()
         if cfg.is_train:
-            assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip and cfg.use_rot
+            assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip and (cfg.use_rot or cfg.use_vflip)
+
+
+def test_gt_only_y_preset_is_the_tensorflow_loaders_setting():
+    cfg = dali_sr.load_config(next(p for p in CONFIGS if p.stem == "div2k_x4_gt_only_y"))
+    assert (cfg.dataroot_lq, cfg.degradation, cfg.scale, cfg.gt_size, cfg.batch_size, cfg.color) == \
+        (None, "bicubic", 4, 96, 64, "y")
+    assert cfg.use_hflip and cfg.use_vflip and not cfg.use_rot
 
 
 def test_option_file_sections():

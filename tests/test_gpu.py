@@ -123,3 +123,17 @@ def test_gpu_memory_base_is_read_after_dali_returns_a_closed_loaders_pool(tmp_pa
     assert held > 0
     closed = gpu_memory.used_mib(0)
     assert gpu_memory.idle_mib(0) < closed, "the closed loader's pooled blocks were not returned"
+
+
+@pytest.mark.parametrize("phase", ["train", "val"])
+@pytest.mark.parametrize("color", [None, "y"])
+def test_gpu_gt_only_bicubic_equals_cpu(tmp_path, phase, color):
+    """GT-only: the GPU's bicubic filters give the CPU's LQ (at most one level apart, where float sums round
+    differently), the GT exactly."""
+    roots = make_nn_pairs(tmp_path, 4, SIZES)
+    cfg = {k: v for k, v in paired_cfg(roots, 4, phase=phase, color=color).items() if k != "dataroot_lq"}
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert g["device"] == torch.device("cuda", 0) and torch.equal(g["gt"], c["gt"])
+        assert (g["lq"] - c["lq"]).abs().max() <= 1.01 / 255

@@ -46,6 +46,11 @@ def _clips(tmp, kind: str, phase: str = "train", codec: str = "png", **extra) ->
     return clip_cfg(roots, 2, kind, lmdb=True, phase=phase, **extra)
 
 
+def _without_lq(cfg: dict) -> dict:
+    """The same config GT-only: LQ made from GT by bicubic in the graph."""
+    return {k: v for k, v in cfg.items() if k != "dataroot_lq"}
+
+
 CASES = {
     "pairs-png-train": lambda t: _pairs(t),
     "pairs-png-val": lambda t: _pairs(t, phase="val"),
@@ -57,6 +62,10 @@ CASES = {
     "pairs-y-mean-std-val": lambda t: _pairs(t, phase="val", color="y", mean=[0.5], std=[0.5]),
     "pairs-hflip-only": lambda t: _pairs(t, use_rot=False),
     "pairs-no-augment": lambda t: _pairs(t, use_hflip=False, use_rot=False),
+    "pairs-gt-only-train": lambda t: _without_lq(_pairs(t, gt_size=16)),
+    "pairs-gt-only-val": lambda t: _without_lq(_pairs(t, phase="val")),
+    "reds-gt-only-train": lambda t: _without_lq(_clips(t, "REDSDataset", gt_size=8)),
+    "reds-recurrent-gt-only-train": lambda t: _without_lq(_clips(t, "REDSRecurrentDataset", gt_size=8)),
     "reds-train": lambda t: _clips(t, "REDSDataset"),
     "reds-recurrent-train": lambda t: _clips(t, "REDSRecurrentDataset"),
     "reds-raw-train": lambda t: _clips(t, "REDSDataset", codec="raw"),
@@ -99,6 +108,8 @@ def test_gpu_graph_traces_with_implemented_operators(case, tmp_path):
         decoders = [(d, s) for d, s, _ in ops if s.startswith("decoders__")]
         assert all(d == "mixed" for d, _ in decoders), decoders
         encoded = [c for side in (source.outputs.lq, source.outputs.gt) if not side.pixels for c in side.columns]
+        if source.outputs.degradation:
+            assert {"Filter", "experimental__Filter"} & {s for _, s, _ in ops}, "no bicubic filter in the graph"
         assert len(decoders) == len(encoded), f"{len(decoders)} decoders for the encoded columns {encoded}"
 
         devices = {name: node.device for name, node in zip(("lq", "gt", "idx"), pipe._graph_outputs)}

@@ -70,7 +70,7 @@ def _x4_pairs(tmp_path: Path) -> dict:
 
 def _damage(roots: dict, how: str) -> str:
     """Break pair img001 the way a new user's data is broken; returns the path the message must name."""
-    gt, lq = Path(roots["gt"], "img001.png"), Path(roots["lq"], "img001.png")
+    gt = Path(roots["gt"], "img001.png")
     if how == "truncated":
         gt.write_bytes(gt.read_bytes()[:2000])
     elif how == "text":
@@ -79,7 +79,7 @@ def _damage(roots: dict, how: str) -> str:
         cv2.imwrite(str(gt), cv2.imread(str(gt)).astype(np.uint16) * 257)
     elif how == "size-mismatch":
         cv2.imwrite(str(gt), cv2.imread(str(gt))[:150])
-    return str(gt if how != "size-mismatch" else gt)
+    return str(gt)
 
 
 @pytest.mark.parametrize("how, needle", [

@@ -52,6 +52,13 @@ def test_the_wheel_installs_one_top_level_package(installed):
     assert tops == {"dali_sr"}
 
 
+def test_the_wheel_holds_every_package_of_the_checkout(installed):
+    packages = {str(p.parent.relative_to(REPO)).replace("/", ".") for p in (REPO / "dali_sr").rglob("__init__.py")}
+    packages |= {"dali_sr.pipelines"}  # the repository's top-level pipelines/ folder
+    site = installed / "site"
+    assert {pkg for pkg in packages if not (site / pkg.replace(".", "/") / "__init__.py").is_file()} == set()
+
+
 def test_every_preset_loads_beside_a_users_own_pipelines_package(installed, tmp_path):
     project = tmp_path / "project"
     (project / "pipelines").mkdir(parents=True)

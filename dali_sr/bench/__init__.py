@@ -39,6 +39,9 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--rss-epochs", type=non_negative_int, default=0,
                    help="then run dali_sr this many full epochs and report RSS after each (default 0: skip)")
     p.add_argument("--skip-baseline", action="store_true", help="leave out the BasicSR-style DataLoader")
+    p.add_argument("--compare-gt-only", action="store_true",
+                   help="also measure dali_sr on the same GT with its LQ made by bicubic (no dataroot_lq), in the "
+                        "same alternating runs")
     p.add_argument("--synthetic", type=positive_int, default=None, metavar="N",
                    help=f"with CONFIG 'synthetic': N pairs of 480x480 PNG GT / 120x120 LQ in LMDBs, x4, gt_size 128, "
                         f"hflip+rot, batch 16 (default {DEFAULT_SYNTHETIC}); with 'synthetic-clips': N REDSDataset "

@@ -325,7 +325,7 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
              f"- command: `{report['command']}` (size {report['size']}, budget {report['budget_min']} min)",
              f"- date {env.get('date', '?')}, {env.get('cpu_cores', '?')} CPU cores, "
              f"elapsed {report.get('elapsed_s', 0)} s",
-             f"- versions: " + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items()),
+             "- versions: " + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items()),
              f"- hardware JPEG decoder: {env.get('hardware_jpeg_decoder', '?')}", "", "## Steps", "",
              "| step | status | seconds | figures |", "|---|---|---:|---|"]
     for s in report["steps"]:

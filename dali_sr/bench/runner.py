@@ -23,7 +23,8 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -55,7 +56,8 @@ from .decode_dali import dali_decode_samples
 
 PAIRED_TYPE = "PairedImageDataset"
 DALI, BASELINE, DECODE, DECODE_DALI = "dali_sr", "baseline", "decode_only", "decode_dali"
-RUN_ORDER = (DALI, BASELINE, DECODE, DECODE_DALI)
+GT_ONLY = "dali_sr_gt_only"  # the same GT, LQ made by bicubic in the graph instead of read
+RUN_ORDER = (DALI, GT_ONLY, BASELINE, DECODE, DECODE_DALI)
 
 
 @dataclass
@@ -174,8 +176,10 @@ def _config(args: argparse.Namespace) -> Config:
 
 # -- the contenders ---------------------------------------------------------------------------
 def _pair_values(index: PairedIndex, i: int) -> list[tuple[np.ndarray, str]]:
-    return [(store.get(key), store.label(key)) for store, key in ((index.gt, index.gt_keys[i]),
-                                                                  (index.lq, index.lq_keys[i]))]
+    """The stored images sample `i` reads: GT and LQ, or GT alone for a GT-only index."""
+    sides = ((index.gt, index.gt_keys), (index.lq, index.lq_keys)) if index.lq is not None else ((index.gt,
+                                                                                                   index.gt_keys),)
+    return [(store.get(keys[i]), store.label(keys[i])) for store, keys in sides]
 
 
 def _clip_values(index: ClipIndex, i: int, **window: Any) -> list[tuple[np.ndarray, str]]:
@@ -235,12 +239,15 @@ def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) ->
 
 def baseline_contender(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> Contender:
     """The BasicSR-style DataLoader with `workers` workers (pinned memory + side-stream copy on a GPU)."""
+    if getattr(work.index, "lq", True) is None:
+        raise ConfigError(f"{cfg.name}: the BasicSR-style baseline reads stored LQ images, and this config makes "
+                          f"its LQ from GT; pass --skip-baseline (or bench the stored pairs with --compare-gt-only)")
     queued = PREFETCH_FACTOR * workers + (2 if on_gpu else 0)  # + pin-memory thread and CUDA prefetcher
     return Contender(BASELINE, _baseline_samples(cfg, work, workers, on_gpu), queued)
 
 
-def dali_contender(loader: Loader) -> Contender:
-    return Contender(DALI, _dali_samples(loader), loader.cfg.prefetch_queue_depth)
+def dali_contender(loader: Loader, name: str = DALI) -> Contender:
+    return Contender(name, _dali_samples(loader), loader.cfg.prefetch_queue_depth)
 
 
 def decode_contenders(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> list[Contender]:
@@ -399,8 +406,10 @@ def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int,
                      "set": args.overrides},
         "unit": unit,
         "results": results,
-        "ratios": {f"{DALI}/{name}": round(dali / r[f"{unit}_per_s"], 3)
-                   for name, r in results.items() if name != DALI},
+        "ratios": {**{f"{DALI}/{name}": round(dali / r[f"{unit}_per_s"], 3)
+                      for name, r in results.items() if name not in (DALI, GT_ONLY)},
+                   **({f"{GT_ONLY}/{DALI}": round(results[GT_ONLY][f"{unit}_per_s"] / dali, 3)}
+                      if GT_ONLY in results else {})},
         "peak_rss_mib": dict(peak),
         "rss_epochs": rss,
     }
@@ -462,6 +471,18 @@ def write_json(path: Optional[str], report: dict[str, Any]) -> None:
         raise DaliSRError(f"cannot write --json {path}: {e.strerror}") from None
 
 
+@contextmanager
+def _gt_only_loader(cfg: Config, wanted: bool) -> Iterator[Optional[Loader]]:
+    """With `wanted`, a second loader over the same GT that makes its LQ by bicubic instead of reading it."""
+    if not wanted:
+        yield None
+        return
+    if cfg.type != PAIRED_TYPE or cfg.degradation is not None:
+        raise ConfigError(f"--compare-gt-only needs a {PAIRED_TYPE} config with stored LQ (dataroot_lq)")
+    with build_loader(replace(cfg, dataroot_lq=None, degradation="bicubic")) as loader:
+        yield loader
+
+
 def bench(args: argparse.Namespace) -> int:
     """The `dali-sr bench` command."""
     cfg = _config(args)
@@ -470,9 +491,12 @@ def bench(args: argparse.Namespace) -> int:
     gpu = cfg.device_id if on_gpu else None
     workers = args.workers or cfg.num_threads
     gpu_base = gpu_memory.idle_mib(gpu)
-    with build_loader(cfg) as loader:
+    with build_loader(cfg) as loader, _gt_only_loader(cfg, args.compare_gt_only) as gt_only:
         work = workload(cfg, loader)
         contenders = _contenders(cfg, loader, work, workers, on_gpu, not args.skip_baseline)
+        if gt_only is not None:
+            contenders.insert(contenders.index(next(c for c in contenders if c.name == DALI)) + 1,
+                              dali_contender(gt_only, GT_ONLY))
         try:
             measure(contenders, args.runs, args.batches, args.warmup, gpu, work.unit)
             peak = _peak_rss()

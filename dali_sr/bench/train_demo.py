@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
 from typing import Any, Iterator, Optional
 

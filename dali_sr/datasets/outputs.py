@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Optional
 
 
 class Window(Enum):
@@ -45,13 +46,18 @@ class ImageSide:
 
 @dataclass(frozen=True)
 class SourceOutputs:
-    """Every column of a source's batches, in `columns` order, ending with `idx` (sample identities)."""
+    """Every column of a source's batches, in `columns` order, ending with `idx` (sample identities).
+
+    With a `degradation` the graph makes LQ from GT: from the LQ columns when there are some (GT values
+    at the LQ frames of a stacked clip, cut with GT-sized windows), else from the GT images themselves.
+    """
 
     lq: ImageSide
     gt: ImageSide
     flips: tuple[str, ...]  # per-row augment flags the graph applies, a subset of FLIPS in that order
     training: bool
     stacked: bool  # a row holds several LQ frames to stack into one FHWC sequence (clip types)
+    degradation: Optional[str] = None  # "bicubic": LQ made from GT in the graph
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -74,9 +80,15 @@ def side(name: str, columns: tuple[str, ...], pixels: bool, training: bool) -> I
     return ImageSide(name, columns, pixels, window)
 
 
-def flips(training: bool, use_hflip: bool, use_rot: bool) -> tuple[str, ...]:
-    """The flag columns of a config: hflip with use_hflip or use_rot (BasicSR flips under either), vflip and
-    transpose with use_rot; none outside training."""
+def derived(name: str) -> ImageSide:
+    """A side with no column of its own: the graph makes it (LQ from the GT images)."""
+    return ImageSide(name, (), False, Window.NONE)
+
+
+def flips(training: bool, use_hflip: bool, use_rot: bool, use_vflip: bool = False) -> tuple[str, ...]:
+    """The flag columns of a config: hflip with use_hflip or use_rot (BasicSR flips under either), vflip with
+    use_rot or use_vflip, transpose with use_rot; none outside training."""
     if not training:
         return ()
-    return (("hflip",) if use_hflip or use_rot else ()) + (("vflip", "transpose") if use_rot else ())
+    return ((("hflip",) if use_hflip or use_rot or use_vflip else ()) + (("vflip",) if use_rot or use_vflip else ())
+            + (("transpose",) if use_rot else ()))

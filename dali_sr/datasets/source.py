@@ -154,12 +154,32 @@ class PlanSource:
         s = self.cfg.scale if gt else 1
         return [arrays.cut(v, (anchor[0] * s, anchor[1] * s), (shape[0] * s, shape[1] * s)) for v in values]
 
+    def _gt_window(self, uniform: np.ndarray, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(anchor (x, y), shape (w, h)) of a GT-only sample's GT window: `gt_size` square drawn over the whole GT
+        image in training (bounds included); outside it the whole image, cut to multiples of the scale."""
+        if self.cfg.is_train:
+            g = self.cfg.gt_size
+            return (int(uniform[1] * (w - g + 1)), int(uniform[0] * (h - g + 1))), (g, g)
+        s = self.cfg.scale
+        return (0, 0), (w - w % s, h - h % s)
+
+    def _check_gt_only(self, gt: str, gt_hw: tuple[int, int], remedy: str) -> None:
+        """A GT-only GT image (named by `gt`, "... is"/"... are") must hold the GT patch, or one LQ pixel."""
+        need = self.cfg.gt_size if self.cfg.is_train else self.cfg.scale
+        if gt_hw[0] < need or gt_hw[1] < need:
+            what = f"the GT patch {need}x{need} (gt_size)" if self.cfg.is_train else f"scale {need}"
+            raise DatasetError(f"{self.index.name}: {gt} {gt_hw[0]}x{gt_hw[1]}, smaller than {what}; {remedy} or "
+                               f"lower gt_size")
+
+    def _flags(self, flags: np.ndarray) -> dict[str, Any]:
+        return {"hflip": (flags[:, 0] & self.cfg.use_hflip).astype(np.int32),  # use_rot alone never flips horizontally
+                "vflip": flags[:, 1].astype(np.int32), "transpose": flags[:, 2].copy()}
+
     def _windows_and_flags(self, lq_anchor: np.ndarray, lq_shape: np.ndarray, flags: np.ndarray) -> dict[str, Any]:
         """The window columns of both sides (GT = `scale` x LQ) and the flag columns, for every row."""
         s = self.cfg.scale
         return {"lq_anchor": lq_anchor, "lq_shape": lq_shape, "gt_anchor": lq_anchor * s, "gt_shape": lq_shape * s,
-                "hflip": (flags[:, 0] & self.cfg.use_hflip).astype(np.int32),  # use_rot alone never flips horizontally
-                "vflip": flags[:, 1].astype(np.int32), "transpose": flags[:, 2].copy()}
+                **self._flags(flags)}
 
 
 def read_value(store: Storage, key: str, arrays: Optional[ArraySide]) -> tuple[np.ndarray, tuple[int, int]]:

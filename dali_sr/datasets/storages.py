@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Optional, TypeVar
 
 from ..config import Config
 from ..errors import DatasetError, named_errors
@@ -11,26 +11,28 @@ from ..storage.backends import DiskStorage, LmdbStorage, Storage
 T = TypeVar("T")
 
 
-def build_on_storages(cfg: Config, build: Callable[[Storage, Storage], T]) -> T:
+def build_on_storages(cfg: Config, build: Callable[[Optional[Storage], Storage], T]) -> T:
     """Open the config's LQ and GT storages and return `build(lq, gt)`; errors carry the dataset's name.
 
-    If `build` fails, both storages are closed before the error propagates.
+    LQ is None for a GT-only config (its LQ is made from GT). If `build` fails, the storages are closed
+    before the error propagates.
     """
-    if not cfg.dataroot_gt or not cfg.dataroot_lq:
-        raise DatasetError(f"{cfg.name}: {cfg.type} needs both dataroot_gt and dataroot_lq")
+    if not cfg.dataroot_gt:
+        raise DatasetError(f"{cfg.name}: {cfg.type} needs dataroot_gt")
     store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
     with named_errors(cfg.name):
         gt = store_cls(cfg.dataroot_gt)
         try:
-            lq = store_cls(cfg.dataroot_lq)
+            lq = store_cls(cfg.dataroot_lq) if cfg.dataroot_lq else None
         except BaseException:
             gt.close()
             raise
         try:
             return build(lq, gt)
         except BaseException:
-            lq.close()
-            gt.close()
+            for store in (lq, gt):
+                if store is not None:
+                    store.close()
             raise
 
 

@@ -17,9 +17,7 @@ cv2, lmdb and tqdm are imported only when packing runs, so `dali-sr --help` stay
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +27,14 @@ from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
 from ..storage.codecs import DEFAULT_LEVEL, DEFAULT_QUALITY, check_codec, encode, meta_tag
 from ..storage.formats import CODECS, LOSSLESS
-from ..storage.headers import SNIFF_BYTES, read_header, sniff_codec
+from ..storage.headers import read_header, sniff_codec
 from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
-from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, MIN_MAP_SIZE, LmdbWriter
-from ..storage.meta_files import META_TXT, meta_line, write_meta_info_txt
+from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbWriter
+from .partial_lmdb import check_destination, finish, open_partial, partial_path, stored_shape
 from .pack_sources import PRESETS, PackItem, select_images
 
-PARTIAL_SUFFIX = ".partial"
-STATE_FILE = "pack_state.json"
-_STATE_FORMAT = "dali_sr pack partial v1"
-_LMDB_FILES = {"data.mdb", "lock.mdb", META_TXT, STATE_FILE}
 
 
 @dataclass(frozen=True)
@@ -55,12 +49,6 @@ class PackReport:
     value_bytes: int  # bytes of the values written by this run
     map_size: int  # final LMDB map size
     seconds: float
-
-
-def partial_path(dst: str) -> Path:
-    """Where `pack` builds DST until it is complete."""
-    p = Path(dst)
-    return p.with_name(p.name + PARTIAL_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -84,7 +72,7 @@ def _encode_file(path: str, codec: _Codec) -> tuple[bytes, tuple[int, int, int]]
     value = encode(img, codec.name, path, codec.level, codec.quality)
     if codec.name == "png":  # BasicSR's meta: the shape OpenCV read
         return value, (*img.shape[:2], 1 if img.ndim == 2 else img.shape[2])
-    return value, _stored_shape(value, path)
+    return value, stored_shape(value, path)
 
 
 def _check_header(path: str) -> int:
@@ -117,22 +105,6 @@ def _verify_decodes(path: str) -> None:
         raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
 
 
-def _resumed_shape(value, key: str, where: Path, codec: str) -> tuple[int, int, int]:
-    """(h, w, c) of a value a partial build already holds; it must be a `codec` value."""
-    if sniff_codec(bytes(value[:SNIFF_BYTES])) != codec:
-        raise DatasetError(f"{where}: value of key {key!r} is not {codec}; this is not a pack partial build of this "
-                           f"codec, rerun with --force to start over")
-    return _stored_shape(value, f"{where} key {key!r}")
-
-
-def _stored_shape(value, name: str) -> tuple[int, int, int]:
-    """(h, w, c) that a stored value's header gives."""
-    import numpy as np
-
-    header = read_header(np.frombuffer(value, dtype=np.uint8), name)
-    return header.height, header.width, header.channels
-
-
 def _check_options(codec: _Codec, lossy: bool, commit_every: int, map_size: Optional[int],
                    preset) -> None:
     check_codec(codec.name, codec.level, codec.quality)
@@ -145,80 +117,6 @@ def _check_options(codec: _Codec, lossy: bool, commit_every: int, map_size: Opti
         raise ConfigError(f"map_size must be a positive number of bytes, got {map_size!r}")
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)} or none")
-
-
-def _check_paths(src: Path, dst: Path, force: bool, resume: bool) -> None:
-    if not dst.name.endswith(".lmdb"):
-        raise ConfigError(f"{dst}: the LMDB folder name must end with '.lmdb' (BasicSR requires it); "
-                          f"e.g. {dst.name}.lmdb")
-    s, d = src.resolve(), dst.resolve()
-    if s == d or d in s.parents:
-        raise ConfigError(f"{dst} is the source folder or holds it; choose a DST outside SRC {src}")
-    if dst.exists() or dst.is_symlink():
-        if not force:
-            done = " (a complete LMDB)" if (dst / META_TXT).is_file() else ""
-            raise DatasetError(f"{dst} already exists{done}; pass --force to replace it, or choose another DST")
-        if dst.is_dir() and not dst.is_symlink():
-            strangers = sorted(p.name for p in dst.iterdir() if p.name not in _LMDB_FILES)
-            if strangers:
-                raise DatasetError(f"{dst} is not an LMDB folder (it holds {strangers[0]}); --force only replaces "
-                                   f"LMDB folders, remove it yourself")
-    partial = partial_path(str(dst))
-    if partial.exists() and not (resume or force):
-        raise DatasetError(f"{partial} holds an unfinished pack of {dst.name}; pass --resume to continue it or "
-                           f"--force to start over")
-
-
-def _open_partial(partial: Path, resume: bool, codec: _Codec, map_size: int):
-    """(env, {key: shape} already stored) of the partial build; a fresh one unless resuming."""
-    import lmdb
-
-    if partial.exists() and not resume:
-        _remove(partial)
-    if partial.exists():
-        state_path = partial / STATE_FILE
-        try:
-            state = json.loads(state_path.read_text())
-            assert state.get("format") == _STATE_FORMAT
-        except (OSError, ValueError, AssertionError):
-            raise DatasetError(f"{partial} is not a partial build of dali-sr pack (no valid {STATE_FILE}); "
-                               f"rerun with --force to start over") from None
-        tag = state.get("tag", str(state.get("level")))
-        if tag != codec.tag:
-            raise ConfigError(f"{partial} was packed as {tag} (meta column), not {codec.tag}; resume with the same "
-                              f"--codec/--level/--quality, or --force to start over")
-        data = partial / "data.mdb"
-        size = data.stat().st_size if data.exists() else 0
-        env = lmdb.open(str(partial), map_size=max(map_size, 2 * size, MIN_MAP_SIZE))
-        done = {}
-        with env.begin(buffers=True) as txn:
-            for k, v in txn.cursor():
-                key = bytes(k).decode("ascii")
-                done[key] = _resumed_shape(v, key, partial, codec.name)
-        return env, done
-    partial.mkdir(parents=True)
-    tmp = partial / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps({"format": _STATE_FORMAT, "tag": codec.tag}))
-    os.replace(tmp, partial / STATE_FILE)
-    return lmdb.open(str(partial), map_size=max(map_size, MIN_MAP_SIZE)), {}
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def _move_into_place(partial: Path, dst: Path) -> None:
-    old = None
-    if dst.exists() or dst.is_symlink():
-        old = dst.with_name(f"{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-    os.replace(partial, dst)
-    (dst / STATE_FILE).unlink(missing_ok=True)
-    if old is not None:
-        _remove(old)
 
 
 def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = False, codec: str = "png",
@@ -244,7 +142,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     _check_options(stored, lossy, commit_every, map_size, preset)
     src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
-    _check_paths(src_p, dst_p, force, resume)
+    check_destination(src_p, dst_p, force, resume, "pack")
     items = selection.items
     with progress_bar(len(items), "check", "img", progress) as bar:
         source_bytes = 0
@@ -257,7 +155,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
                 bar.update()
     partial = partial_path(dst)
     initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
-    env, shapes = _open_partial(partial, resume, stored, initial)
+    env, shapes = open_partial(partial, resume, stored.name, stored.tag, initial, "pack")
     try:
         wanted = {it.key for it in items}
         extra = sorted(set(shapes) - wanted)
@@ -285,8 +183,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
         final_map = env.info()["map_size"]
     finally:
         env.close()
-    write_meta_info_txt(partial, (meta_line(key, shapes[key], stored.name, stored.tag) for key in sorted(shapes)))
-    _move_into_place(partial, dst_p)
+    finish(partial, dst_p, shapes, stored.name, stored.tag)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
                       ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
                       seconds=time.perf_counter() - t0)

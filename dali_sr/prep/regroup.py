@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 
 from ..errors import DatasetError
 from ..progress import tracked

@@ -28,7 +28,7 @@ class ClipIndex:
 
     name: str
     rules: ClipRules
-    lq: Storage
+    lq: Optional[Storage]  # None for a GT-only index: its LQ keys name GT frames, and LQ is made from them
     gt: Storage
     clips: list[str]
     stems: list[list[str]]
@@ -76,8 +76,14 @@ class ClipIndex:
         return fingerprint(self.clips, (k for clip in self.lq_keys for k in clip),
                            (k or "" for clip in self.gt_keys for k in clip))
 
+    @property
+    def lq_store(self) -> Storage:
+        """Where the values of `lq_keys` are: the LQ storage, or the GT one for a GT-only index."""
+        return self.lq or self.gt
+
     def close(self) -> None:
-        self.lq.close()
+        if self.lq is not None:
+            self.lq.close()
         self.gt.close()
 
 
@@ -173,7 +179,8 @@ def build_clip_index(cfg: Config, rules: ClipRules) -> ClipIndex:
     return build_on_storages(cfg, lambda lq, gt: _index(cfg, rules, lq, gt))
 
 
-def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex:
+def _index(cfg: Config, rules: ClipRules, stored_lq: Optional[Storage], gt: Storage) -> ClipIndex:
+    lq = stored_lq or gt  # GT-only: frames are found, and read for the LQ, on the GT side
     sides = _Sides(cfg, rules, lq, gt)
     counts = {c.replace("/", sides.sep): n for c, n in sides.meta} if sides.meta is not None else {}
     lq_side = _side_frames(lq, sides.names, sides.pattern, sides.lq_clips)
@@ -187,8 +194,9 @@ def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex
         gt_keys.append(gk)
     if not sides.names:
         kept = "" if rules.partition is None else " after the validation partition was applied"
-        raise DatasetError(f"{cfg.name}: dataset has no clips{kept} (in {cfg.dataroot_lq}); check dataroot_lq, "
-                           f"meta_info_file and val_partition")
+        where, key = (cfg.dataroot_lq, "dataroot_lq") if stored_lq is not None else (cfg.dataroot_gt, "dataroot_gt")
+        raise DatasetError(f"{cfg.name}: dataset has no clips{kept} (in {where}); check {key}, meta_info_file and "
+                           f"val_partition")
     if sides.lmdb:
         for store, keys in ((lq, lq_keys), (gt, gt_keys)):
             store.require([k for clip in keys for k in clip if k is not None])
@@ -197,4 +205,5 @@ def _index(cfg: Config, rules: ClipRules, lq: Storage, gt: Storage) -> ClipIndex
     else:
         lq_arrays = raw_files_side([k for clip in lq_keys for k in clip])
         gt_arrays = raw_files_side([k for clip in gt_keys for k in clip if k is not None])
-    return ClipIndex(cfg.name, rules, lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_arrays, gt_arrays)
+    return ClipIndex(cfg.name, rules, stored_lq, gt, sides.names, stems, lq_keys, gt_keys, sides.sep, lq_arrays,
+                     gt_arrays)

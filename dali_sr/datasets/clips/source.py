@@ -17,7 +17,7 @@ import numpy as np
 
 from ...config import Config
 from ...errors import DatasetError
-from ..outputs import SourceOutputs, flips, side
+from ..outputs import ImageSide, SourceOutputs, Window, derived, flips, side
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
 from .index import ClipIndex
@@ -25,12 +25,22 @@ from .windows import Draw, pick
 
 
 def clip_outputs(cfg: Config, index: ClipIndex) -> SourceOutputs:
-    """Stacked windows: LQ columns `lq_0..lq_{T-1}` and `gt`; per-frame rows (GT for every frame): `lq`, `gt`."""
+    """Stacked windows: LQ columns `lq_0..lq_{T-1}` and `gt`; per-frame rows (GT for every frame): `lq`, `gt`.
+
+    GT-only: stacked LQ columns hold the GT values of the LQ frames, cut with the GT window (the graph
+    degrades them); per-frame rows have no LQ column (LQ is made from each GT frame)."""
     train, stacked = cfg.is_train, not index.rules.window.every_frame_gt
     lq_columns = tuple(f"lq_{k}" for k in range(index.rules.num_frame)) if stacked else ("lq",)
-    return SourceOutputs(lq=side("lq", lq_columns, index.lq_arrays is not None, train),
-                         gt=side("gt", ("gt",), index.gt_arrays is not None, train),
-                         flips=flips(train, cfg.use_hflip, cfg.use_rot), training=train, stacked=stacked)
+    pixels = index.lq_arrays is not None
+    if index.lq is not None:
+        lq = side("lq", lq_columns, pixels, train)
+    elif stacked:
+        lq = ImageSide("lq", lq_columns, pixels, Window.NONE if pixels else (Window.CROP if train else Window.CUT))
+    else:
+        lq = derived("lq")
+    return SourceOutputs(lq=lq, gt=side("gt", ("gt",), index.gt_arrays is not None, train),
+                         flips=flips(train, cfg.use_hflip, cfg.use_rot, cfg.use_vflip), training=train,
+                         stacked=stacked, degradation=cfg.degradation)
 
 
 class ClipSource(PlanSource):
@@ -68,7 +78,7 @@ class ClipSource(PlanSource):
     # -- reading and checking -----------------------------------------------------------------
     def _read(self, clip: int, positions: list[int], gt_side: bool) -> tuple[list, list[tuple[int, int]]]:
         ix = self.index
-        store, keys = (ix.gt, ix.gt_keys[clip]) if gt_side else (ix.lq, ix.lq_keys[clip])
+        store, keys = (ix.gt, ix.gt_keys[clip]) if gt_side else (ix.lq_store, ix.lq_keys[clip])
         arrays = ix.gt_arrays if gt_side else ix.lq_arrays
         values, sizes = [], []
         for p in positions:
@@ -79,11 +89,15 @@ class ClipSource(PlanSource):
 
     def _check(self, clip: int, lq_pos: list[int], lq_sizes: list, gt_pos: list[int], gt_sizes: list) -> None:
         ix, lq_hw = self.index, lq_sizes[0]
+        side = "LQ" if ix.lq is not None else "GT"
         for p, hw in zip(lq_pos, lq_sizes):
             if hw != lq_hw:
-                raise DatasetError(f"{ix.name}: LQ frame {ix.lq.describe(ix.lq_keys[clip][p])} is {hw[0]}x{hw[1]} but "
-                                   f"{ix.lq.describe(ix.lq_keys[clip][lq_pos[0]])} is {lq_hw[0]}x{lq_hw[1]}; all "
-                                   f"frames of a clip must have one size")
+                raise DatasetError(f"{ix.name}: {side} frame {ix.lq_store.describe(ix.lq_keys[clip][p])} is "
+                                   f"{hw[0]}x{hw[1]} but {ix.lq_store.describe(ix.lq_keys[clip][lq_pos[0]])} is "
+                                   f"{lq_hw[0]}x{lq_hw[1]}; all frames of a clip must have one size")
+        if ix.lq is None:
+            self._check_gt_only(f"GT frames of clip {ix.clips[clip]} are", lq_hw, "remove the clip")
+            return
         lq = f"LQ frames of clip {ix.clips[clip]} are"
         for p, hw in zip(gt_pos, gt_sizes):
             self._check_gt(f"GT frame {ix.gt.describe(ix.gt_keys[clip][p])}", lq, lq_hw, hw)
@@ -104,10 +118,11 @@ class ClipSource(PlanSource):
             lqs, lq_sizes = self._read(clip, lq_pos, gt_side=False)
             gts, gt_sizes = self._read(clip, gt_pos, gt_side=True)
             self._check(clip, lq_pos, lq_sizes, gt_pos, gt_sizes)
-            anchor, shape = self._window(uniforms[slot], *lq_sizes[0])
+            gt_only = ix.lq is None  # every window at GT scale
+            anchor, shape = (self._gt_window if gt_only else self._window)(uniforms[slot], *lq_sizes[0])
             lqs = self._cut(lqs, ix.lq_arrays, anchor, shape, gt=False)
-            gts = self._cut(gts, ix.gt_arrays, anchor, shape, gt=True)
-            lq_named = [[(ix.lq, ix.lq_keys[clip][p])] if ix.lq_arrays is None else [] for p in lq_pos]
+            gts = self._cut(gts, ix.gt_arrays, anchor, shape, gt=not gt_only)
+            lq_named = [[(ix.lq_store, ix.lq_keys[clip][p])] if ix.lq_arrays is None else [] for p in lq_pos]
             gt_named = [[(ix.gt, ix.gt_keys[clip][p])] if ix.gt_arrays is None else [] for p in gt_pos]
             if flat:  # a row per frame
                 if slot and len(lq_pos) != len(gt_col) // slot:
@@ -125,7 +140,7 @@ class ClipSource(PlanSource):
                 per_row["flags"].append(flags[slot])
                 per_row["idx"].append((slot, ix.frame_id(clip, key)))
                 fed_rows.append(names)
-                frame_names.append(ix.lq.describe(ix.lq_keys[clip][lq_pos[0]]))
+                frame_names.append(ix.lq_store.describe(ix.lq_keys[clip][lq_pos[0]]))
         lq_shape = np.array(per_row["lq_shape"], np.int32)
         if not self.cfg.is_train and (lq_shape != lq_shape[0]).any():
             j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
@@ -134,9 +149,13 @@ class ClipSource(PlanSource):
                                f"{lq_shape[0][0]}, {other} is {lq_shape[j][1]}x{lq_shape[j][0]}); use "
                                f"batch_size_per_gpu: 1 for whole-frame validation")
         columns: dict[str, Any] = dict(zip(self.outputs.lq.columns, lq_cols))
-        columns.update(gt=gt_col, idx=np.array(per_row["idx"], np.int64),
-                       **self._windows_and_flags(np.array(per_row["lq_anchor"], np.int32), lq_shape,
-                                                 np.array(per_row["flags"], bool).reshape(-1, 3)))
+        anchors, flags = np.array(per_row["lq_anchor"], np.int32), np.array(per_row["flags"], bool).reshape(-1, 3)
+        if ix.lq is None:  # GT-only: the windows are GT windows, the same for the LQ frames' GT values
+            windows = {"lq_anchor": anchors, "lq_shape": lq_shape, "gt_anchor": anchors, "gt_shape": lq_shape,
+                       **self._flags(flags)}
+        else:
+            windows = self._windows_and_flags(anchors, lq_shape, flags)
+        columns.update(gt=gt_col, idx=np.array(per_row["idx"], np.int64), **windows)
         return Batch(columns, fed_rows)
 
     # -- after DALI -----------------------------------------------------------------------------
@@ -173,6 +192,6 @@ class ClipSource(PlanSource):
             names = {"folder": [ix.clips[c] for c, _ in located],
                      "idx": [f"{f}/{ix.count(c)}" for c, f in located],
                      "border": [int(f < half or f >= ix.count(c) - half) for c, f in located]}
-        names["lq_path"] = [ix.lq.label(ix.lq_keys[c][f]) for c, f in located]
+        names["lq_path"] = [ix.lq_store.label(ix.lq_keys[c][f]) for c, f in located]
         names["gt_path"] = [ix.gt.label(ix.gt_keys[c][f]) for c, f in located]
         return names

@@ -17,10 +17,13 @@ from ..storages import build_on_storages, fingerprint
 
 @dataclass
 class PairedIndex:
-    """Sorted (LQ key, GT key) pairs over two storages; per side, how to read values that are pixels."""
+    """Sorted (LQ key, GT key) pairs over two storages; per side, how to read values that are pixels.
+
+    A GT-only index (LQ made from GT) has no LQ storage; its LQ keys are the GT keys.
+    """
 
     name: str
-    lq: Storage
+    lq: Optional[Storage]
     gt: Storage
     lq_keys: list[str]
     gt_keys: list[str]
@@ -32,7 +35,8 @@ class PairedIndex:
 
     def paths(self, indices: Sequence[int]) -> dict[str, list[str]]:
         """BasicSR's `lq_path` / `gt_path` for the given sample indices (file paths or LMDB keys)."""
-        return {"lq_path": [self.lq.label(self.lq_keys[i]) for i in indices],
+        lq = self.lq or self.gt  # GT-only: the LQ is made from the GT image
+        return {"lq_path": [lq.label(self.lq_keys[i]) for i in indices],
                 "gt_path": [self.gt.label(self.gt_keys[i]) for i in indices]}
 
     def fingerprint(self) -> str:
@@ -40,7 +44,8 @@ class PairedIndex:
         return fingerprint(self.lq_keys, self.gt_keys)
 
     def close(self) -> None:
-        self.lq.close()
+        if self.lq is not None:
+            self.lq.close()
         self.gt.close()
 
 
@@ -97,9 +102,31 @@ def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
     return PairedIndex(cfg.name, lq, gt, keys, list(keys), lq_meta.arrays, gt_meta.arrays)
 
 
+def _gt_only(cfg: Config, gt: Storage) -> PairedIndex:
+    """GT keys alone: an LMDB's meta keys, a meta_info_file's GT names or a folder scan."""
+    if isinstance(gt, LmdbStorage):
+        meta = read_lmdb_meta(gt.root)
+        keys = sorted(set(meta.keys))
+        gt.require(keys)
+        arrays = meta.arrays
+    else:
+        keys = [row[0] for row in read_meta_info_file(cfg.meta_info_file)] if cfg.meta_info_file else \
+            loader_image_names(gt.root)
+        missing = [gt.path(k) for k in keys if not gt.has(k)]
+        if missing:
+            raise DatasetError(f"{cfg.name}: {len(missing)} GT file(s) listed in {cfg.meta_info_file} do not exist: "
+                               f"{listing(missing)}; fix the meta file or the folder")
+        arrays = raw_files_side(keys)
+    for key in keys:
+        check_relative_key(key, gt.root)
+    return PairedIndex(cfg.name, None, gt, list(keys), list(keys), None, arrays)
+
+
 def build_paired_index(cfg: Config) -> PairedIndex:
     """Index the pairs of `cfg` (LMDB meta, meta_info_file or folder scan); fail early and by name."""
-    def pairs(lq: Storage, gt: Storage) -> PairedIndex:
+    def pairs(lq: Optional[Storage], gt: Storage) -> PairedIndex:
+        if lq is None:
+            return _gt_only(cfg, gt)
         if cfg.io_backend == "lmdb":
             return _lmdb_pairs(cfg, lq, gt)
         lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)

@@ -13,18 +13,20 @@ import numpy as np
 
 from ...config import Config
 from ...errors import DatasetError
-from ..outputs import SourceOutputs, flips, side
+from ..outputs import SourceOutputs, derived, flips, side
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
 from .index import PairedIndex
 
 
 def paired_outputs(cfg: Config, index: PairedIndex) -> SourceOutputs:
-    """Columns `lq`, `gt` (encoded bytes, or the RGB window of a raw side), windows, flags, `idx` (sample index)."""
+    """Columns `lq`, `gt` (encoded bytes, or the RGB window of a raw side), windows, flags, `idx` (sample index).
+    GT-only: no LQ column (the graph makes LQ from the GT window), and the GT window is drawn on the GT."""
     train = cfg.is_train
-    return SourceOutputs(lq=side("lq", ("lq",), index.lq_arrays is not None, train),
-                         gt=side("gt", ("gt",), index.gt_arrays is not None, train),
-                         flips=flips(train, cfg.use_hflip, cfg.use_rot), training=train, stacked=False)
+    lq = side("lq", ("lq",), index.lq_arrays is not None, train) if index.lq is not None else derived("lq")
+    return SourceOutputs(lq=lq, gt=side("gt", ("gt",), index.gt_arrays is not None, train),
+                         flips=flips(train, cfg.use_hflip, cfg.use_rot, cfg.use_vflip), training=train,
+                         stacked=False, degradation=cfg.degradation)
 
 
 class PairedSource(PlanSource):
@@ -44,7 +46,36 @@ class PairedSource(PlanSource):
         self._check_patch(lq_name, lq_hw, "remove it")
         return lq, gt, lq_hw
 
+    def _assemble_gt_only(self, plan: EpochPlan, rows: slice) -> Batch:
+        """GT windows drawn on the GT images; the graph makes LQ from them."""
+        indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index
+        n = len(indices)
+        gts, row_images = [], []
+        gt_anchor = np.zeros((n, 2), np.int32)
+        gt_shape = np.zeros((n, 2), np.int32)
+        for j, i in enumerate(indices):
+            key = ix.gt_keys[int(i)]
+            row_images.append([(ix.gt, key)] if ix.gt_arrays is None else [])
+            gt, (h, w) = read_value(ix.gt, key, ix.gt_arrays)
+            self._check_gt_only(f"GT {ix.gt.describe(key)} is", (h, w), "remove it")
+            gt_anchor[j], gt_shape[j] = self._gt_window(uniforms[j], h, w)
+            gts.append(gt if ix.gt_arrays is None else ix.gt_arrays.cut(gt, gt_anchor[j], gt_shape[j]))
+        self._check_one_size(gt_shape, indices, "gt_path")
+        columns = {"gt": gts, "gt_anchor": gt_anchor, "gt_shape": gt_shape, "idx": indices.astype(np.int64),
+                   **self._flags(plan.flips[rows])}
+        return Batch(columns, row_images)
+
+    def _check_one_size(self, shapes: np.ndarray, indices: np.ndarray, named: str) -> None:
+        """Whole-image validation batches must hold images of one size (named by their `named` paths)."""
+        if self.patch is None and len(indices) > 1 and (shapes != shapes[0]).any():
+            j = int(np.flatnonzero((shapes != shapes[0]).any(axis=1))[0])
+            names = self.index.paths([int(indices[0]), int(indices[j])])[named]
+            raise DatasetError(f"{self.index.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
+                               f"use batch_size_per_gpu: 1 for whole-image validation")
+
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
+        if self.index.lq is None:
+            return self._assemble_gt_only(plan, rows)
         indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index
         n = len(indices)
         lqs, gts, row_images = [], [], []
@@ -57,11 +88,7 @@ class PairedSource(PlanSource):
             lq_anchor[j], lq_shape[j] = self._window(uniforms[j], h, w)
             lqs += self._cut([lq], ix.lq_arrays, lq_anchor[j], lq_shape[j], gt=False)
             gts += self._cut([gt], ix.gt_arrays, lq_anchor[j], lq_shape[j], gt=True)
-        if self.patch is None and n > 1 and (lq_shape != lq_shape[0]).any():
-            j = int(np.flatnonzero((lq_shape != lq_shape[0]).any(axis=1))[0])
-            names = ix.paths([int(indices[0]), int(indices[j])])["lq_path"]
-            raise DatasetError(f"{ix.name}: validation batch mixes image sizes ({names[0]} and {names[1]}); "
-                               f"use batch_size_per_gpu: 1 for whole-image validation")
+        self._check_one_size(lq_shape, indices, "lq_path")
         columns = {"lq": lqs, "gt": gts, "idx": indices.astype(np.int64),
                    **self._windows_and_flags(lq_anchor, lq_shape, plan.flips[rows])}
         return Batch(columns, row_images)
