@@ -431,12 +431,13 @@ def _table(report: dict[str, Any]) -> str:
              + (f"baseline {s['workers']} workers, " if BASELINE in report["results"] else "")
              + f"decode_only (cv2) {s['workers']} threads, decode_dali {c['num_threads']} threads; "
              f"median of {s['runs']} runs x {s['batches']} batches",
-             "",
-             f"{'contender':<12} {unit + '/s':>9}  {'CPU s/1000 ' + unit:>16}  {'cores':>5}  {'p50 ms':>7}  "
-             f"{'p99 ms':>7}  runs ({unit}/s)"]
+             ""]
+    width = max(len("contender"), *map(len, report["results"]))
+    lines += [f"{'contender':<{width}} {unit + '/s':>9}  {'CPU s/1000 ' + unit:>16}  {'cores':>5}  {'p50 ms':>7}  "
+              f"{'p99 ms':>7}  runs ({unit}/s)"]
     for name, r in report["results"].items():
         runs = " ".join(f"{run[f'{unit}_per_s']:.1f}" for run in r["runs"])
-        lines.append(f"{name:<12} {r[f'{unit}_per_s']:>9.1f}  {r[f'cpu_s_per_1000_{unit}']:>16.2f}  "
+        lines.append(f"{name:<{width}} {r[f'{unit}_per_s']:>9.1f}  {r[f'cpu_s_per_1000_{unit}']:>16.2f}  "
                      f"{r['cores_busy']:>5.2f}  {r['latency_ms']['p50']:>7.1f}  {r['latency_ms']['p99']:>7.1f}  {runs}")
     lines.append("")
     lines.append("   ".join(f"{k}: {v:.2f}x" for k, v in report["ratios"].items()))
