@@ -17,13 +17,13 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import yaml
 
+from .degrade.chain import Chain, parse_chain
 from .errors import ConfigError
 from .parallel import default_workers
 
 PHASES = ("train", "val", "test")
 DEVICES = ("auto", "gpu", "cpu")
 IO_BACKENDS = ("disk", "lmdb")
-DEGRADATIONS = ("bicubic",)  # how LQ is made from each GT window when no dataroot_lq is given
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ OPTIONS: dict[str, Option] = {
     "persistent_workers": Option(_BOOL, False),  # accepted; DALI's pipeline persists anyway
     "use_shuffle": Option(_BOOL, None),  # BasicSR's name of shuffle
     # dali_sr's own keys
-    "degradation": Option(_STR + (_NONE,), None, lambda v: v is None or v in DEGRADATIONS,
-                          f"one of {DEGRADATIONS} (LQ made from GT; the default without dataroot_lq)"),
+    "degradation": Option(_STR + (list, _NONE), None),  # LQ made from GT: 'bicubic' or a list of steps
+    "crop_pad_size": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
     "device": Option(_STR, "auto", lambda v: v in DEVICES, f"one of {DEVICES}"),
     "device_id": Option(_INT + (_NONE,), None, lambda v: v is None or v >= 0, "a non-negative integer"),
     "seed": Option(_INT, 0, _non_negative, "a non-negative integer"),
@@ -101,13 +101,23 @@ def _no_check(cfg: "Config", where: str) -> None:
     """The check of a type with nothing beyond the common keys to check."""
 
 
+def _no_preparation(values: dict, where: str) -> tuple[dict, dict]:
+    """The preparation of a type whose keys need no translation."""
+    return values, {}
+
+
 @dataclass(frozen=True)
 class TypeOptions:
-    """What a dataset `type:` adds to the common keys: its own keys, whether training needs `gt_size`,
-    and a last check of the validated `Config` (`validate(cfg, where)` raises `ConfigError`)."""
+    """What a dataset `type:` adds to the common keys: its own keys, the top-level keys of an option file it
+    reads (`option_file_keys`, e.g. a model's degradation settings), whether training needs `gt_size`,
+    `prepare(values, where) -> (values, extra)` translating its keys into common ones before the `Config`
+    is built (`extra` joins `Config.extra`), and a last check of the validated `Config`
+    (`validate(cfg, where)`). Both raise `ConfigError`."""
 
     options: Mapping[str, Option] = field(default_factory=dict)
+    option_file_keys: tuple[str, ...] = ()
     needs_gt_size: bool = True
+    prepare: Callable[[dict, str], tuple[dict, dict]] = _no_preparation
     validate: Callable[["Config", str], None] = _no_check
 
 
@@ -142,7 +152,8 @@ class Config:
     source_workers: int
     shuffle: bool
     drop_last: bool
-    degradation: Optional[str] = None  # LQ made from GT (no dataroot_lq): "bicubic"
+    degradation: Optional[Chain] = None  # LQ made from GT (no dataroot_lq): bicubic or a chain of steps
+    crop_pad_size: Optional[int] = None  # a chain degrades windows of this size, then crops gt_size from them
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -169,6 +180,20 @@ def _read_yaml(path: Union[str, Path]) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a mapping of options, not {type(data).__name__}")
     return data
+
+
+def _option_file_keys(section: dict, opts: Mapping[str, Any], keys: Sequence[str], origin: str) -> None:
+    """Copy the top-level `keys` of a whole option file into the dataset section; one given in both places
+    must agree (the model reads the top-level one)."""
+    if "datasets" not in opts:
+        return
+    for key in keys:
+        if key not in opts:
+            continue
+        if key in section and section[key] != opts[key]:
+            raise ConfigError(f"{origin}: '{key}' is {opts[key]!r} at the top level (the model's) but "
+                              f"{section[key]!r} in the dataset section; make them agree")
+        section[key] = opts[key]
 
 
 def _pick_section(opts: dict, phase: Optional[str], origin: str) -> dict:
@@ -245,12 +270,36 @@ def _hflip(section: Mapping[str, Any], v: Mapping[str, Any], where: str) -> bool
     return v["use_hflip"] if "use_hflip" in section or v["use_flip"] is None else v["use_flip"]
 
 
-def _degradation(v: Mapping[str, Any], where: str) -> Optional[str]:
-    """How LQ is made: None with `dataroot_lq` (stored LQ), else `degradation`, by default bicubic."""
+def _degradation(v: Mapping[str, Any], train: bool, where: str) -> Optional[Chain]:
+    """How LQ is made: None with `dataroot_lq` (stored LQ), else `degradation`, by default bicubic.
+
+    A list of steps (random degradations) is for training; validation and test take bicubic or stored LQ,
+    so every pass sees the same LQ."""
     if v["dataroot_lq"] and v["degradation"]:
         raise ConfigError(f"{where}: 'degradation' makes LQ from GT, but 'dataroot_lq' gives stored LQ; remove one "
                           f"of them")
-    return None if v["dataroot_lq"] else (v["degradation"] or "bicubic")
+    if v["dataroot_lq"]:
+        return None
+    value = v["degradation"] or "bicubic"
+    chain = value if isinstance(value, Chain) else parse_chain(value, v["scale"], where)
+    if not train and not chain.is_bicubic:
+        raise ConfigError(f"{where}: a degradation list draws new LQ on every pass, so it is for training; "
+                          f"validate on stored LQ (dataroot_lq, e.g. made by dali-sr downscale) or 'bicubic'")
+    return chain
+
+
+def _crop_pad_size(v: Mapping[str, Any], chain: Optional[Chain], train: bool, where: str) -> Optional[int]:
+    """The window a chain degrades before the `gt_size` crop (None: the `gt_size` window itself)."""
+    size = v["crop_pad_size"]
+    if size is None:
+        return None
+    if chain is None or chain.is_bicubic or not train:
+        raise ConfigError(f"{where}: 'crop_pad_size' is the window a degradation list degrades in training; remove "
+                          f"it, or give a degradation list")
+    if size < v["gt_size"] or size % v["scale"]:
+        raise ConfigError(f"{where}: 'crop_pad_size' {size} must be at least gt_size {v['gt_size']} and a multiple "
+                          f"of scale {v['scale']}")
+    return None if size == v["gt_size"] else size
 
 
 def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, *,
@@ -273,9 +322,10 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
     if "type" not in section:
         raise ConfigError(f"{origin}: missing 'type' (the pipeline, e.g. PairedImageDataset)")
     spec = type_options(str(section["type"]))
+    _option_file_keys(section, opts, spec.option_file_keys, origin)
     where = f"{origin} [{section.get('name') or section['type']}]"
     all_options = {**OPTIONS, **spec.options}
-    v = check_options(section, all_options, where)
+    v, extra = spec.prepare(check_options(section, all_options, where), where)
 
     phase_ = v["phase"] or "train"
     if v["scale"] is None:
@@ -295,7 +345,7 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         raise ConfigError(f"{where}: training needs 'gt_size' (GT patch size, e.g. 128)")
     if v["gt_size"] is not None and train and v["gt_size"] % v["scale"]:
         raise ConfigError(f"{where}: 'gt_size' {v['gt_size']} is not a multiple of scale {v['scale']}")
-    degradation = _degradation(v, where)
+    degradation = _degradation(v, train, where)
     shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
     device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
     cfg = Config(
@@ -313,7 +363,8 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         prefetch_queue_depth=v["prefetch_queue_depth"], hw_decoder_load=float(v["hw_decoder_load"]),
         source_workers=v["source_workers"],
         shuffle=shuffle, drop_last=v["drop_last"] if v["drop_last"] is not None else train, degradation=degradation,
-        extra={k: v[k] for k in spec.options},
+        crop_pad_size=_crop_pad_size(v, degradation, train, where),
+        extra={**{k: v[k] for k in spec.options}, **extra},
     )
     spec.validate(cfg, where)
     return cfg

@@ -127,6 +127,22 @@ def _channels(image, frames: bool) -> dict[str, Any]:
     return {"r": pick(0), "g": pick(1), "b": pick(2)}
 
 
+def normalize(x, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], frames: bool, on_gpu: bool):
+    """`(x - mean) / std` of CHW (FCHW) float32, in float32 as torchvision's `normalize` (nothing without mean)."""
+    if mean is None:
+        return x
+    device = "gpu" if on_gpu else "cpu"
+    shape = (1, -1, 1, 1) if frames else (-1, 1, 1)
+    m = _constant(np.asarray(mean, np.float32).reshape(shape), device)
+    s = _constant(np.asarray(std, np.float32).reshape(shape), device)
+    return (x - m) / s
+
+
+def float_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], on_gpu: bool):
+    """HWC float32 in [0, 1] (a sharpened GT) -> CHW float32, normalized as `to_output` normalizes."""
+    return normalize(fn.transpose(image, perm=[2, 0, 1]), mean, std, False, on_gpu)
+
+
 def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool,
               frames: bool, on_gpu: bool):
     """HWC (FHWC) uint8 -> CHW (FCHW) float32 as BasicSR computes it, bit for bit.
@@ -142,12 +158,7 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
         c = {name: _exact_float64(v, device) for name, v in _Y_COEFFICIENTS.items()}
         y = planes["b"] * c["b"] + planes["g"] * c["g"] + planes["r"] * c["r"] + _exact_float64(16.0, device)
         x = fn.cast(y / _exact_float64(255.0, device), dtype=types.FLOAT)
-    if mean is not None:
-        shape = (1, -1, 1, 1) if frames else (-1, 1, 1)
-        m = _constant(np.asarray(mean, np.float32).reshape(shape), device)
-        s = _constant(np.asarray(std, np.float32).reshape(shape), device)
-        x = (x - m) / s
-    return x
+    return normalize(x, mean, std, frames, on_gpu)
 
 
 def bicubic_float(image, scale: int, frames: bool, on_gpu: bool):
@@ -166,29 +177,3 @@ def bicubic_downscale(image, scale: int, frames: bool, on_gpu: bool):
     """HWC (FHWC) uint8 -> `bicubic_float`, rounded to uint8 levels as a stored LQ image would be (half up)."""
     x = bicubic_float(image, scale, frames, on_gpu)
     return fn.cast(dmath.clamp(dmath.floor(x + 0.5), 0.0, 255.0), dtype=types.UINT8)
-
-
-DEGRADE = {"bicubic": bicubic_downscale}
-
-
-def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
-    """The graph every type shares: source -> each side's images cut to its window -> the same flips for both
-    sides -> float CHW (FCHW with `frames`); returns (lq, gt, idx). `source.outputs` says what arrives.
-
-    With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
-    columns hold), so it is exactly the degradation of the GT the loader yields.
-    """
-    out = source.outputs
-    columns = source_columns(source, cfg.source_workers)
-    gt = side_images(columns, out.gt, frames, on_gpu, cfg.hw_decoder_load)
-    if out.degradation:
-        images = [gt] + ([side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)] if out.lq.columns else [])
-        images = augment(images, columns, out, frames)
-        gt = images[0]
-        lq = DEGRADE[out.degradation](images[-1], cfg.scale, frames, on_gpu)
-    else:
-        lq = side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)
-        lq, gt = augment([lq, gt], columns, out, frames)
-    y = cfg.color == "y"
-    return (to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu), to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu),
-            columns["idx"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dali_sr.config import Config
 from dali_sr.datasets.source import PlanSource
 
-from . import ops
+from . import graph
 
 
 def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
@@ -13,4 +13,4 @@ def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
     Raw sides arrive already cut by the source and skip decode and crop. Runs under
     `pipeline_def(enable_conditionals=True)`.
     """
-    return ops.restoration_graph(cfg, source, on_gpu, frames=False)
+    return graph.restoration_graph(cfg, source, on_gpu, frames=False)

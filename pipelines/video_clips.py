@@ -8,10 +8,10 @@ from __future__ import annotations
 from dali_sr.config import Config
 from dali_sr.datasets.source import PlanSource
 
-from . import ops
+from . import graph
 
 
 def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
     """Graph: frames -> decode -> one FHWC sequence per DALI row, one window for all its frames -> the same
     flips -> float FCHW; (lq, gt, idx) per row. Runs under `pipeline_def(enable_conditionals=True)`."""
-    return ops.restoration_graph(cfg, source, on_gpu, frames=True)
+    return graph.restoration_graph(cfg, source, on_gpu, frames=True)

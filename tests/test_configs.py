@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 import dali_sr
 from dali_sr.pipelines.registry import pipeline_types
@@ -20,17 +21,19 @@ def test_presets_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_preset_validates(path):
-    for phase in ("train", "val") if "\ndatasets:" in path.read_text() else (None,):
+    sections = yaml.safe_load(path.read_text()).get("datasets")
+    for phase in list(sections) if sections else (None,):
         cfg = dali_sr.load_config(path, phase=phase)
         assert cfg.type in pipeline_types()
         if cfg.is_train:
-            assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip and (cfg.use_rot or cfg.use_vflip)
+            assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip
+            assert cfg.use_rot or cfg.use_vflip or cfg.type == "RealESRGANDataset"  # Real-ESRGAN: hflip only
 
 
 def test_gt_only_y_preset_is_the_tensorflow_loaders_setting():
     cfg = dali_sr.load_config(next(p for p in CONFIGS if p.stem == "div2k_x4_gt_only_y"))
-    assert (cfg.dataroot_lq, cfg.degradation, cfg.scale, cfg.gt_size, cfg.batch_size, cfg.color) == \
-        (None, "bicubic", 4, 96, 64, "y")
+    assert (cfg.dataroot_lq, cfg.degradation.is_bicubic, cfg.scale, cfg.gt_size, cfg.batch_size, cfg.color) == \
+        (None, True, 4, 96, 64, "y")
     assert cfg.use_hflip and cfg.use_vflip and not cfg.use_rot
 
 

@@ -51,6 +51,22 @@ def _without_lq(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k != "dataroot_lq"}
 
 
+EVERY_STEP = [
+    {"type": "usm"}, {"type": "blur", "kernel_list": ["iso", "aniso", "plateau_iso"], "sinc_prob": 0.2, "prob": 0.9},
+    {"type": "resize", "resize_prob": [0.3, 0.4, 0.3], "resize_range": [0.5, 1.5], "modes": ["area", "bilinear",
+                                                                                             "bicubic", "nearest"]},
+    {"type": "noise", "gaussian_noise_prob": 0.5, "gray_noise_prob": 0.5}, {"type": "gray", "prob": 0.3},
+    {"type": "quantize", "prob": 0.3}, {"type": "brightness", "prob": 0.3},
+    {"type": "one_of", "options": [[{"type": "jpeg"}, {"type": "resize", "to": "lq"}],
+                                   [{"type": "resize", "to": "lq"}, {"type": "sinc", "prob": 0.5}]]},
+]
+
+
+def _realesrgan(tmp, **extra) -> dict:
+    cfg = _without_lq(_pairs(tmp, gt_size=16, crop_pad_size=48, **extra))
+    return {**cfg, "type": "RealESRGANDataset", "use_rot": False}
+
+
 CASES = {
     "pairs-png-train": lambda t: _pairs(t),
     "pairs-png-val": lambda t: _pairs(t, phase="val"),
@@ -64,6 +80,9 @@ CASES = {
     "pairs-no-augment": lambda t: _pairs(t, use_hflip=False, use_rot=False),
     "pairs-gt-only-train": lambda t: _without_lq(_pairs(t, gt_size=16)),
     "pairs-gt-only-val": lambda t: _without_lq(_pairs(t, phase="val")),
+    "pairs-every-degradation-step": lambda t: _without_lq(_pairs(t, gt_size=16, degradation=EVERY_STEP)),
+    "realesrgan-gan": lambda t: _realesrgan(t, l1_gt_usm=True),
+    "realesrgan-net-sharpened-gt": lambda t: _realesrgan(t, gt_usm=True),
     "reds-gt-only-train": lambda t: _without_lq(_clips(t, "REDSDataset", gt_size=8)),
     "reds-recurrent-gt-only-train": lambda t: _without_lq(_clips(t, "REDSRecurrentDataset", gt_size=8)),
     "reds-train": lambda t: _clips(t, "REDSDataset"),
@@ -112,7 +131,8 @@ def test_gpu_graph_traces_with_implemented_operators(case, tmp_path):
             assert {"Filter", "experimental__Filter"} & {s for _, s, _ in ops}, "no bicubic filter in the graph"
         assert len(decoders) == len(encoded), f"{len(decoders)} decoders for the encoded columns {encoded}"
 
-        devices = {name: node.device for name, node in zip(("lq", "gt", "idx"), pipe._graph_outputs)}
-        assert devices == {"lq": "gpu", "gt": "gpu", "idx": "cpu"}, devices
+        names = source.outputs.graph_outputs
+        devices = {name: node.device for name, node in zip(names, pipe._graph_outputs)}
+        assert devices == {name: "cpu" if name == "idx" else "gpu" for name in names}, devices
     finally:
         loader.close()

@@ -167,7 +167,7 @@ def test_degradation_with_stored_lq_and_unknown_degradations_are_refused(tmp_pat
     roots = make_nn_pairs(tmp_path, 2, [(8, 8)])
     with pytest.raises(ConfigError, match="'degradation' makes LQ from GT, but 'dataroot_lq' gives stored LQ"):
         dali_sr.load_config(paired_cfg(roots, 2, degradation="bicubic"))
-    with pytest.raises(ConfigError, match="'degradation' must be one of"):
+    with pytest.raises(ConfigError, match="'degradation' must be 'bicubic' or a list of steps, got 'bicubc'; did you mean 'bicubic'"):
         dali_sr.load_config(_gt_only(paired_cfg(roots, 2, degradation="bicubc")))
     with pytest.raises(ConfigError, match="'gt_size' 30 is not a multiple of scale 4"):
         dali_sr.load_config(_gt_only(paired_cfg(roots, 4, gt_size=30)))

@@ -40,6 +40,7 @@ from .. import __version__
 from ..config import Config
 from ..device import resolve_device
 from ..datasets.clips.index import ClipIndex
+from ..degrade.chain import bicubic_chain
 from ..errors import ConfigError, DaliSRError
 from ..loader import Loader, build_loader
 from ..pipelines.registry import load_config
@@ -480,7 +481,7 @@ def _gt_only_loader(cfg: Config, wanted: bool) -> Iterator[Optional[Loader]]:
         return
     if cfg.type != PAIRED_TYPE or cfg.degradation is not None:
         raise ConfigError(f"--compare-gt-only needs a {PAIRED_TYPE} config with stored LQ (dataroot_lq)")
-    with build_loader(replace(cfg, dataroot_lq=None, degradation="bicubic")) as loader:
+    with build_loader(replace(cfg, dataroot_lq=None, degradation=bicubic_chain(cfg.scale))) as loader:
         yield loader
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from ..degrade.chain import Chain
+
 
 class Window(Enum):
     """How the graph cuts one side's decoded images."""
@@ -50,6 +52,11 @@ class SourceOutputs:
 
     With a `degradation` the graph makes LQ from GT: from the LQ columns when there are some (GT values
     at the LQ frames of a stacked clip, cut with GT-sized windows), else from the GT images themselves.
+    A chain of steps also reads its per-sample `draws` columns and, when it degrades windows larger than the
+    patch (`final_crop`), a `crop_anchor` (x, y) of the LQ patch and a `pad` column (rows, columns to
+    mirror in at the bottom and right, and where the mirrored strips start). `sharpen_gt`: the GT window
+    is sharpened (unsharp masking) before anything else and yielded so; `gt_usm`: the graph also yields
+    the sharpened GT patch.
     """
 
     lq: ImageSide
@@ -57,12 +64,23 @@ class SourceOutputs:
     flips: tuple[str, ...]  # per-row augment flags the graph applies, a subset of FLIPS in that order
     training: bool
     stacked: bool  # a row holds several LQ frames to stack into one FHWC sequence (clip types)
-    degradation: Optional[str] = None  # "bicubic": LQ made from GT in the graph
+    degradation: Optional[Chain] = None  # LQ made from GT in the graph
+    draws: tuple[str, ...] = ()
+    final_crop: bool = False
+    sharpen_gt: bool = False
+    gt_usm: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
         images = self.lq.columns + self.gt.columns
-        return images + self.lq.window_columns() + self.gt.window_columns() + self.flips + ("idx",)
+        crop = ("crop_anchor", "pad") if self.final_crop else ()
+        return (images + self.lq.window_columns() + self.gt.window_columns() + self.flips + self.draws + crop
+                + ("idx",))
+
+    @property
+    def graph_outputs(self) -> tuple[str, ...]:
+        """What the graph returns, in order: `lq`, `gt`, `gt_usm` when asked, `idx`."""
+        return ("lq", "gt") + (("gt_usm",) if self.gt_usm else ()) + ("idx",)
 
 
 FLIPS = ("hflip", "vflip", "transpose")  # BasicSR's augment order

@@ -23,6 +23,8 @@ class EpochPlan:
     uniforms: np.ndarray  # (n, 2) float64 in [0, 1): crop position draws (y, x)
     flips: np.ndarray  # (n, 3) bool: hflip, vflip, transpose (BasicSR's augment order)
     clip_draws: np.ndarray  # (n, 3) float64 in [0, 1): clip interval, window redraw, reverse
+    positions: np.ndarray  # (n,) int64 slots in the epoch's order across ranks: seeds of per-sample generators
+    epoch: int
     batch_size: int
     drop_last: bool
 
@@ -52,7 +54,7 @@ def make_plan(n: int, epoch: int, *, seed: int, shuffle: bool, enlarge: int, ran
     clip_draws = rng.random((total, 3))  # drawn last: image pipelines keep their earlier draws
     mine = slice(rank, total, world_size)
     return EpochPlan((order[mine] % n).astype(np.int64), uniforms[mine], flips[mine], clip_draws[mine],
-                     batch_size, drop_last)
+                     np.arange(total, dtype=np.int64)[mine], epoch, batch_size, drop_last)
 
 
 @dataclass(frozen=True)

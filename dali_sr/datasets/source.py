@@ -94,8 +94,16 @@ class PlanSource:
     def placeholder(self) -> tuple:
         """A one-row batch that flows through the graph untouched by the failure: blank images of the
         window's size, windows at the origin, no flips, and `idx` -1."""
+        columns = self.placeholder_columns()
+        return tuple(columns[name] for name in self.outputs.columns)
+
+    def placeholder_sizes(self) -> dict[str, int]:
+        """The side of each image side's blank placeholder image."""
         lq_side = self.patch or 1
-        sizes = {"lq": lq_side, "gt": lq_side * self.cfg.scale}
+        return {"lq": lq_side, "gt": lq_side * self.cfg.scale}
+
+    def placeholder_columns(self) -> dict[str, Any]:
+        sizes = self.placeholder_sizes()
         columns: dict[str, Any] = {"idx": np.full(self.idx_shape, -1, np.int64)}
         for image_side in (self.outputs.lq, self.outputs.gt):
             n = sizes[image_side.name]
@@ -105,7 +113,7 @@ class PlanSource:
             columns[image_side.anchor] = np.zeros((1, 2), np.int32)
             columns[image_side.shape] = np.full((1, 2), n, np.int32)
         columns.update(hflip=np.zeros(1, np.int32), vflip=np.zeros(1, np.int32), transpose=np.zeros(1, bool))
-        return tuple(columns[name] for name in self.outputs.columns)
+        return columns
 
     def suspects(self, epoch: int, batch: int, row: Optional[int]) -> list[tuple[str, np.ndarray]]:
         """(name, stored bytes) of the encoded images of DALI row `row` of the batch (all rows if None)."""

@@ -4,6 +4,10 @@ The pipeline never ends: its source maps DALI's running iteration count onto (ep
 one pipeline serves epoch after epoch and prefetches across epoch boundaries. The loader only
 counts: it knows which (epoch, batch) the live pipeline delivers next, keeps the pipeline when
 that is the batch wanted, and builds a new one (at the wanted position) when it is not.
+
+A graph that draws random fields (noise of a degradation chain) runs with DALI's checkpointing:
+`state_dict` then also holds the live pipeline's checkpoint, so a resumed loader continues the very
+random streams of the run it was saved from.
 """
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ from ..errors import ConfigError, DaliSRError, DatasetError
 from ..pipelines.registry import PipelineSpec, get_pipeline, load_config
 from .failures import decode_failure, failed_row
 
-OUTPUTS = ("lq", "gt", "idx")
 # What a state_dict must agree on to resume at the same samples (beyond the position itself).
 _RESUME_KEYS = ("type", "seed", "world_size", "num_samples", "dataset", "batch_size", "dataset_enlarge_ratio",
                 "shuffle", "drop_last")
@@ -44,14 +47,22 @@ def _dist_rank_world(rank: Optional[int], world_size: Optional[int]) -> tuple[in
     return rank, world_size
 
 
-def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: bool) -> Pipeline:
-    """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`.
+def checkpointed(cfg: Config) -> bool:
+    """Whether `cfg`'s graph draws random fields, so that resuming needs DALI's checkpoint of them."""
+    return cfg.degradation is not None and cfg.degradation.uses_dali_random()
+
+
+def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: bool,
+                  checkpoint: Optional[bytes] = None) -> Pipeline:
+    """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`,
+    restored from `checkpoint` if given.
 
     With `source_workers`, the source runs in that many spawned worker processes (spawn, not fork:
     a training process has usually started CUDA before it builds its loader).
     """
     define = spec.define
     workers = dict(py_num_workers=cfg.source_workers, py_start_method="spawn") if cfg.source_workers else {}
+    restore = dict(enable_checkpointing=True, checkpoint=checkpoint) if checkpointed(cfg) else {}
 
     @pipeline_def(enable_conditionals=True)
     def graph():
@@ -59,7 +70,7 @@ def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: b
 
     return graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
                  device_id=cfg.device_id if on_gpu else None, prefetch_queue_depth=cfg.prefetch_queue_depth,
-                 seed=cfg.seed, **workers)
+                 seed=cfg.seed, **workers, **restore)
 
 
 def shut_down(pipe: Optional[Pipeline]) -> None:
@@ -93,6 +104,7 @@ class Loader:
         self._live: Optional[_Live] = None
         self._epoch, self._batch = 0, 0
         self._restored: Optional[int] = None  # the epoch load_state_dict restored, until the loop moves on
+        self._checkpoint: Optional[tuple[tuple[int, int], tuple[int, int], bytes]] = None  # (at, start, DALI's)
         self._closed = False
         if cfg.drop_last and self.sampling.batches() == 0:
             self.index.close()
@@ -126,9 +138,13 @@ class Loader:
     def state_dict(self) -> dict[str, Any]:
         """Position to resume from: the next batch delivered after `load_state_dict` is the same."""
         epoch, batch = self._epoch, self._batch
+        state: dict[str, Any] = {}
+        live = self._live
+        if live is not None and checkpointed(self.cfg) and live.next == (epoch, batch):
+            state = {"pipeline_start": list(live.source.start), "dali_checkpoint": live.iterator.checkpoints()[0]}
         if batch >= len(self):
             epoch, batch = epoch + 1, 0
-        return {"epoch": epoch, "batch": batch, "rank": self.rank, **self._identity()}
+        return {"epoch": epoch, "batch": batch, "rank": self.rank, **self._identity(), **state}
 
     def _identity(self) -> dict[str, Any]:
         c = self.cfg
@@ -149,6 +165,10 @@ class Loader:
                 raise ConfigError(f"state_dict was saved {what}; resume with the config and data it was saved with")
         self._epoch, self._batch = int(state["epoch"]), int(state["batch"])
         self._restored = self._epoch
+        self._checkpoint = None
+        if "dali_checkpoint" in state and checkpointed(self.cfg):
+            start = state["pipeline_start"]
+            self._checkpoint = ((self._epoch, self._batch), (int(start[0]), int(start[1])), state["dali_checkpoint"])
 
     # -- iterating --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -184,10 +204,14 @@ class Loader:
         if live is not None and (live.next == (epoch, batch) or live.next == (epoch - 1, len(self)) and batch == 0):
             return live
         self._drop_pipeline()
-        source = self.spec.dataset.make_source(self.cfg, self.index, self.sampling, (epoch, batch))
-        pipe = dali_pipeline(self.spec, self.cfg, source, self.on_gpu)
-        iterator = DALIGenericIterator(pipe, list(OUTPUTS), auto_reset=False, last_batch_policy=LastBatchPolicy.PARTIAL,
-                                       prepare_first_batch=False)
+        start, checkpoint = (epoch, batch), None
+        if self._checkpoint is not None and self._checkpoint[0] == (epoch, batch):
+            _, start, checkpoint = self._checkpoint
+        self._checkpoint = None
+        source = self.spec.dataset.make_source(self.cfg, self.index, self.sampling, start)
+        pipe = dali_pipeline(self.spec, self.cfg, source, self.on_gpu, checkpoint)
+        iterator = DALIGenericIterator(pipe, list(source.outputs.graph_outputs), auto_reset=False,
+                                       last_batch_policy=LastBatchPolicy.PARTIAL, prepare_first_batch=False)
         self._live = _Live(pipe, iterator, source, (epoch, batch))
         return self._live
 

@@ -42,6 +42,9 @@ def _validator(needs_odd: bool, needs_num_frame: bool = True, train_ok: bool = T
         if not train_ok and cfg.is_train:
             raise ConfigError(f"{where}: {cfg.type} is for validation/test (phase val or test); "
                               f"train on clip folders with VideoClipDataset")
+        if cfg.degradation is not None and not cfg.degradation.is_bicubic:
+            raise ConfigError(f"{where}: clip types make LQ from GT with 'degradation: bicubic'; degradation lists "
+                              f"are for image types (PairedImageDataset, RealESRGANDataset)")
     return validate
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...config import Config
 from ...errors import DatasetError
+from ..degraded import chain_draws, draw_columns
 from ..outputs import SourceOutputs, derived, flips, side
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
@@ -26,7 +27,9 @@ def paired_outputs(cfg: Config, index: PairedIndex) -> SourceOutputs:
     lq = side("lq", ("lq",), index.lq_arrays is not None, train) if index.lq is not None else derived("lq")
     return SourceOutputs(lq=lq, gt=side("gt", ("gt",), index.gt_arrays is not None, train),
                          flips=flips(train, cfg.use_hflip, cfg.use_rot, cfg.use_vflip), training=train,
-                         stacked=False, degradation=cfg.degradation)
+                         stacked=False, degradation=cfg.degradation, draws=draw_columns(cfg),
+                         final_crop=cfg.crop_pad_size is not None, sharpen_gt=cfg.extra.get("sharpen_gt", False),
+                         gt_usm=cfg.extra.get("gt_usm", False))
 
 
 class PairedSource(PlanSource):
@@ -35,6 +38,7 @@ class PairedSource(PlanSource):
     def __init__(self, cfg: Config, index: PairedIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
         super().__init__(cfg, index, sampling, start)
         self.outputs = paired_outputs(cfg, index)
+        self.draws = chain_draws(cfg)
 
     def _read(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """LQ and GT values (encoded bytes, or pixel views for array sides) and the LQ (h, w)."""
@@ -47,7 +51,7 @@ class PairedSource(PlanSource):
         return lq, gt, lq_hw
 
     def _assemble_gt_only(self, plan: EpochPlan, rows: slice) -> Batch:
-        """GT windows drawn on the GT images; the graph makes LQ from them."""
+        """GT windows drawn on the GT images; the graph makes LQ from them (with a chain's draws)."""
         indices, uniforms, ix = plan.indices[rows], plan.uniforms[rows], self.index
         n = len(indices)
         gts, row_images = [], []
@@ -57,13 +61,31 @@ class PairedSource(PlanSource):
             key = ix.gt_keys[int(i)]
             row_images.append([(ix.gt, key)] if ix.gt_arrays is None else [])
             gt, (h, w) = read_value(ix.gt, key, ix.gt_arrays)
-            self._check_gt_only(f"GT {ix.gt.describe(key)} is", (h, w), "remove it")
-            gt_anchor[j], gt_shape[j] = self._gt_window(uniforms[j], h, w)
+            name = f"GT {ix.gt.describe(key)} is"
+            if self.draws is None:
+                self._check_gt_only(name, (h, w), "remove it")
+                gt_anchor[j], gt_shape[j] = self._gt_window(uniforms[j], h, w)
+            else:
+                self.draws.check_gt(name, (h, w))
+                gt_anchor[j], gt_shape[j] = self.draws.window_of(uniforms[j], (h, w))
             gts.append(gt if ix.gt_arrays is None else ix.gt_arrays.cut(gt, gt_anchor[j], gt_shape[j]))
         self._check_one_size(gt_shape, indices, "gt_path")
-        columns = {"gt": gts, "gt_anchor": gt_anchor, "gt_shape": gt_shape, "idx": indices.astype(np.int64),
-                   **self._flags(plan.flips[rows])}
+        flags = self._flags(plan.flips[rows])
+        columns = {"gt": gts, "gt_anchor": gt_anchor, "gt_shape": gt_shape, "idx": indices.astype(np.int64), **flags}
+        if self.draws is not None:
+            transposed = flags["transpose"] & ("transpose" in self.outputs.flips)
+            columns.update(self.draws.rows(plan.epoch, plan.positions[rows], gt_shape, transposed))
         return Batch(columns, row_images)
+
+    def placeholder_sizes(self) -> dict[str, int]:
+        sizes = super().placeholder_sizes()
+        return sizes if self.draws is None else {**sizes, "gt": self.draws.window}
+
+    def placeholder_columns(self) -> dict[str, Any]:
+        columns = super().placeholder_columns()
+        if self.draws is not None:
+            columns.update(self.draws.placeholder_rows())
+        return columns
 
     def _check_one_size(self, shapes: np.ndarray, indices: np.ndarray, named: str) -> None:
         """Whole-image validation batches must hold images of one size (named by their `named` paths)."""

@@ -1,0 +1,40 @@
+"""The graph every type shares: source -> images cut to their windows -> one set of flips -> LQ (read, or made
+from GT) -> float CHW outputs."""
+from __future__ import annotations
+
+from typing import Any
+
+from dali_sr.datasets.source import PlanSource
+
+from . import degrade, ops
+
+
+def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
+    """The graph's outputs, named by `source.outputs.graph_outputs`: (lq, gt[, gt_usm], idx), float CHW (FCHW
+    with `frames`).
+
+    With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
+    columns hold), so it is exactly the degradation of the GT the loader yields.
+    """
+    out = source.outputs
+    columns = ops.source_columns(source, cfg.source_workers)
+    gt = ops.side_images(columns, out.gt, frames, on_gpu, cfg.hw_decoder_load)
+    extra: tuple = ()
+    if out.degradation is not None and not out.degradation.is_bicubic:
+        gt = ops.augment([gt], columns, out, frames)[0]
+        lq, gt, gt_usm = degrade.degraded_pair(gt, out, columns, cfg, on_gpu)
+        if gt_usm is not None:
+            extra = (ops.float_output(gt_usm, cfg.mean, cfg.std, on_gpu),)
+    elif out.degradation is not None:
+        images = [gt] + ([ops.side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)]
+                         if out.lq.columns else [])
+        images = ops.augment(images, columns, out, frames)
+        gt = images[0]
+        lq = ops.bicubic_downscale(images[-1], cfg.scale, frames, on_gpu)
+    else:
+        lq = ops.side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)
+        lq, gt = ops.augment([lq, gt], columns, out, frames)
+    y = cfg.color == "y"
+    gt_out = (ops.float_output(gt, cfg.mean, cfg.std, on_gpu) if out.sharpen_gt
+              else ops.to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu))
+    return (ops.to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu), gt_out) + extra + (columns["idx"],)
