@@ -27,7 +27,8 @@ def test_preset_validates(path):
         assert cfg.type in pipeline_types()
         if cfg.is_train:
             assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip
-            assert cfg.use_rot or cfg.use_vflip or cfg.type == "RealESRGANDataset"  # Real-ESRGAN: hflip only
+            real_esrgan = cfg.degradation is not None and not cfg.degradation.is_bicubic
+            assert cfg.use_rot or cfg.use_vflip or real_esrgan  # Real-ESRGAN flips horizontally only
 
 
 def test_gt_only_y_preset_is_the_tensorflow_loaders_setting():

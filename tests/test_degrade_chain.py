@@ -175,3 +175,23 @@ def test_one_of_options_each_get_their_draws():
     rows = [draw_sample(chain, np.random.default_rng(i), (64, 64))[0] for i in range(N)]
     assert within(sum(int(r["d0_option"]) == 0 for r in rows), N, 0.25)
     assert all("d0o0s0_quality" in r and "d0o1s0_sigma" in r for r in rows)
+
+
+def test_the_realesrgan_chain_preset_is_realesrgan_datasets_chain():
+    from pathlib import Path
+
+    import dali_sr
+
+    cfg = dali_sr.load_config(Path(__file__).resolve().parents[1] / "configs" / "realesrgan_chain_x4.yml")
+    assert cfg.degradation.steps == realesrgan_chain({}, 4, True, "test").steps and cfg.crop_pad_size == 400
+
+
+def test_fixed_resize_scales_are_drawn_by_their_probabilities():
+    chain = parse_chain([{"type": "resize", "scales": [0.5, 0.25], "scale_prob": [0.75, 0.25]},
+                         {"type": "resize", "to": "gt", "modes": ["bilinear"]}], 4, "cfg")
+    rows = [draw_sample(chain, np.random.default_rng(i), (64, 64))[0] for i in range(N)]
+    sizes = [int(r["d0_size"][0]) for r in rows]
+    assert set(sizes) == {32, 16} and within(sizes.count(32), N, 0.75)
+    assert all(list(r["d1_size"]) == [64, 64] for r in rows)
+    with pytest.raises(ConfigError, match="give 'scales' .* or 'resize_prob' with 'resize_range', not both"):
+        parse_chain([{"type": "resize", "scales": [0.5], "resize_range": [0.5, 1]}], 4, "cfg")

@@ -209,3 +209,10 @@ def test_a_gt_too_small_to_mirror_is_named(tmp_path):
     root = gt_lmdb(tmp_path, [(20, 60), (48, 48)])
     with pytest.raises(DatasetError, match="GT key 'img000' of .* is 20x60, smaller than half of crop_pad_size 48 plus one"):
         batches(realesrgan_cfg(root, batch_size_per_gpu=2, seed=1), 1)
+
+
+def test_the_dl_art_school_preset_runs(tmp_path):
+    option = yaml.safe_load((CONFIGS / "dlas_corruptions_x4.yml").read_text())
+    option.update(dataroot_gt=gt_lmdb(tmp_path, [(40, 40)] * 4), gt_size=32, batch_size_per_gpu=4, device="cpu")
+    b = batches(option, 2)
+    assert b[0]["lq"].shape == (4, 3, 8, 8) and torch.equal(b[0]["lq"] * 255, (b[0]["lq"] * 255).round())

@@ -6,7 +6,8 @@ steps applied in order, each with its own probability (`prob`) and per-sample ra
     usm         unsharp masking (BasicSR's USMSharp: weight, radius, threshold)
     blur        a random kernel per sample: iso/aniso/generalized/plateau Gaussians or a sinc (Real-ESRGAN)
     sinc        a circular low-pass (sinc) kernel with a random cutoff
-    resize      up / down / keep with a random scale and mode, relative to the input, the LQ or the GT size
+    resize      up / down / keep with a random scale (or one of fixed `scales`) and a random mode, relative to
+                the input, the LQ or the GT size
     noise       Gaussian or Poisson noise, in colour or gray
     jpeg        JPEG compression at a random quality
     gray        gray image in three channels
@@ -71,6 +72,12 @@ class Resize(Step):
     scale_range: tuple[float, float] = (1.0, 1.0)
     modes: tuple[str, ...] = RANDOM_MODES
     to: str = "input"
+    scales: tuple[float, ...] = ()  # instead of up / down / keep: one of these factors
+    scale_prob: tuple[float, ...] = ()
+
+    @property
+    def changes_size(self) -> bool:
+        return self.to != "input" or self.updown_prob[2] < 1 or any(s != 1 for s in self.scales)
 
 
 @dataclass(frozen=True)
@@ -201,6 +208,18 @@ def _resize(v: Mapping[str, Any], w: str) -> dict[str, Any]:
         out["to"] = names([v["to"]], "to", w, TARGETS)[0]
     if "modes" in v:
         out["modes"] = names(v["modes"], "modes", w, RESIZE_MODES)
+    if "scales" in v:
+        if "resize_prob" in v or "resize_range" in v:
+            raise ConfigError(f"{w}: give 'scales' (fixed factors) or 'resize_prob' with 'resize_range', not both")
+        factors = v["scales"]
+        if not isinstance(factors, (list, tuple)) or not factors:
+            raise ConfigError(f"{w}: 'scales' must be a non-empty list of factors, got {factors!r}")
+        out["scales"] = tuple(number(f, "scales", w, 1e-3, 16.0) for f in factors)
+        out["scale_prob"] = distribution(v.get("scale_prob", [1.0 / len(factors)] * len(factors)), "scale_prob", w,
+                                         len(factors))
+        return out
+    if "scale_prob" in v:
+        raise ConfigError(f"{w}: 'scale_prob' needs 'scales'")
     updown = distribution(v["resize_prob"], "resize_prob", w, 3) if "resize_prob" in v else (0.0, 0.0, 1.0)
     out["updown_prob"] = updown
     if "resize_range" in v:
@@ -262,7 +281,7 @@ _STEPS: dict[str, tuple[type, tuple[str, ...], Callable[[Mapping[str, Any], str]
     "blur": (Blur, ("kernel_size", "kernel_list", "kernel_prob", "blur_sigma", "betag_range", "betap_range",
                     "sinc_prob"), _blur),
     "sinc": (Sinc, ("kernel_size", "cutoff_range"), _sinc),
-    "resize": (Resize, ("resize_prob", "resize_range", "modes", "to"), _resize),
+    "resize": (Resize, ("resize_prob", "resize_range", "scales", "scale_prob", "modes", "to"), _resize),
     "noise": (Noise, ("gaussian_noise_prob", "noise_range", "poisson_scale_range", "gray_noise_prob"), _noise),
     "jpeg": (Jpeg, ("jpeg_range",), _jpeg),
     "gray": (Gray, ("weights",), _gray),
@@ -313,15 +332,17 @@ def _end_size(steps: tuple[Step, ...], start: str, where: str) -> str:
                                   f"the same size (e.g. with a resize to: lq)")
             size = ends.pop()
         elif isinstance(s, Resize):
-            changes = s.to != "input" or s.updown_prob[2] < 1
-            if "matlab" in s.modes and (s.modes != ("matlab",) or s.to != "lq" or s.updown_prob[2] < 1 or size != "gt"):
+            changes = s.changes_size
+            if "matlab" in s.modes and (s.modes != ("matlab",) or s.to != "lq" or s.updown_prob[2] < 1 or s.scales
+                                        or size != "gt"):
                 raise ConfigError(f"{where}: resize mode 'matlab' (MATLAB's bicubic by the integer scale) is alone "
                                   f"in its step, goes to: lq, keeps the scale and starts from the GT window size")
             if changes and s.prob < 1:
                 raise ConfigError(f"{where}: resize step {s.id} changes the size, so it must run on every sample "
                                   f"(prob 1); a size would otherwise depend on the draw")
             if changes:
-                size = "other" if s.to == "input" or s.updown_prob[2] < 1 else s.to
+                keeps = s.updown_prob[2] == 1 and all(f == 1 for f in s.scales)
+                size = s.to if s.to != "input" and keeps else "other"
     return size
 
 

@@ -18,6 +18,7 @@ from .chain import (UPDOWN, Blur, Brightness, Chain, Gray, Jpeg, Noise, OneOf, Q
                     Sinc, Step, Usm)
 
 Draw = dict[str, np.ndarray]
+_AREA = RESIZE_MODES.index("area")
 Size = tuple[int, int]  # (h, w)
 
 
@@ -90,6 +91,8 @@ def blur_draw(step: Blur, rng: np.random.Generator) -> KernelDraw:
 
 
 def _resize_scale(step: Resize, rng: np.random.Generator) -> float:
+    if step.scales:
+        return step.scales[int(rng.choice(len(step.scales), p=step.scale_prob))]
     updown = UPDOWN[int(rng.choice(3, p=step.updown_prob))]
     if updown == "up":
         return _uniform(rng, (1.0, step.scale_range[1]))
@@ -100,13 +103,14 @@ def _resize_scale(step: Resize, rng: np.random.Generator) -> float:
 
 def resize_draw(step: Resize, rng: np.random.Generator, size: Size, window: Size, scale: int) -> tuple[Draw, Size]:
     """Output size, ROI end and mode of one resize, as Real-ESRGAN's `F.interpolate` calls size them:
-    `to: input` scales the input (`scale_factor`: floor(side * s), sampled at 1 / s), `to: lq`
-    gives int(window / scale * s), `to: gt` int(window * s) (sampled at input / output)."""
+    `to: input` scales the input (`scale_factor`: floor(side * s), sampled at 1 / s, but `area`, which pools
+    the whole input), `to: lq` gives int(window / scale * s), `to: gt` int(window * s) (sampled at input / output)."""
     s = _resize_scale(step, rng)
     mode = RESIZE_MODES.index(step.modes[int(rng.integers(len(step.modes)))])
     if step.to == "input":
         out = (math.floor(size[0] * s), math.floor(size[1] * s))
-        roi = (out[0] / s, out[1] / s)
+        # `area` is adaptive average pooling, which bins the whole input whatever the factor
+        roi = (float(size[0]), float(size[1])) if mode == _AREA else (out[0] / s, out[1] / s)
     else:
         base = (window[0] / scale, window[1] / scale) if step.to == "lq" else window
         out = (int(base[0] * s), int(base[1] * s))
