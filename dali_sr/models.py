@@ -67,3 +67,53 @@ class EDSR(nn.Module):
         x = self.conv_first((x - self.mean) * self.img_range)
         x = x + self.conv_after_body(self.body(x))
         return self.conv_last(self.upsample(x)) / self.img_range + self.mean
+
+
+class ResidualDenseBlock(nn.Module):
+    """BasicSR's `ResidualDenseBlock`: five densely connected convolutions, the last scaled by 0.2 and added."""
+
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 32):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(num_feat + i * num_grow_ch, num_grow_ch if i < 4 else num_feat, 3,
+                                             padding=1) for i in range(5))
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs[:4]:
+            features.append(self.lrelu(conv(torch.cat(features, 1))))
+        return x + self.convs[4](torch.cat(features, 1)) * 0.2
+
+
+class RRDB(nn.Module):
+    """BasicSR's residual-in-residual dense block: three dense blocks, scaled by 0.2 and added."""
+
+    def __init__(self, num_feat: int, num_grow_ch: int):
+        super().__init__()
+        self.blocks = nn.Sequential(*(ResidualDenseBlock(num_feat, num_grow_ch) for _ in range(3)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.blocks(x) * 0.2
+
+
+class RRDBNet(nn.Module):
+    """BasicSR's `RRDBNet` at x4 (ESRGAN / Real-ESRNet: 64 features, 23 blocks, growth 32; 16,697,987 parameters):
+    two nearest-neighbour x2 upsamplings, each followed by a convolution."""
+
+    def __init__(self, num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32):
+        super().__init__()
+        self.conv_first = nn.Conv2d(3, num_feat, 3, padding=1)
+        self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))
+        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv_last = nn.Conv2d(num_feat, 3, 3, padding=1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        for conv in (self.conv_up1, self.conv_up2):
+            feat = self.lrelu(conv(nn.functional.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))

@@ -11,7 +11,7 @@ from dali_sr.cli import main
 
 pytestmark = pytest.mark.slow
 STEPS = ["environment", "datasets", "gpu_tests", "pairs-jpeg", "pairs-png", "pairs-htj2k", "pairs-jpeg2000",
-         "pairs-raw", "roi_probe", "clips-png", "clips-jpeg", "gpu_memory", "train"]
+         "pairs-raw", "realesrgan", "roi_probe", "clips-png", "clips-jpeg", "gpu_memory", "train", "train-realesrnet"]
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_the_cpu_dry_run_runs_every_step_and_writes_its_files(tmp_path, cache, c
     tests = steps["gpu_tests"]
     assert tests["tests"] == tests["skipped"] > 30 and tests["failures"] == tests["errors"] == 0
     assert ElementTree.parse(out / "gpu-tests.xml").getroot() is not None
-    for name in STEPS[3:8] + STEPS[9:11]:
+    for name in STEPS[3:8] + STEPS[10:12]:
         group = steps[name]
         assert {"baseline", "decode_only", "decode_dali", "cells"} <= set(group) and group["codec"] == name.split("-")[1]
         assert all(c["x_baseline"] > 0 for c in group["cells"])
@@ -46,10 +46,15 @@ def test_the_cpu_dry_run_runs_every_step_and_writes_its_files(tmp_path, cache, c
     assert len(steps["gpu_memory"]["rss_mib"]) == gpu_suite.SIZES["tiny"].memory_epochs
     assert set(steps["train"]["results"]) == {"baseline", "dali_sr"}
     assert steps["train"]["codec"] in gpu_suite.LOSSLESS_TRAIN
+    resr = steps["realesrgan"]
+    assert resr["ratios"]["dali_sr/baseline"] > 0 and resr["settings_per_batch"]["baseline"] == 1
+    rrdb = steps["train-realesrnet"]
+    assert set(rrdb["results"]) == {"baseline", "dali_sr"} and rrdb["settings"]["network"] == "RRDBNet"
+    assert rrdb["settings"]["params"] == 16_697_987 and rrdb["settings"]["type"] == "RealESRGANDataset"
     md = (out / "s.md").read_text()
     assert "| pairs-jpeg | ok |" in md and "## Targets" in md and "## Summary" in md
     assert (out / "s.png").stat().st_size > 0
-    assert "13 steps run, 0 failed, 0 skipped" in capsys.readouterr().out
+    assert "15 steps run, 0 failed, 0 skipped" in capsys.readouterr().out
 
 
 def test_steps_past_the_budget_are_skipped_and_said(tmp_path, cache, capsys):
@@ -59,4 +64,4 @@ def test_steps_past_the_budget_are_skipped_and_said(tmp_path, cache, capsys):
     assert [s["name"] for s in report["steps"]] == ["environment", "datasets"]
     assert report["skipped"] == STEPS[2:]
     assert "| train | skipped: budget spent |" in (tmp_path / "s.md").read_text()
-    assert "2 steps run, 0 failed, 11 skipped" in capsys.readouterr().out
+    assert "2 steps run, 0 failed, 13 skipped" in capsys.readouterr().out

@@ -1,6 +1,8 @@
 """`dali-sr bench CONFIG`: dali_sr vs a BasicSR-style DataLoader vs decode-only, on the same data.
 
-PairedImageDataset configs are measured in pairs, REDSDataset (video clip) configs in clips.
+PairedImageDataset and RealESRGANDataset configs are measured in pairs, REDSDataset (video clip)
+configs in clips. The RealESRGANDataset baseline is BasicSR's dataset in DataLoader workers plus its
+model's `feed_data` degradation in PyTorch on the same device.
 
 The command's parser lives here; the measuring code (DALI, torch, OpenCV) is imported only
 when the command runs, so `dali-sr --help` stays fast.
@@ -21,12 +23,13 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     """Add the `bench` subcommand to the `dali-sr` subparsers."""
     p = subparsers.add_parser(
         "bench", help="measure dali_sr against a BasicSR-style DataLoader and a decode-only bound",
-        description="Alternate dali_sr, a BasicSR PairedImageDataset (or REDSDataset) + DataLoader baseline "
-                    "and plain cv2.imdecode threads on one dataset; report median samples/s (pairs/s, or clips/s "
-                    "for REDSDataset), CPU s per 1000 samples (process tree, workers included), peak RSS and "
-                    "optional RSS over epochs.")
-    p.add_argument("config", help="YAML dataset section or BasicSR option file (PairedImageDataset or "
-                                  "REDSDataset), or the word 'synthetic' or 'synthetic-clips'")
+        description="Alternate dali_sr, a BasicSR PairedImageDataset (or REDSDataset, or RealESRGANDataset + "
+                    "feed_data) + DataLoader baseline and plain cv2.imdecode threads on one dataset; report median "
+                    "samples/s (pairs/s, or clips/s for REDSDataset), CPU s per 1000 samples (process tree, "
+                    "workers included), peak RSS and optional RSS over epochs.")
+    p.add_argument("config", help="YAML dataset section or BasicSR option file (PairedImageDataset, REDSDataset or "
+                                  "RealESRGANDataset), or the word 'synthetic', 'synthetic-clips' or "
+                                  "'synthetic-realesrgan'")
     p.add_argument("--phase", default=None, help="section of an option file (default train)")
     p.add_argument("--device", default=None, choices=("auto", "gpu", "cpu"), help="override the config's device")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -47,7 +50,9 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         f"hflip+rot, batch 16 (default {DEFAULT_SYNTHETIC}); with 'synthetic-clips': N REDSDataset "
                         f"clips of {SYNTHETIC_CLIP_FRAMES} frames, 720x1280 PNG GT / 180x320 LQ in LMDBs, x4, "
                         f"num_frame 5, interval_list [1], gt_size 256, hflip+rot, batch 16 (default "
-                        f"{DEFAULT_SYNTHETIC_CLIPS}); built once under $DALI_SR_CACHE or ~/.cache/dali_sr")
+                        f"{DEFAULT_SYNTHETIC_CLIPS}); with 'synthetic-realesrgan': Real-ESRGAN x4plus training "
+                        f"(RealESRGANModel, gt_size 256, batch 12) on the GT of N synthetic pairs (default "
+                        f"{DEFAULT_SYNTHETIC}); built once under $DALI_SR_CACHE or ~/.cache/dali_sr")
     p.add_argument("--codec", choices=CODECS, default="png",
                    help="with a synthetic CONFIG: store the images in this codec (dali-sr pack --codec; jpeg at "
                         "quality 95) instead of PNG; packed once from the PNG images")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -144,7 +144,8 @@ def _one_line(error: DaliSRError) -> str:
     return text.splitlines()[-1].split(": ", 1)[-1] if "\n" in text else text
 
 
-def dataloader_batches(dataset: Dataset, cfg: Config, workers: int, on_gpu: bool) -> Iterator[dict]:
+def dataloader_batches(dataset: Dataset, cfg: Config, workers: int, on_gpu: bool,
+                       worker_init_fn: Optional[Callable[[int], None]] = None) -> Iterator[dict]:
     """Endless batches of `dataset` from `DataLoader(num_workers=workers, persistent_workers=True)`.
 
     On a GPU, through pinned memory and `cuda_prefetch`, as BasicSR. The DataLoader lives in
@@ -152,7 +153,8 @@ def dataloader_batches(dataset: Dataset, cfg: Config, workers: int, on_gpu: bool
     """
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=cfg.shuffle,
                         num_workers=workers, drop_last=cfg.drop_last, pin_memory=on_gpu, persistent_workers=True,
-                        prefetch_factor=PREFETCH_FACTOR, generator=torch.Generator().manual_seed(cfg.seed))
+                        prefetch_factor=PREFETCH_FACTOR, generator=torch.Generator().manual_seed(cfg.seed),
+                        worker_init_fn=worker_init_fn)
     batches = (batch for _ in itertools.count() for batch in loader)
     if on_gpu:
         batches = cuda_prefetch(batches, cfg.device_id)

@@ -3,9 +3,10 @@
 Steps, in order: the environment (versions, GPU, whether the hardware JPEG decoder works), the
 synthetic datasets (built on every core, the time counted), the `gpu`-marked tests (JUnit XML),
 the pairs throughput per storage codec against the BasicSR-style baseline and both decode-only
-contenders (JPEG also over DALI threads x `hw_decoder_load`), the ROI decode probe, the clips
-throughput, the loader's GPU memory over several epochs, and a short EDSR training run with the
-fastest lossless codec (data time against step time). After every step the JSON, markdown and
+contenders (JPEG also over DALI threads x `hw_decoder_load`), RealESRGANDataset against BasicSR's
+dataset + `feed_data` on the GPU, the ROI decode probe, the clips throughput, the loader's GPU memory
+over several epochs, a short EDSR training run with the fastest lossless codec and a Real-ESRNet (RRDB)
+run on RealESRGANDataset batches (data time against step time). After every step the JSON, markdown and
 plot are rewritten, so a stopped run keeps what it finished; a step that would start after the
 budget is spent is skipped and listed as such. `--device cpu --size tiny` runs the whole suite on
 a CPU in a minute or two (the gpu tests then skip), which is how it is tested.
@@ -59,17 +60,22 @@ class SuiteSize:
     train_batch: int
     train_steps: int
     probe_iterations: int
+    resr_gt_size: int  # RealESRGANDataset: GT patch, window it is cut from, batch
+    resr_window: int
+    resr_batch: int
 
 
 SIZES = {
     "full": SuiteSize(pairs=512, side=480, gt_size=128, clips=8, clip_frames=20, clip_hw=(720, 1280), clip_gt_size=256,
                       runs=3, batches=20, warmup=3, workers=16, batch=16, jpeg_threads=(2, 4), hw_loads=(0.65, 0.9),
                       gpu_threads=4, memory_batch=32, memory_gt_size=256, memory_epochs=5, train_gt_size=192,
-                      train_batch=16, train_steps=30, probe_iterations=10),
+                      train_batch=16, train_steps=30, probe_iterations=10, resr_gt_size=256, resr_window=400,
+                      resr_batch=12),
     "tiny": SuiteSize(pairs=12, side=128, gt_size=32, clips=2, clip_frames=6, clip_hw=(64, 96), clip_gt_size=32,
                       runs=1, batches=2, warmup=1, workers=2, batch=4, jpeg_threads=(2,), hw_loads=(0.65,),
                       gpu_threads=2, memory_batch=4, memory_gt_size=32, memory_epochs=2, train_gt_size=32,
-                      train_batch=4, train_steps=2, probe_iterations=1),
+                      train_batch=4, train_steps=2, probe_iterations=1, resr_gt_size=32, resr_window=64,
+                      resr_batch=2),
 }
 
 
@@ -158,7 +164,7 @@ def environment(device: str) -> dict[str, Any]:
 
     on_gpu = resolve_device(device)
     probe = load_config({"type": "PairedImageDataset", "scale": 4, "gt_size": 32, "device": device})
-    env = bench_environment(probe, on_gpu)
+    env = bench_environment(probe.device_id if on_gpu else None)
     codec_builds = [d for d in ("nvidia-nvimgcodec-cu12", "nvidia-nvimgcodec-cu13")
                     if _installed(importlib.metadata, d)]
     dali_builds = [d for d in ("nvidia-dali-cuda120", "nvidia-dali-cuda130") if _installed(importlib.metadata, d)]
@@ -297,10 +303,46 @@ def train(size: SuiteSize, device: str, codec: str) -> dict[str, Any]:
 
     args = argparse.Namespace(pairs=size.pairs, side=size.side, codec=codec, gt_size=size.train_gt_size,
                               batch=size.train_batch, steps=size.train_steps, warmup=max(1, size.train_steps // 5),
-                              workers=size.workers, loaders="both", model="edsr-baseline", no_amp=False,
-                              device=device, overrides=[], json=None)
+                              workers=size.workers, loaders="both", model="edsr-baseline", dataset="pairs",
+                              no_amp=False, device=device, overrides=[], json=None)
     report = train_report(args)
     return {"codec": codec, "settings": report["settings"],
+            "results": {name: {k: v for k, v in r.items() if k not in ("data_ms", "step_ms", "loss")}
+                        for name, r in report["results"].items()}}
+
+
+def _realesrgan_section(size: SuiteSize) -> dict[str, Any]:
+    from .runner import _synthetic_realesrgan
+
+    return {**_synthetic_realesrgan(size.pairs, "png", size.side), "gt_size": size.resr_gt_size,
+            "crop_pad_size": size.resr_window, "batch_size_per_gpu": size.resr_batch}
+
+
+def realesrgan(size: SuiteSize, device: str, on_gpu: bool) -> dict[str, Any]:
+    """`RealESRGANDataset` (Real-ESRGAN x4plus) against BasicSR's dataset in `workers` DataLoader workers + its
+    `feed_data` on the same device: pairs/s, the ratio, distinct settings per batch."""
+    from .runner import bench_report
+
+    threads = size.gpu_threads if on_gpu else size.workers
+    args = argparse.Namespace(config=_realesrgan_section(size), phase=None, device=device, codec="png",
+                              synthetic=None, overrides=[f"num_threads={threads}"], workers=size.workers,
+                              runs=size.runs, batches=max(2, size.batches // 2), warmup=size.warmup, rss_epochs=0,
+                              skip_baseline=False, compare_gt_only=False, json=None)
+    report = bench_report(args)
+    return {"num_threads": threads, "workers": size.workers, "results": report["results"],
+            "ratios": report["ratios"], "settings_per_batch": report["degradation_settings_per_batch"]}
+
+
+def train_realesrnet(size: SuiteSize, device: str) -> dict[str, Any]:
+    """Real-ESRNet training (RRDB, AMP) on RealESRGANDataset batches, fed by BasicSR's work and by dali_sr."""
+    from .train_demo import train_report
+
+    args = argparse.Namespace(pairs=size.pairs, side=size.side, codec="png", gt_size=size.resr_gt_size,
+                              batch=size.resr_batch, steps=size.train_steps, warmup=max(1, size.train_steps // 5),
+                              workers=size.workers, loaders="both", model="rrdb", dataset="realesrgan", no_amp=False,
+                              device=device, overrides=[f"crop_pad_size={size.resr_window}"], json=None)
+    report = train_report(args)
+    return {"settings": report["settings"],
             "results": {name: {k: v for k, v in r.items() if k not in ("data_ms", "step_ms", "loss")}
                         for name, r in report["results"].items()}}
 
@@ -373,6 +415,16 @@ def _figures(step: dict[str, Any]) -> str:
     if name == "train":
         return "; ".join(f"{k}: data {v['data_share_pct']} % of the loop, step {v['median_step_ms']} ms"
                          for k, v in r["results"].items()) + f" ({r['codec']})"
+    if name == "realesrgan":
+        dali, base = r["results"]["dali_sr"], r["results"]["baseline"]
+        per_batch = r["settings_per_batch"]
+        return (f"dali_sr {dali['pairs_per_s']:.1f} pairs/s ({r['num_threads']} threads) = "
+                f"{r['ratios']['dali_sr/baseline']:.2f}x BasicSR's {base['pairs_per_s']:.1f} ({r['workers']} workers "
+                f"+ feed_data; target 3x); {per_batch['dali_sr']:.1f} degradation settings per batch of "
+                f"{per_batch['batch_size']} (BasicSR 1)")
+    if name == "train-realesrnet":
+        return "; ".join(f"{k}: data {v['data_share_pct']} % of the loop, step {v['median_step_ms']} ms"
+                         for k, v in r["results"].items()) + " (RRDB, target: dali_sr data <= 5 %)"
     return ""
 
 
@@ -399,11 +451,13 @@ def run(args: argparse.Namespace) -> int:
     suite.step("gpu_tests", lambda: gpu_tests(out, suite.left()), needs_s=30)
     for codec in PAIR_CODECS:
         suite.step(f"pairs-{codec}", lambda c=codec: throughput_group(size, device, on_gpu, "pairs", c))
+    suite.step("realesrgan", lambda: realesrgan(size, device, on_gpu))
     suite.step("roi_probe", lambda: roi_probe(on_gpu, size.probe_iterations, suite.deadline), needs_s=20)
     for codec in CLIP_CODECS:
         suite.step(f"clips-{codec}", lambda c=codec: throughput_group(size, device, on_gpu, "clips", c))
     suite.step("gpu_memory", lambda: gpu_memory(size, device, on_gpu))
     suite.step("train", lambda: train(size, device, fastest_lossless(suite.report)))
+    suite.step("train-realesrnet", lambda: train_realesrnet(size, device))
     suite.write()
     print((out / f"{suite.name}.md").read_text())
     failed = [s["name"] for s in suite.report["steps"] if s["status"] != "ok"]

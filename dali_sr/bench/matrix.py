@@ -136,7 +136,7 @@ def _measure(args: argparse.Namespace, out: Path) -> tuple[Path, Path, bool]:
     probe = load_config(groups[0].section, device=args.device)
     on_gpu = resolve_device(probe.device)
     gpu = probe.device_id if on_gpu else None
-    env = environment(probe, on_gpu)
+    env = environment(probe.device_id if on_gpu else None)
     settings = {k: getattr(args, k) for k in ("codecs", "gt_sizes", "clip_codecs", "threads", "hw_loads", "prefetch",
                                               "workers", "batch", "pairs", "clips", "runs", "batches", "warmup")}
     name = args.name or _default_name(env["device"], env["cpus_usable"])

@@ -54,8 +54,10 @@ from . import DEFAULT_SYNTHETIC, DEFAULT_SYNTHETIC_CLIPS, SYNTHETIC_CLIP_FRAMES,
 from .baseline import PREFETCH_FACTOR, baseline_batches, imdecode
 from .clip_baseline import CLIP_TYPE, basicsr_window, clip_baseline_batches, window_options
 from .decode_dali import dali_decode_samples
+from .realesrgan_baseline import realesrgan_baseline_batches, settings_per_batch
 
 PAIRED_TYPE = "PairedImageDataset"
+REALESRGAN_TYPE = "RealESRGANDataset"
 DALI, BASELINE, DECODE, DECODE_DALI = "dali_sr", "baseline", "decode_only", "decode_dali"
 GT_ONLY = "dali_sr_gt_only"  # the same GT, LQ made by bicubic in the graph instead of read
 RUN_ORDER = (DALI, GT_ONLY, BASELINE, DECODE, DECODE_DALI)
@@ -80,6 +82,7 @@ class Workload:
     index: Union[PairedIndex, ClipIndex]
     baseline: Callable[..., Iterator[dict]]  # (cfg, index, workers, on_gpu) -> endless batches
     values: Callable[[int], list[tuple[np.ndarray, str]]]  # (i) -> the encoded images sample i reads, labelled
+    baseline_makes_lq: bool = False  # the baseline degrades GT itself (RealESRGANDataset)
 
 
 # -- the config -------------------------------------------------------------------------------
@@ -136,9 +139,19 @@ def _synthetic_clips(n: int, codec: str, frames: int = SYNTHETIC_CLIP_FRAMES,
             "use_rot": True, "batch_size_per_gpu": 16}
 
 
+def _synthetic_realesrgan(n: int, codec: str, side: int = 480) -> dict[str, Any]:
+    """Real-ESRGAN x4plus training (RealESRGANModel, batch 12, GT 256 from 400 x 400 windows) on the GT of the
+    `n` cached synthetic pairs (`side` x `side`)."""
+    pairs = _synthetic(n, codec, side)
+    return {"type": REALESRGAN_TYPE, "name": f"synthetic-realesrgan-{n}-{codec}", "io_backend": {"type": "lmdb"},
+            "dataroot_gt": pairs["dataroot_gt"], "scale": 4, "gt_size": 256, "use_hflip": True, "use_rot": False,
+            "batch_size_per_gpu": 12, "model_type": "RealESRGANModel"}
+
+
 # CONFIG words that build a synthetic dataset: (its config, the default --synthetic N)
 SYNTHETIC: dict[str, tuple[Callable[[int, str], dict[str, Any]], int]] = {
-    "synthetic": (_synthetic, DEFAULT_SYNTHETIC), "synthetic-clips": (_synthetic_clips, DEFAULT_SYNTHETIC_CLIPS)}
+    "synthetic": (_synthetic, DEFAULT_SYNTHETIC), "synthetic-clips": (_synthetic_clips, DEFAULT_SYNTHETIC_CLIPS),
+    "synthetic-realesrgan": (_synthetic_realesrgan, DEFAULT_SYNTHETIC)}
 
 
 def config_overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
@@ -159,9 +172,11 @@ def config_overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:
 
 def _config(args: argparse.Namespace) -> Config:
     overrides = config_overrides(args.overrides, args.device)
-    if args.config in SYNTHETIC:
+    if isinstance(args.config, Mapping):
+        source: Union[str, dict] = dict(args.config)
+    elif args.config in SYNTHETIC:
         make, default = SYNTHETIC[args.config]
-        source: Union[str, dict] = make(args.synthetic or default, args.codec)
+        source = make(args.synthetic or default, args.codec)
     elif args.synthetic is not None or args.codec != "png":
         option = "--synthetic N" if args.synthetic is not None else "--codec"
         raise ConfigError(f"{option} applies only to CONFIG {' or '.join(map(repr, SYNTHETIC))}; pack your own data "
@@ -170,8 +185,9 @@ def _config(args: argparse.Namespace) -> Config:
         source = args.config
     phase = overrides.pop("phase", args.phase)  # `--set phase=val` is the same as `--phase val`
     cfg = load_config(source, phase=phase, **overrides)
-    if cfg.type not in (PAIRED_TYPE, CLIP_TYPE):
-        raise ConfigError(f"bench compares {PAIRED_TYPE} and {CLIP_TYPE} loaders; type {cfg.type} is not supported")
+    if cfg.type not in (PAIRED_TYPE, CLIP_TYPE, REALESRGAN_TYPE):
+        raise ConfigError(f"bench compares {PAIRED_TYPE}, {CLIP_TYPE} and {REALESRGAN_TYPE} loaders; type "
+                          f"{cfg.type} is not supported")
     return cfg
 
 
@@ -201,6 +217,9 @@ def workload(cfg: Config, loader: Loader) -> Workload:
                               f"always crops); use phase train")
         return Workload("clips", loader.index, clip_baseline_batches,
                         partial(_clip_values, loader.index, **window_options(cfg)))
+    if cfg.type == REALESRGAN_TYPE:
+        return Workload("pairs", loader.index, realesrgan_baseline_batches, partial(_pair_values, loader.index),
+                        baseline_makes_lq=True)
     return Workload("pairs", loader.index, baseline_batches, partial(_pair_values, loader.index))
 
 
@@ -240,7 +259,7 @@ def _decode_samples(work: Workload, threads: int, batch_size: int, seed: int) ->
 
 def baseline_contender(cfg: Config, work: Workload, workers: int, on_gpu: bool) -> Contender:
     """The BasicSR-style DataLoader with `workers` workers (pinned memory + side-stream copy on a GPU)."""
-    if getattr(work.index, "lq", True) is None:
+    if getattr(work.index, "lq", True) is None and not work.baseline_makes_lq:
         raise ConfigError(f"{cfg.name}: the BasicSR-style baseline reads stored LQ images, and this config makes "
                           f"its LQ from GT; pass --skip-baseline (or bench the stored pairs with --compare-gt-only)")
     queued = PREFETCH_FACTOR * workers + (2 if on_gpu else 0)  # + pin-memory thread and CUDA prefetcher
@@ -373,15 +392,15 @@ def command_line() -> str:
     return shlex.join(["dali-sr"] + sys.argv[1:])
 
 
-def environment(cfg: Config, on_gpu: bool) -> dict[str, Any]:
-    """When, where and with what a measurement ran."""
+def environment(device_id: Optional[int] = None) -> dict[str, Any]:
+    """When, where and with what a measurement ran (`device_id`: the GPU it ran on, if any)."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(),
         "hostname": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable_cpus(),
-        "device": torch.cuda.get_device_name(cfg.device_id) if on_gpu else "cpu",
+        "device": torch.cuda.get_device_name(device_id) if device_id is not None else "cpu",
         "versions": {"dali_sr": __version__, "dali": nvidia.dali.__version__, "torch": torch.__version__,
                      "cv2": cv2.__version__, "python": platform.python_version()},
     }
@@ -389,13 +408,13 @@ def environment(cfg: Config, on_gpu: bool) -> dict[str, Any]:
 
 def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int, on_gpu: bool,
             contenders: list[Contender], peak: Mapping[str, float], rss: Optional[dict],
-            loader_gpu: Optional[float]) -> dict[str, Any]:
+            loader_gpu: Optional[float], settings: Optional[dict]) -> dict[str, Any]:
     unit = work.unit
     results = {c.name: summarize(c, unit) for c in sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))}
     results[DALI]["gpu_memory_mib"] = loader_gpu
     dali = results[DALI][f"{unit}_per_s"]
     return {
-        **environment(cfg, on_gpu),
+        **environment(cfg.device_id if on_gpu else None),
         "config": {"path": args.config, "phase": cfg.phase, "name": cfg.name, "type": cfg.type,
                    "io_backend": cfg.io_backend, "dataroot_gt": cfg.dataroot_gt, "dataroot_lq": cfg.dataroot_lq,
                    "meta_info_file": cfg.meta_info_file, **cfg.extra, "samples": len(work.index),
@@ -413,6 +432,7 @@ def _report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int,
                       if GT_ONLY in results else {})},
         "peak_rss_mib": dict(peak),
         "rss_epochs": rss,
+        "degradation_settings_per_batch": settings,
     }
 
 
@@ -444,6 +464,11 @@ def _table(report: dict[str, Any]) -> str:
     lines.append("   ".join(f"{k}: {v:.2f}x" for k, v in report["ratios"].items()))
     if report["results"][DALI]["gpu_memory_mib"] is not None:
         lines.append(f"dali_sr loader GPU memory: {report['results'][DALI]['gpu_memory_mib']:.0f} MiB")
+    settings = report.get("degradation_settings_per_batch")
+    if settings:
+        lines.append(f"distinct settings of BasicSR's per-batch draws (resize direction and mode, noise kind, second "
+                     f"blur, final order) per batch of {settings['batch_size']}: dali_sr {settings['dali_sr']:.1f}, "
+                     f"baseline {settings['baseline']:.0f}")
     p = report["peak_rss_mib"]
     lines.append(f"peak RSS: process tree {p['tree']:.0f} MiB (main {p['main']:.0f}, "
                  f"{p['worker_processes']} workers {p['workers']:.0f})")
@@ -485,10 +510,9 @@ def _gt_only_loader(cfg: Config, wanted: bool) -> Iterator[Optional[Loader]]:
         yield loader
 
 
-def bench(args: argparse.Namespace) -> int:
-    """The `dali-sr bench` command."""
+def bench_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure what `args` (the command's options; `config` may also be a dataset section dict) describe."""
     cfg = _config(args)
-    check_json_path(args.json)
     on_gpu = resolve_device(cfg.device)
     gpu = cfg.device_id if on_gpu else None
     workers = args.workers or cfg.num_threads
@@ -507,7 +531,14 @@ def bench(args: argparse.Namespace) -> int:
                 c.stream.close()
         loader_gpu = _loader_gpu_memory(loader, gpu, gpu_base)
         rss = _rss_epochs(loader, args.rss_epochs, gpu, gpu_base)
-        report = _report(args, cfg, work, workers, on_gpu, contenders, peak, rss, loader_gpu)
+        settings = settings_per_batch(loader) if cfg.type == REALESRGAN_TYPE else None
+        return _report(args, cfg, work, workers, on_gpu, contenders, peak, rss, loader_gpu, settings)
+
+
+def bench(args: argparse.Namespace) -> int:
+    """The `dali-sr bench` command."""
+    check_json_path(args.json)
+    report = bench_report(args)
     print(_table(report))
     write_json(args.json, report)
     return 0

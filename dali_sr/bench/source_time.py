@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from ..pipelines.registry import load_config
 
         cfg = load_config(_synthetic(args.synthetic, args.codecs[0]), device="cpu")
-        write_json(args.json, {**environment(cfg, False), "results": results})
+        write_json(args.json, {**environment(), "results": results})
     return 0
 
 

@@ -1,7 +1,9 @@
 """`dali-sr train-demo`: how much of a training step waits for data, dali_sr vs the BasicSR-style baseline.
 
-Both loaders feed the same EDSR-baseline training loop (Adam, L1, AMP) on the bench's cached
-synthetic DIV2K-like LMDB dataset. Per step, the data time is how long the loop is blocked
+Both loaders feed the same training loop (Adam, L1, AMP) on the bench's cached synthetic DIV2K-like
+LMDB dataset: an EDSR-baseline on stored pairs, or, with `--dataset realesrgan`, Real-ESRNet's RRDB on
+LQ made by Real-ESRGAN's degradation (dali_sr's RealESRGANDataset against BasicSR's dataset + the
+model's `feed_data`). Per step, the data time is how long the loop is blocked
 getting the next batch and the step time is forward + backward + optimizer step (synchronized
 on a GPU). The baseline runs first, so its DataLoader workers fork before DALI starts threads.
 """
@@ -21,20 +23,26 @@ from .. import __version__
 from ..cli_types import non_negative_int, positive_int
 from ..errors import ConfigError
 from ..loader import Loader, build_loader
-from ..models import EDSR, TinySR
+from ..models import EDSR, RRDBNet, TinySR
 from ..progress import tracked
 from ..storage.formats import CODECS
 from .baseline import baseline_batches
+from .realesrgan_baseline import realesrgan_baseline_batches
 from .runner import BASELINE, DALI, SYNTHETIC, check_json_path, config_overrides, write_json
 
 BOTH = "both"
-MODELS = ("edsr-baseline", "tiny")
+MODELS = ("edsr-baseline", "rrdb", "tiny")
+DATASETS = ("pairs", "realesrgan")
 LEARNING_RATE = 1e-4
 
 
 def _model(name: str, scale: int, device: torch.device) -> nn.Module:
     """The network to train, initialized from seed 0 (the same weights for every loader)."""
     torch.manual_seed(0)
+    if name == "rrdb":
+        if scale != 4:
+            raise ConfigError(f"the RRDB network is the x4 one; scale {scale} needs --model edsr-baseline or tiny")
+        return RRDBNet().to(device)
     model = EDSR(upscale=scale) if name == "edsr-baseline" else TinySR(scale=scale)
     return model.to(device)
 
@@ -94,7 +102,8 @@ def _run_loaders(args: argparse.Namespace, loader: Loader, workers: int,
     device = torch.device("cuda", cfg.device_id) if loader.on_gpu else torch.device("cpu")
     results = {}
     if args.loaders in (BOTH, BASELINE):
-        batches = baseline_batches(cfg, loader.index, workers, loader.on_gpu)
+        make = realesrgan_baseline_batches if args.dataset == "realesrgan" else baseline_batches
+        batches = make(cfg, loader.index, workers, loader.on_gpu)
         try:
             results[BASELINE] = _train(BASELINE, batches, args, cfg.scale, device, amp_dtype)
         finally:
@@ -111,7 +120,7 @@ def _settings(args: argparse.Namespace, loader: Loader, workers: int, amp_dtype:
     network = _model(args.model, cfg.scale, torch.device("cpu"))
     return {"device": torch.cuda.get_device_name(cfg.device_id) if loader.on_gpu else "cpu",
             "versions": {"dali_sr": __version__, "dali": nvidia.dali.__version__, "torch": torch.__version__},
-            "dataset": cfg.name, "codec": args.codec, "pairs": len(loader.index), "scale": cfg.scale,
+            "dataset": cfg.name, "type": cfg.type, "codec": args.codec, "pairs": len(loader.index), "scale": cfg.scale,
             "gt_size": cfg.gt_size, "batch": cfg.batch_size,
             "amp": str(amp_dtype).removeprefix("torch.") if amp_dtype else None, "model": args.model,
             "network": type(network).__name__, "params": sum(p.numel() for p in network.parameters()),
@@ -142,9 +151,14 @@ def table(report: dict[str, Any]) -> str:
 
 
 def _load(args: argparse.Namespace) -> Loader:
-    """The dali_sr loader over the cached synthetic pairs with the command's settings."""
+    """The dali_sr loader over the cached synthetic pairs with the command's settings (for `--dataset realesrgan`:
+    their GT, Real-ESRNet's setting: the GT sharpened, then degraded)."""
     make, default_n = SYNTHETIC["synthetic"]
-    section = make(args.pairs or default_n, args.codec, getattr(args, "side", 480))
+    n, side = args.pairs or default_n, getattr(args, "side", 480)
+    section = make(n, args.codec, side)
+    if args.dataset == "realesrgan":
+        section = {**SYNTHETIC["synthetic-realesrgan"][0](n, args.codec, side), "model_type": "RealESRNetModel",
+                   "gt_usm": True}
     overrides = {"gt_size": args.gt_size, "batch_size_per_gpu": args.batch, "seed": 0,
                  **config_overrides(args.overrides, args.device)}
     return build_loader(section, **overrides)
@@ -192,8 +206,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, default=None,
                    help="baseline DataLoader workers (default: the config's num_threads)")
     p.add_argument("--loaders", choices=(BOTH, DALI, BASELINE), default=BOTH, help="which loaders to train on")
+    p.add_argument("--dataset", choices=DATASETS, default="pairs",
+                   help="pairs (stored LQ) or realesrgan (GT only, Real-ESRGAN's degradation; the baseline is "
+                        "BasicSR's RealESRGANDataset + feed_data)")
     p.add_argument("--model", choices=MODELS, default="edsr-baseline",
-                   help="edsr-baseline (BasicSR's EDSR, 1.5M params at x4) or tiny (the demo's network)")
+                   help="edsr-baseline (BasicSR's EDSR, 1.5M params at x4), rrdb (Real-ESRNet's RRDBNet, 16.7M) "
+                        "or tiny (the demo's network)")
     p.add_argument("--no-amp", action="store_true",
                    help="train in float32 (default: float16 autocast + GradScaler on a GPU, bfloat16 on CPU)")
     p.add_argument("--device", default="auto", choices=("auto", "gpu", "cpu"))

@@ -1,0 +1,162 @@
+"""`dali-sr degrade-fidelity PATH`: how far the degradation steps DALI cannot reproduce exactly are from BasicSR's.
+
+On the photographs at PATH (a folder or an LMDB; a square window of each, `--crop`), each step runs in the
+DALI graph (CPU) and in PyTorch as BasicSR runs it, on the same input and with the same parameters, and
+the two results are compared by PSNR (dB, on [0, 1]; higher is closer):
+
+- resize `bicubic` (DALI: Keys' cubic a = -0.5; torch: a = -0.75) and `area` (DALI: linear with its
+  antialiasing filter; torch: adaptive average pooling) at several factors, and `bilinear` (the same
+  formula in both, as a check);
+- JPEG: DALI's JPEG distortion of the image rounded to levels (OpenCV's libjpeg on the CPU) against
+  BasicSR's DiffJPEG at the same quality, next to DiffJPEG's own PSNR against its input (how strong the
+  compression is);
+- Poisson noise levels: dali_sr counts at 256 levels, BasicSR at 2^ceil(log2(distinct levels)): the share
+  of images with fewer than 129 distinct levels (where the two differ).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+
+from ..cli_types import positive_int
+from ..degrade.chain import RESIZE_MODES
+from ..errors import DaliSRError
+from ..prep.stored_images import StoredImages
+from . import basicsr_realesrgan as basicsr
+from .runner import environment
+
+FACTORS = (0.25, 0.37, 0.5, 0.8, 1.25)
+QUALITIES = (30, 60, 90)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def photographs(path: str, crop: int) -> tuple[list[str], list[np.ndarray]]:
+    """(names, RGB float32 HWC windows of `crop` x `crop`, centred) of every image at `path` at least that big."""
+    names, images = [], []
+    with StoredImages(path) as stored:
+        for key in stored.keys():
+            img = cv2.imdecode(stored.read(key), cv2.IMREAD_COLOR)
+            if img is None or min(img.shape[:2]) < crop:
+                continue
+            top, left = (img.shape[0] - crop) // 2, (img.shape[1] - crop) // 2
+            window = cv2.cvtColor(img[top:top + crop, left:left + crop], cv2.COLOR_BGR2RGB)
+            names.append(key)
+            images.append(window.astype(np.float32) / 255.0)
+    if not images:
+        raise DaliSRError(f"{path}: no decodable image of at least {crop}x{crop}; lower --crop or add photographs")
+    return names, images
+
+
+def _dali(build: Callable, *inputs: list) -> list[np.ndarray]:
+    """Per-sample outputs of `build(*nodes)` on DALI's CPU backend, for per-sample `inputs`."""
+    from nvidia.dali import fn, pipeline_def
+
+    @pipeline_def(batch_size=len(inputs[0]), num_threads=2, device_id=None, enable_conditionals=True, seed=0)
+    def pipe():
+        nodes = fn.external_source(lambda: [list(x) for x in inputs], num_outputs=len(inputs), batch=True,
+                                   layout=["HWC"] + [""] * (len(inputs) - 1))
+        return build(*nodes)
+
+    p = pipe()
+    p.build()
+    return [np.array(t) for t in p.run()[0]]
+
+
+def _nchw(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+
+
+def resize_fidelity(images: list[np.ndarray], mode: str, factor: float) -> list[float]:
+    """PSNR per image of dali_sr's resize `mode` by `factor` against torch's `F.interpolate(scale_factor=...)`."""
+    from ..pipelines import degrade
+
+    side = images[0].shape[0]
+    out = math.floor(side * factor)
+    roi = float(side) if mode == "area" else out / factor  # as `degrade.draws.resize_draw` sets them
+    n = len(images)
+    got = _dali(degrade.resize, images, [np.array([out, out], np.float32)] * n, [np.array([roi, roi], np.float32)] * n,
+                [np.array(RESIZE_MODES.index(mode), np.int32)] * n)
+    refs = [basicsr.interpolate(_nchw(x), scale_factor=factor, mode=mode)[0].numpy().transpose(1, 2, 0) for x in images]
+    return [psnr(g, r) for g, r in zip(got, refs)]
+
+
+def jpeg_fidelity(images: list[np.ndarray], quality: int) -> tuple[list[float], list[float]]:
+    """(PSNR of dali_sr's JPEG against BasicSR's DiffJPEG, PSNR of DiffJPEG against its input) per image."""
+    from ..pipelines import degrade
+
+    n = len(images)
+    got = _dali(degrade.jpeg, images, [np.array(quality, np.int32)] * n)
+    refs = [basicsr.jpeg(_nchw(x), torch.tensor([float(quality)]))[0].numpy().transpose(1, 2, 0) for x in images]
+    return [psnr(g, r) for g, r in zip(got, refs)], [psnr(r, x) for r, x in zip(refs, images)]
+
+
+def distinct_levels(images: list[np.ndarray]) -> list[int]:
+    """Distinct values of each image rounded to 1/255 levels (what sets BasicSR's Poisson level count)."""
+    return [len(np.unique(np.clip(np.round(x * 255), 0, 255))) for x in images]
+
+
+def _row(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2)}
+
+
+def fidelity(path: str, crop: int) -> dict[str, Any]:
+    """Every figure of the module docstring, per step and setting (median and minimum over the images)."""
+    names, images = photographs(path, crop)
+    report: dict[str, Any] = {"images": names, "crop": crop, "resize": {}, "jpeg": {}}
+    for mode in ("bicubic", "area", "bilinear"):
+        report["resize"][mode] = {str(f): _row(resize_fidelity(images, mode, f)) for f in FACTORS}
+    for q in QUALITIES:
+        versus, strength = jpeg_fidelity(images, q)
+        report["jpeg"][str(q)] = {"dali_vs_diffjpeg": _row(versus), "diffjpeg_vs_input": _row(strength)}
+    levels = distinct_levels(images)
+    report["poisson_levels"] = {"distinct_levels": dict(zip(names, levels)),
+                                "share_below_129": round(sum(v < 129 for v in levels) / len(levels), 3)}
+    return report
+
+
+def _table(report: dict[str, Any]) -> str:
+    lines = [f"degrade-fidelity: {len(report['images'])} images, {report['crop']}x{report['crop']} windows; PSNR (dB) "
+             f"of dali_sr's step against BasicSR's, median (min)", "",
+             "resize factor    " + "  ".join(f"{f:>13}" for f in FACTORS)]
+    for mode, rows in report["resize"].items():
+        lines.append(f"{mode:<16} " + "  ".join(f"{r['median']:>6.1f} ({r['min']:>4.1f})" for r in rows.values()))
+    lines += ["", "JPEG quality     dali_sr vs DiffJPEG   DiffJPEG vs input"]
+    for q, r in report["jpeg"].items():
+        a, b = r["dali_vs_diffjpeg"], r["diffjpeg_vs_input"]
+        lines.append(f"{q:<16} {a['median']:>8.1f} ({a['min']:.1f})   {b['median']:>9.1f} ({b['min']:.1f})")
+    p = report["poisson_levels"]
+    lines += ["", f"images with fewer than 129 distinct levels (Poisson levels differ): {p['share_below_129']:.0%}"]
+    return "\n".join(lines)
+
+
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add the `degrade-fidelity` subcommand."""
+    p = subparsers.add_parser(
+        "degrade-fidelity", help="PSNR of the degradation steps DALI runs differently from BasicSR, on your photos",
+        description=__doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("path", metavar="PATH", help="a folder of photographs or an LMDB")
+    p.add_argument("--crop", type=positive_int, default=240, help="side of the centred window of each image "
+                                                                  "(default 240; smaller images are skipped)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    report = {**environment(), **fidelity(args.path, args.crop)}
+    print(_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
