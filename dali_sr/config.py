@@ -23,7 +23,8 @@ from .parallel import default_workers
 
 PHASES = ("train", "val", "test")
 DEVICES = ("auto", "gpu", "cpu")
-IO_BACKENDS = ("disk", "lmdb")
+IO_BACKENDS = ("disk", "lmdb", "memcached", "tfrecord", "webdataset")
+SHARD_BACKENDS = ("tfrecord", "webdataset")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,20 @@ OPTIONS: dict[str, Option] = {
 
 # Keys of a whole BasicSR option file that are read (the rest of such a file is ignored).
 _OPTION_FILE_KEYS = ("scale", "manual_seed")
-IO_BACKEND_KEYS = ("type",)
+# io_backend keys by type (`client_cfg` and `sys_path` belong to BasicSR's private memcached client: accepted, unused)
+IO_BACKEND_KEYS = {"disk": (), "lmdb": (), "memcached": ("server_list_cfg", "client_cfg", "sys_path"),
+                   "tfrecord": ("feature", "patch_shape"), "webdataset": ()}
+
+
+@dataclass(frozen=True)
+class IoOptions:
+    """`io_backend` beyond its type: memcached's server list file; for TFRecords without dali_sr's index and
+    meta files (the TensorFlow format), the feature holding each record's value and the (h, w, c) of raw
+    uint8 patches."""
+
+    server_list_cfg: Optional[str] = None
+    feature: str = "data"
+    patch_shape: Optional[tuple[int, int, int]] = None
 
 
 def _no_check(cfg: "Config", where: str) -> None:
@@ -154,6 +168,7 @@ class Config:
     drop_last: bool
     degradation: Optional[Chain] = None  # LQ made from GT (no dataroot_lq): bicubic or a chain of steps
     crop_pad_size: Optional[int] = None  # a chain degrades windows of this size, then crops gt_size from them
+    io_options: IoOptions = IoOptions()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -249,17 +264,46 @@ def check_options(section: Mapping[str, Any], options: Mapping[str, Option], whe
     return out
 
 
-def _io_backend(value: Optional[dict], where: str) -> str:
+def _patch_shape(value: Any, where: str) -> tuple[int, int, int]:
+    shape = list(value) if isinstance(value, (list, tuple)) else []
+    if len(shape) == 2:
+        shape.append(1)
+    if len(shape) != 3 or not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shape) \
+            or shape[2] not in (1, 3):
+        raise ConfigError(f"{where}: io_backend.patch_shape must be [height, width] or [height, width, 1 or 3] of "
+                          f"positive integers, got {value!r}")
+    return tuple(shape)
+
+
+def _io_backend(value: Optional[dict], where: str) -> tuple[str, IoOptions]:
+    """The io_backend type and its options."""
     if value is None:
-        return "disk"
+        return "disk", IoOptions()
+    every = sorted({k for keys in IO_BACKEND_KEYS.values() for k in keys} | {"type"})
     for key in value:
-        if key not in IO_BACKEND_KEYS:
-            raise ConfigError(f"{where}: unknown key 'io_backend.{key}'{_suggest(str(key), IO_BACKEND_KEYS)} "
-                              f"(io_backend takes type: disk | lmdb)")
+        if key not in every:
+            raise ConfigError(f"{where}: unknown key 'io_backend.{key}'{_suggest(str(key), every)} (io_backend "
+                              f"takes type: {' | '.join(IO_BACKENDS)}, and that type's keys)")
     kind = value.get("type")
     if kind not in IO_BACKENDS:
         raise ConfigError(f"{where}: io_backend.type must be one of {IO_BACKENDS}, got {kind!r}")
-    return kind
+    accepted = ("type",) + IO_BACKEND_KEYS[kind]
+    for key in value:
+        if key not in accepted:
+            owner = next(t for t, keys in IO_BACKEND_KEYS.items() if key in keys)
+            raise ConfigError(f"{where}: 'io_backend.{key}' is a key of io_backend type {owner}, not {kind}; "
+                              f"remove it or set type: {owner}")
+    if kind == "memcached":
+        servers = value.get("server_list_cfg")
+        if not isinstance(servers, str) or not servers:
+            raise ConfigError(f"{where}: io_backend type memcached needs 'server_list_cfg', the file of the servers' "
+                              f"host:port lines")
+        return kind, IoOptions(server_list_cfg=servers)
+    feature = value.get("feature", "data")
+    if not isinstance(feature, str) or not feature:
+        raise ConfigError(f"{where}: io_backend.feature must be the name of a record's feature, got {feature!r}")
+    shape = _patch_shape(value["patch_shape"], where) if value.get("patch_shape") is not None else None
+    return kind, IoOptions(feature=feature, patch_shape=shape)
 
 
 def _hflip(section: Mapping[str, Any], v: Mapping[str, Any], where: str) -> bool:
@@ -348,10 +392,11 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
     degradation = _degradation(v, train, where)
     shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
     device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
+    io_backend, io_options = _io_backend(v["io_backend"], where)
     cfg = Config(
         type=v["type"], phase=phase_, name=v["name"] or v["type"], scale=v["scale"],
         dataroot_gt=v["dataroot_gt"], dataroot_lq=v["dataroot_lq"], meta_info_file=v["meta_info_file"],
-        filename_tmpl=v["filename_tmpl"], io_backend=_io_backend(v["io_backend"], where),
+        filename_tmpl=v["filename_tmpl"], io_backend=io_backend, io_options=io_options,
         gt_size=v["gt_size"], use_hflip=use_hflip, use_rot=v["use_rot"], use_vflip=v["use_vflip"],
         mean=tuple(float(x) for x in mean) if mean is not None else None,
         std=tuple(float(x) for x in std) if std is not None else None,

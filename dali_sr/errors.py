@@ -15,6 +15,10 @@ class DatasetError(DaliSRError):
     """The data on disk / in an LMDB is missing, inconsistent, corrupt or unsupported."""
 
 
+class MissingFileError(DatasetError):
+    """A file or object that a dataset names does not exist."""
+
+
 @contextmanager
 def named_errors(dataset: str) -> Iterator[None]:
     """Prefix `DatasetError`s raised inside with the dataset's name (once)."""

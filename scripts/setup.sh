@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.13.0
 fi
-extras=test,bench
+extras=test,bench,s3,memcached
 if ! "$PY" -c "import nvidia.dali" 2>/dev/null; then
   extras=$extras,cuda12  # DALI for CUDA 12: also the build for machines without a GPU
 fi

@@ -6,7 +6,8 @@ from typing import Callable, Iterable, Optional, TypeVar
 
 from ..config import Config
 from ..errors import DatasetError, named_errors
-from ..storage.backends import DiskStorage, LmdbStorage, Storage
+from ..storage.backends import Storage
+from ..storage.opening import open_storage
 
 T = TypeVar("T")
 
@@ -19,11 +20,13 @@ def build_on_storages(cfg: Config, build: Callable[[Optional[Storage], Storage],
     """
     if not cfg.dataroot_gt:
         raise DatasetError(f"{cfg.name}: {cfg.type} needs dataroot_gt")
-    store_cls = LmdbStorage if cfg.io_backend == "lmdb" else DiskStorage
+    def store(root: str) -> Storage:
+        return open_storage(root, cfg.io_backend, cfg.io_options)
+
     with named_errors(cfg.name):
-        gt = store_cls(cfg.dataroot_gt)
+        gt = store(cfg.dataroot_gt)
         try:
-            lq = store_cls(cfg.dataroot_lq) if cfg.dataroot_lq else None
+            lq = store(cfg.dataroot_lq) if cfg.dataroot_lq else None
         except BaseException:
             gt.close()
             raise

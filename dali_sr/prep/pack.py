@@ -33,6 +33,7 @@ from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
 from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbWriter
 from .partial_lmdb import check_destination, finish, open_partial, partial_path, stored_shape
+from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
 
 
@@ -47,7 +48,7 @@ class PackReport:
     codec: str  # storage codec of the values
     tag: str  # meta_info.txt's last column: PNG level, jpeg:q<quality>, jpeg2000:lossless or raw
     value_bytes: int  # bytes of the values written by this run
-    map_size: int  # final LMDB map size
+    map_size: int  # final LMDB map size (0 for shards)
     seconds: float
 
 
@@ -123,8 +124,10 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
          level: int = DEFAULT_LEVEL, quality: int = DEFAULT_QUALITY, lossy: bool = False,
          workers: Optional[int] = None, commit_every: int = DEFAULT_COMMIT_EVERY, resume: bool = False,
          force: bool = False, only_im4: bool = False, list_file: Optional[str] = None,
-         map_size: Optional[int] = None, verify: bool = False, progress: bool = True) -> PackReport:
-    """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc).
+         map_size: Optional[int] = None, verify: bool = False, progress: bool = True, fmt: str = "lmdb",
+         shards: int = 1) -> PackReport:
+    """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc), or with `fmt`
+    'tfrecord' | 'wds' into `shards` TFRecord files or WebDataset tars (`pack_shards`).
 
     codec: png (BasicSR's, at `level`) | jpeg (at `quality`; needs `lossy=True`) | jpeg2000
     (lossless) | htj2k (lossless) | raw (PPM/PGM pixels); see `storage.codecs`.
@@ -142,7 +145,11 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     _check_options(stored, lossy, commit_every, map_size, preset)
     src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
-    check_destination(src_p, dst_p, force, resume, "pack")
+    if fmt not in ("lmdb", *SHARD_FORMATS):
+        raise ConfigError(f"unknown --format {fmt!r}; choose lmdb, {', '.join(SHARD_FORMATS)}")
+    if fmt == "lmdb" and shards != 1:
+        raise ConfigError("--shards is for --format tfrecord or wds; an LMDB is one file")
+    check_destination(src_p, dst_p, force, resume, "pack", None if fmt == "lmdb" else is_shard_folder_file)
     items = selection.items
     with progress_bar(len(items), "check", "img", progress) as bar:
         source_bytes = 0
@@ -153,6 +160,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
         with progress_bar(len(items), "decode", "img", progress) as bar:
             for _ in ordered_map(_verify_decodes, [it.path for it in items], workers):
                 bar.update()
+    if fmt != "lmdb":
+        return _pack_shards(items, dst_p, fmt, shards, stored, workers, resume, progress, selection.ignored, t0)
     partial = partial_path(dst)
     initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
     env, shapes = open_partial(partial, resume, stored.name, stored.tag, initial, "pack")
@@ -186,6 +195,18 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     finish(partial, dst_p, shapes, stored.name, stored.tag)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
                       ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
+                      seconds=time.perf_counter() - t0)
+
+
+def _pack_shards(items: list[PackItem], dst: Path, fmt: str, shards: int, stored: _Codec, workers: int,
+                 resume: bool, progress: bool, ignored: int, t0: float) -> PackReport:
+    items = sorted(items, key=lambda it: it.key)
+    with progress_bar(len(items), f"pack {dst.name}", "img", progress) as bar:
+        written, kept, value_bytes = write_shards(
+            items, dst, fmt, shards, stored.name, stored.tag,
+            lambda run: ordered_map(lambda it: _encode_file(it.path, stored), run, workers), resume, bar.update)
+    return PackReport(dst=str(dst), images=len(items), written=written, resumed=kept, ignored=ignored,
+                      codec=stored.name, tag=stored.tag, value_bytes=value_bytes, map_size=0,
                       seconds=time.perf_counter() - t0)
 
 
@@ -226,7 +247,15 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "is built in DST.partial and renamed to DST when complete; an interrupted run continues with "
                     "--resume. Hidden and non-image files are left out.")
     p.add_argument("src", help=f"folder of images ({listed_extensions()})")
-    p.add_argument("dst", help="LMDB folder to create; its name must end with .lmdb")
+    p.add_argument("dst", help="LMDB folder to create (its name must end with .lmdb), or with --format tfrecord|wds "
+                               "the shard folder")
+    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS), default="lmdb",
+                   help="lmdb (default, BasicSR's), tfrecord (TFRecord files of tf.train.Example records: key, data) "
+                        "or wds (WebDataset tars of KEY.EXT members); shards come with DALI's index files (.idx), "
+                        "meta_info.txt and shards.txt, and are read with io_backend type tfrecord / webdataset, "
+                        "locally or from s3://")
+    p.add_argument("--shards", type=positive_int, default=1, metavar="N",
+                   help="with --format tfrecord|wds: write N shards of contiguous, sorted keys (default 1)")
     p.add_argument("--preset", choices=PRESETS, default=None,
                    help="BasicSR key conventions: div2k = flat folder of sub-images (key 0001_s001); reds = "
                         "SRC/clip/frame.png (key 000/00000000); vimeo90k = SRC/seq/sub/imN.png (key 00001/0001/im4, "
@@ -276,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
              quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
              only_im4=args.only_im4, list_file=args.list_file, map_size=args.map_size, verify=args.verify,
-             progress=not args.quiet)
+             progress=not args.quiet, fmt=args.fmt, shards=args.shards)
     rate = r.written / r.seconds if r.seconds > 0 else 0.0
     extra = f", {r.resumed} kept from the partial build" if r.resumed else ""
     left = f"; left out {r.ignored} files (non-image, hidden or dropped by the preset)" if r.ignored else ""

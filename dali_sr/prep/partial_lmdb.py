@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -38,24 +38,27 @@ def stored_shape(value: Any, name: str) -> Shape:
     return header.height, header.width, header.channels
 
 
-def check_destination(src: Path, dst: Path, force: bool, resume: bool, command: str) -> None:
-    """DST must be named `*.lmdb`, lie outside SRC, and be new (or an LMDB that `force` replaces); an unfinished
-    build of it needs `resume` or `force`."""
-    if not dst.name.endswith(".lmdb"):
+def check_destination(src: Path, dst: Path, force: bool, resume: bool, command: str,
+                      replaceable: Optional[Callable[[str], bool]] = None) -> None:
+    """DST must lie outside SRC and be new (or a folder of only `replaceable` files, by default an LMDB's, that
+    `force` replaces); an LMDB must be named `*.lmdb`; an unfinished build of DST needs `resume` or `force`."""
+    if replaceable is None and not dst.name.endswith(".lmdb"):
         raise ConfigError(f"{dst}: the LMDB folder name must end with '.lmdb' (BasicSR requires it); "
                           f"e.g. {dst.name}.lmdb")
     s, d = src.resolve(), dst.resolve()
     if s == d or d in s.parents:
         raise ConfigError(f"{dst} is the source folder or holds it; choose a DST outside SRC {src}")
+    name, kind = ("LMDB", "an LMDB folder") if replaceable is None else ("shard folder", "a shard folder")
     if dst.exists() or dst.is_symlink():
         if not force:
-            done = " (a complete LMDB)" if (dst / META_TXT).is_file() else ""
+            done = f" (a complete {name})" if (dst / META_TXT).is_file() else ""
             raise DatasetError(f"{dst} already exists{done}; pass --force to replace it, or choose another DST")
         if dst.is_dir() and not dst.is_symlink():
-            strangers = sorted(p.name for p in dst.iterdir() if p.name not in _LMDB_FILES)
+            ours = replaceable or (lambda name: name in _LMDB_FILES)
+            strangers = sorted(p.name for p in dst.iterdir() if not ours(p.name))
             if strangers:
-                raise DatasetError(f"{dst} is not an LMDB folder (it holds {strangers[0]}); --force only replaces "
-                                   f"LMDB folders, remove it yourself")
+                raise DatasetError(f"{dst} is not {kind} (it holds {strangers[0]}); --force only replaces "
+                                   f"{kind[kind.index(' ') + 1:]}s, remove it yourself")
     partial = partial_path(str(dst))
     if partial.exists() and not (resume or force):
         raise DatasetError(f"{partial} holds an unfinished {command} of {dst.name}; pass --resume to continue it or "
@@ -104,6 +107,11 @@ def open_partial(partial: Path, resume: bool, codec: str, tag: str, map_size: in
 def finish(partial: Path, dst: Path, shapes: dict[str, Shape], codec: str, tag: str) -> None:
     """Write `meta_info.txt` (sorted keys) into the partial build and move it to DST (replacing an old DST)."""
     write_meta_info_txt(partial, (meta_line(key, shapes[key], codec, tag) for key in sorted(shapes)))
+    move_into_place(partial, dst)
+
+
+def move_into_place(partial: Path, dst: Path) -> None:
+    """Rename a finished partial build to DST, replacing an old DST, and drop its state file."""
     old = None
     if dst.exists() or dst.is_symlink():
         old = dst.with_name(f"{dst.name}.old-{os.getpid()}")

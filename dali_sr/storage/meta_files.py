@@ -42,8 +42,17 @@ def meta_key(name: str) -> str:
 def read_meta_info_txt(path: str) -> tuple[list[MetaLine], list[str]]:
     """The lines of a `meta_info.txt` in file order (a key listed twice only once), and a message per
     malformed line (a second column that is not a shape, a repeated key)."""
+    return _meta_lines(_numbered_lines(Path(path), "ascii"), path)
+
+
+def parse_meta_info_txt(text: str, where: str) -> tuple[list[MetaLine], list[str]]:
+    """`read_meta_info_txt` of the text of a `meta_info.txt` read from `where` (a path or URL)."""
+    return _meta_lines([(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()], where)
+
+
+def _meta_lines(numbered: list[tuple[int, str]], path: str) -> tuple[list[MetaLine], list[str]]:
     lines, problems, seen = [], [], set()
-    for number, line in _numbered_lines(Path(path), "ascii"):
+    for number, line in numbered:
         cols = line.split()
         key = meta_key(cols[0])
         shape = _SHAPE.fullmatch(cols[1]) if len(cols) > 1 else None
@@ -78,17 +87,19 @@ def write_meta_info_txt(folder: Path, lines: Iterable[str]) -> None:
 @dataclass(frozen=True)
 class LmdbMeta:
     """Keys of an LMDB, the codecs its meta_info.txt names (None for a line without a codec column),
-    and for old EDVR LMDBs the (h, w, c) shape of every raw BGR value."""
+    and for values that are bare pixels the (h, w, c) shape of every one: old EDVR LMDBs (BGR), TensorFlow
+    patch records (`rgb`)."""
 
     keys: list[str]
     raw_shape: Optional[Shape] = None
     codecs: frozenset = frozenset()
+    rgb: bool = False
 
     @property
     def arrays(self) -> Optional[ArraySide]:
-        """How to read the values when they are pixels (EDVR arrays, or all `raw`); None for encoded images."""
+        """How to read the values when they are pixels (bare arrays, or all `raw`); None for encoded images."""
         if self.raw_shape is not None:
-            return ArraySide(self.raw_shape)
+            return ArraySide(self.raw_shape, bgr=not self.rgb)
         return ArraySide() if self.codecs == {"raw"} else None
 
 

@@ -21,17 +21,19 @@ from .headers import read_header
 
 @dataclass(frozen=True)
 class ArraySide:
-    """How one side's values hold their pixels: EDVR arrays of `edvr_shape` (h, w, c) in BGR, or PPM/PGM if None."""
+    """How one side's values hold their pixels: bare arrays of `edvr_shape` (h, w, c) (EDVR's BGR, or RGB when not
+    `bgr`), or PPM/PGM if None."""
 
     edvr_shape: Optional[tuple[int, int, int]] = None
+    bgr: bool = True
 
     def view(self, value: np.ndarray, name: str) -> np.ndarray:
         """The stored (h, w, c) uint8 pixels of `value`, without copying; `DatasetError` naming `name` if bad."""
         if self.edvr_shape is not None:
             h, w, c = self.edvr_shape
             if value.size != h * w * c:
-                raise DatasetError(f"{name}: raw value has {value.size} bytes, not {h}x{w}x{c} from meta_info.pkl; "
-                                   f"the LMDB is corrupt, re-create it")
+                raise DatasetError(f"{name}: raw value has {value.size} bytes, not the {h}x{w}x{c} of its meta file "
+                                   f"or io_backend.patch_shape; fix patch_shape, or re-create the data")
             return value.reshape(h, w, c)
         header = read_header(value, name)
         if header.codec != "raw":
@@ -50,7 +52,7 @@ class ArraySide:
         window = pixels[y:y + h, x:x + w]
         if window.shape[2] == 1:
             return np.repeat(window, 3, axis=2)
-        return np.ascontiguousarray(window[:, :, ::-1] if self.edvr_shape is not None else window)
+        return np.ascontiguousarray(window[:, :, ::-1] if self.edvr_shape is not None and self.bgr else window)
 
 
 def raw_files_side(keys: list[str]) -> Optional[ArraySide]:

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ...errors import DatasetError
 from ...storage.folders import loader_image_names
-from ...storage.meta_files import LmdbMeta, read_lmdb_meta
+from ...storage.meta_files import LmdbMeta
 
 Frames = dict[str, str]  # frame stem -> storage key
 
@@ -92,17 +92,16 @@ def key_separator(raw_shape: Optional[tuple]) -> str:
     return "/" if raw_shape is None else "_"
 
 
-def lmdb_clips(root: str, pattern: Optional[re.Pattern]) -> tuple[dict[str, Frames], LmdbMeta]:
-    """Clips of a BasicSR LMDB grouped from its keys (`clip/frame`; old EDVR `clip_frame`), and its meta."""
-    meta = read_lmdb_meta(root)
+def keyed_clips(root: str, meta: LmdbMeta, pattern: Optional[re.Pattern]) -> dict[str, Frames]:
+    """Clips of a BasicSR LMDB or shard folder grouped from its keys (`clip/frame`; old EDVR `clip_frame`)."""
     sep = key_separator(meta.raw_shape)
     stem_re = stem_pattern(pattern)
     clips: dict[str, Frames] = {}
     for key in meta.keys:
         clip, _, stem = key.rpartition(sep)
         if not clip:
-            raise DatasetError(f"LMDB {root}: key {key!r} has no clip part (expected clip{sep}frame); "
+            raise DatasetError(f"{root}: key {key!r} has no clip part (expected clip{sep}frame); "
                                f"pack clips with keys like 000{sep}00000000")
         if stem_re is None or stem_re.search(stem):
             clips.setdefault(clip, {})[stem] = key
-    return clips, meta
+    return clips

@@ -9,11 +9,12 @@ import numpy as np
 
 from ...config import Config
 from ...errors import DatasetError, listing
-from ...storage.backends import LmdbStorage, Storage
+from ...storage.backends import Storage
+from ...storage.opening import keyed_meta
 from ...storage.meta_files import read_clip_meta
 from ...storage.raw_pixels import ArraySide, raw_files_side
 from ..storages import build_on_storages, fingerprint
-from .frames import (Frames, gaps, key_separator, lmdb_clips, order_stems, scan_clip, scan_clip_names, stem_pattern,
+from .frames import (Frames, gaps, key_separator, keyed_clips, order_stems, scan_clip, scan_clip_names, stem_pattern,
                      template_pattern)
 from .rules import ClipRules
 from .windows import padded
@@ -114,14 +115,15 @@ class _Sides:
     """LQ and GT storages with their discovered clips (LMDB keys) and the clip list."""
 
     def __init__(self, cfg: Config, rules: ClipRules, lq: Storage, gt: Storage):
-        self.lmdb = isinstance(lq, LmdbStorage)
+        lq_meta, gt_meta = keyed_meta(lq), keyed_meta(gt)
+        self.lmdb = lq_meta is not None and gt_meta is not None
         self.pattern = pattern = template_pattern(rules.frame_tmpl) if rules.frame_tmpl else None
         self.lq_clips = self.gt_clips = None
         self.sep = "/"
         self.arrays: tuple = (None, None)
         if self.lmdb:
-            self.lq_clips, lq_meta = lmdb_clips(lq.root, pattern)
-            self.gt_clips, gt_meta = lmdb_clips(gt.root, pattern)
+            self.lq_clips = keyed_clips(lq.root, lq_meta, pattern)
+            self.gt_clips = keyed_clips(gt.root, gt_meta, pattern)
             if (lq_meta.raw_shape is None) != (gt_meta.raw_shape is None):
                 raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
                                    f"({lq.root}, {gt.root}); pack both the same way")

@@ -8,9 +8,10 @@ from typing import Optional, Sequence
 
 from ...config import Config
 from ...errors import DatasetError, listing
-from ...storage.backends import DiskStorage, LmdbStorage, Storage, check_relative_key
+from ...storage.backends import DiskStorage, Storage, check_relative_key
 from ...storage.folders import loader_image_names
-from ...storage.meta_files import read_lmdb_meta, read_meta_info_file
+from ...storage.meta_files import LmdbMeta, read_meta_info_file
+from ...storage.opening import keyed_meta
 from ...storage.raw_pixels import ArraySide, raw_files_side
 from ..storages import build_on_storages, fingerprint
 
@@ -82,8 +83,8 @@ def _disk_pairs(cfg: Config, lq: DiskStorage, gt: DiskStorage) -> tuple[list[str
     return lq_keys, gt_keys
 
 
-def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
-    lq_meta, gt_meta = read_lmdb_meta(lq.root), read_lmdb_meta(gt.root)
+def _keyed_pairs(cfg: Config, lq: Storage, gt: Storage, lq_meta: LmdbMeta, gt_meta: LmdbMeta) -> PairedIndex:
+    """Pairs of two storages that list their keys (LMDBs, shard folders): the same keys on both sides."""
     if (lq_meta.raw_shape is None) != (gt_meta.raw_shape is None):
         raise DatasetError(f"{cfg.name}: one LMDB holds raw EDVR arrays and the other encoded images "
                            f"({lq.root}, {gt.root}); pack both the same way")
@@ -92,8 +93,8 @@ def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
         only_gt, only_lq = sorted(gt_set - lq_set), sorted(lq_set - gt_set)
         where = (f"key {only_gt[0]!r} is in GT {gt.root} but not in LQ {lq.root}" if only_gt
                  else f"key {only_lq[0]!r} is in LQ {lq.root} but not in GT {gt.root}")
-        raise DatasetError(f"{cfg.name}: paired LMDBs must hold the same keys: {where} "
-                           f"({len(only_gt) + len(only_lq)} differ); re-create the LMDBs from matching folders")
+        raise DatasetError(f"{cfg.name}: paired {cfg.io_backend} sides must hold the same keys: {where} "
+                           f"({len(only_gt) + len(only_lq)} differ); re-create them from matching folders")
     keys = sorted(gt_set)
     for key in keys:
         check_relative_key(key, gt.root)
@@ -104,8 +105,8 @@ def _lmdb_pairs(cfg: Config, lq: LmdbStorage, gt: LmdbStorage) -> PairedIndex:
 
 def _gt_only(cfg: Config, gt: Storage) -> PairedIndex:
     """GT keys alone: an LMDB's meta keys, a meta_info_file's GT names or a folder scan."""
-    if isinstance(gt, LmdbStorage):
-        meta = read_lmdb_meta(gt.root)
+    meta = keyed_meta(gt)
+    if meta is not None:
         keys = sorted(set(meta.keys))
         gt.require(keys)
         arrays = meta.arrays
@@ -127,8 +128,9 @@ def build_paired_index(cfg: Config) -> PairedIndex:
     def pairs(lq: Optional[Storage], gt: Storage) -> PairedIndex:
         if lq is None:
             return _gt_only(cfg, gt)
-        if cfg.io_backend == "lmdb":
-            return _lmdb_pairs(cfg, lq, gt)
+        lq_meta, gt_meta = keyed_meta(lq), keyed_meta(gt)
+        if lq_meta is not None and gt_meta is not None:
+            return _keyed_pairs(cfg, lq, gt, lq_meta, gt_meta)
         lq_keys, gt_keys = _disk_pairs(cfg, lq, gt)
         return PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys, raw_files_side(lq_keys), raw_files_side(gt_keys))
 

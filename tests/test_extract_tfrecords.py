@@ -1,0 +1,228 @@
+"""`dali-sr extract-tfrecords`: FFHQ's TFRecords -> BasicSR's PNG folders or LMDBs, resumable, bad input named."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import cv2
+import lmdb
+import numpy as np
+import pytest
+
+from dali_sr.errors import DatasetError
+from dali_sr.prep import extract_tfrecords as mod
+from dali_sr.storage.meta_files import read_meta_info_txt
+from dali_sr.storage.tfrecord import RecordWriter, encode_example
+
+tfrecord_writer = pytest.importorskip("tfrecord.writer")
+
+
+def _images(n: int, side: int, seed: int, channels: int = 3) -> list[np.ndarray]:
+    """FFHQ-like records' pixels: uint8 CHW, RGB."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (channels, side, side), dtype=np.uint8) for _ in range(n)]
+
+
+def _write_with_tfrecord_package(path: Path, images: list[np.ndarray]) -> None:
+    """A file as FFHQ's (TensorFlow) writer made it, by the independent `tfrecord` package."""
+    writer = tfrecord_writer.TFRecordWriter(str(path))
+    for img in images:
+        writer.write({"shape": (list(img.shape), "int"), "data": (img.tobytes(), "byte")})
+    writer.close()
+
+
+def _write_records(path: Path, records: list[dict]) -> None:
+    with open(path, "wb") as f:
+        writer = RecordWriter(f)
+        for record in records:
+            writer.write(encode_example(record))
+
+
+def _record(img: np.ndarray) -> dict:
+    return {"shape": list(img.shape), "data": img.tobytes()}
+
+
+def _basicsr_bgr(chw: np.ndarray) -> np.ndarray:
+    """BasicSR's convert_ffhq_tfrecords: CHW -> HWC, then RGB -> BGR."""
+    return chw.transpose(1, 2, 0)[:, :, [2, 1, 0]]
+
+
+def _run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="dali-sr")
+    mod.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["extract-tfrecords", *argv, "--quiet"])
+    return args.func(args)
+
+
+@pytest.fixture
+def ffhq(tmp_path) -> tuple[Path, dict[str, list[np.ndarray]]]:
+    """A folder with two FFHQ-format files (8 and 16 pixels a side) written by the `tfrecord` package."""
+    src = tmp_path / "tfrecords"
+    src.mkdir()
+    images = {"ffhq-r03": _images(3, 8, 0), "ffhq-r04": _images(2, 16, 1)}
+    for stem, imgs in images.items():
+        _write_with_tfrecord_package(src / f"{stem}.tfrecords", imgs)
+    (src / "LICENSE.txt").write_text("not a tfrecord")
+    return src, images
+
+
+def test_png_folders_hold_basicsrs_names_and_pixels(ffhq, tmp_path, capsys):
+    src, images = ffhq
+    assert _run(str(src), str(tmp_path / "out")) == 0
+    assert "extracted 5 images" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ffhq-r03", "ffhq-r04"]
+    for stem, imgs in images.items():
+        folder = tmp_path / "out" / stem
+        assert sorted(p.name for p in folder.iterdir()) == [f"{n:08d}.png" for n in range(len(imgs))]
+        for n, img in enumerate(imgs):
+            assert np.array_equal(cv2.imread(str(folder / f"{n:08d}.png"), cv2.IMREAD_UNCHANGED), _basicsr_bgr(img))
+
+
+def test_lmdb_holds_basicsrs_values_and_meta_info(ffhq, tmp_path):
+    src, images = ffhq
+    report = mod.extract_tfrecords(str(src / "ffhq-r03.tfrecords"), str(tmp_path / "out"), lmdb=True,
+                                   progress=False, workers=2)
+    assert (report.images, report.written, report.resumed) == (3, 3, 0)
+    db = tmp_path / "out" / "ffhq-r03.lmdb"
+    assert report.outputs == [str(db)] and sorted(p.name for p in (tmp_path / "out").iterdir()) == [db.name]
+    lines, problems = read_meta_info_txt(str(db / "meta_info.txt"))
+    assert problems == [] and [(x.key, x.shape, x.tag) for x in lines] == [(f"{n:08d}", (8, 8, 3), "1")
+                                                                           for n in range(3)]
+    assert (db / "meta_info.txt").read_text().splitlines()[0] == "00000000.png (8,8,3) 1"
+    env = lmdb.open(str(db), readonly=True, lock=False)
+    with env.begin() as txn:
+        for n, img in enumerate(images["ffhq-r03"]):
+            value = txn.get(f"{n:08d}".encode())
+            basicsr = cv2.imencode(".png", _basicsr_bgr(img), [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
+            assert value == basicsr
+    env.close()
+
+
+def test_gray_records_stay_gray(tmp_path):
+    src = tmp_path / "gray.tfrecords"
+    imgs = _images(2, 8, 2, channels=1)
+    _write_with_tfrecord_package(src, imgs)
+    mod.extract_tfrecords(str(src), str(tmp_path / "out"), progress=False)
+    for n, img in enumerate(imgs):
+        assert np.array_equal(cv2.imread(str(tmp_path / "out" / "gray" / f"{n:08d}.png"), cv2.IMREAD_UNCHANGED), img[0])
+
+
+@pytest.mark.parametrize("lmdb_out", [False, True], ids=["png", "lmdb"])
+def test_an_interrupted_run_is_resumed_after_the_input_is_fixed(tmp_path, lmdb_out):
+    src, dst = tmp_path / "ffhq-r03.tfrecords", tmp_path / "out"
+    imgs = _images(5, 8, 3)
+    broken = [_record(img) for img in imgs]
+    broken[3]["data"] = imgs[3].tobytes()[:-1]
+    _write_records(src, broken)
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 3: 'data' holds 191 bytes but shape "
+                                           r"\[3, 8, 8\] needs 192; the record is corrupt, download the file again$"):
+        mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, workers=1, progress=False)
+    if lmdb_out:
+        assert sorted(p.name for p in dst.iterdir()) == ["ffhq-r03.lmdb.partial"]
+        again = r"holds an unfinished extract-tfrecords of ffhq-r03\.lmdb; pass --resume"
+    else:
+        assert sorted(p.name for p in (dst / "ffhq-r03").iterdir()) == ["00000000.png", "00000001.png", "00000002.png"]
+        again = r"ffhq-r03 exists and is not empty; pass --resume"
+    with pytest.raises(DatasetError, match=again):
+        mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, progress=False)
+
+    _write_with_tfrecord_package(src, imgs)
+    report = mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, resume=True, progress=False)
+    assert (report.images, report.written, report.resumed) == (5, 2, 3)
+    if lmdb_out:
+        env = lmdb.open(str(dst / "ffhq-r03.lmdb"), readonly=True, lock=False)
+        with env.begin() as txn:
+            got = [cv2.imdecode(np.frombuffer(txn.get(f"{n:08d}".encode()), np.uint8), cv2.IMREAD_UNCHANGED)
+                   for n in range(5)]
+        env.close()
+        assert sorted(p.name for p in dst.iterdir()) == ["ffhq-r03.lmdb"]
+    else:
+        got = [cv2.imread(str(dst / "ffhq-r03" / f"{n:08d}.png"), cv2.IMREAD_UNCHANGED) for n in range(5)]
+    assert all(np.array_equal(g, _basicsr_bgr(img)) for g, img in zip(got, imgs))
+
+
+def test_resume_keeps_complete_pngs_and_force_writes_them_again(tmp_path):
+    src, folder = tmp_path / "ffhq-r03.tfrecords", tmp_path / "out" / "ffhq-r03"
+    imgs = _images(3, 8, 4)
+    _write_with_tfrecord_package(src, imgs)
+    folder.mkdir(parents=True)
+    marker = cv2.imencode(".png", np.zeros((2, 2), np.uint8))[1].tobytes()
+    (folder / "00000001.png").write_bytes(marker)  # a complete file of an earlier run
+    (folder / ".00000002.png.tmp").write_bytes(b"half a png")  # cut off by the interruption
+    assert _run(str(src), str(tmp_path / "out"), "--resume") == 0
+    assert (folder / "00000001.png").read_bytes() == marker
+    assert sorted(p.name for p in folder.iterdir()) == ["00000000.png", "00000001.png", "00000002.png"]
+    (folder / "notes.txt").write_text("mine")
+    assert _run(str(src), str(tmp_path / "out"), "--force") == 0
+    assert np.array_equal(cv2.imread(str(folder / "00000001.png"), cv2.IMREAD_UNCHANGED), _basicsr_bgr(imgs[1]))
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_force_replaces_a_finished_lmdb(tmp_path):
+    src = tmp_path / "ffhq-r03.tfrecords"
+    _write_with_tfrecord_package(src, _images(2, 8, 5))
+    mod.extract_tfrecords(str(src), str(tmp_path / "out"), lmdb=True, progress=False)
+    with pytest.raises(DatasetError, match=r"ffhq-r03\.lmdb already exists \(a complete LMDB\); pass --force"):
+        mod.extract_tfrecords(str(src), str(tmp_path / "out"), lmdb=True, progress=False)
+    imgs = _images(3, 8, 6)
+    _write_with_tfrecord_package(src, imgs)
+    report = mod.extract_tfrecords(str(src), str(tmp_path / "out"), lmdb=True, force=True, progress=False)
+    assert (report.images, report.written) == (3, 3)
+    assert len(read_meta_info_txt(str(tmp_path / "out" / "ffhq-r03.lmdb" / "meta_info.txt"))[0]) == 3
+
+
+_GOOD = _images(1, 4, 7)[0]
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"data": _GOOD.tobytes()}, r"no feature 'shape' \(it has data\); extract-tfrecords reads FFHQ's TFRecords"),
+    ({"shape": [3, 4, 4], "label": [1]}, r"no feature 'data' \(it has label, shape\)"),
+    ({"shape": [4, 4], "data": _GOOD.tobytes()}, r"feature 'shape' is \[4, 4\], not three int64 \[C, H, W\]"),
+    ({"shape": [3.0, 4.0, 4.0], "data": _GOOD.tobytes()}, r"feature 'shape' is \[3\.0, 4\.0, 4\.0\]"),
+    ({"shape": [3, 4, 4], "data": [b"a", b"b"]}, r"feature 'data' is not one bytes value"),
+    ({"shape": [4, 4, 3], "data": _GOOD.tobytes()}, r"shape \[C, H, W\] is \[4, 4, 3\]: FFHQ records hold 3 \(or 1\) "
+                                                    r"channels"),
+    ({"shape": [3, 4, 5], "data": _GOOD.tobytes()}, r"'data' holds 48 bytes but shape \[3, 4, 5\] needs 60; the "
+                                                    r"record is corrupt"),
+], ids=["no-shape", "no-data", "short-shape", "float-shape", "two-data", "hwc", "length"])
+def test_records_that_are_not_ffhq_images_are_named(tmp_path, record, message):
+    src = tmp_path / "bad.tfrecords"
+    _write_records(src, [_record(_GOOD), record])
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 1: {message}"):
+        mod.extract_tfrecords(str(src), str(tmp_path / "out"), workers=1, progress=False)
+    assert (tmp_path / "out" / "bad" / "00000000.png").is_file()
+
+
+def test_a_truncated_file_is_named_before_anything_is_written(ffhq, tmp_path):
+    src, _ = ffhq
+    path = src / "ffhq-r04.tfrecords"
+    data = path.read_bytes()
+    path.write_bytes(data[:-10])
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(path))}: truncated at byte {len(data) - 10}: record 1 "
+                                           r"at byte \d+ ends at byte \d+; re-create \(or download again\) the file"):
+        _run(str(src), str(tmp_path / "out"), "--lmdb")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_corrupt_record_is_named_by_its_crc(tmp_path):
+    src = tmp_path / "ffhq-r02.tfrecords"
+    _write_with_tfrecord_package(src, _images(2, 4, 8))
+    data = bytearray(src.read_bytes())
+    data[-30] ^= 0xFF
+    src.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 1: the record at byte \d+ is corrupt "
+                                           r"\(its payload fails the CRC check\)"):
+        mod.extract_tfrecords(str(src), str(tmp_path / "out"), progress=False)
+
+
+def test_sources_that_are_not_tfrecords(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"no \*\.tfrecords files in .*empty; give an FFHQ \.tfrecords file"):
+        mod.extract_tfrecords(str(tmp_path / "empty"), str(tmp_path / "out"), progress=False)
+    with pytest.raises(DatasetError, match=r"SRC .*missing does not exist"):
+        mod.extract_tfrecords(str(tmp_path / "missing"), str(tmp_path / "out"), progress=False)
+    png = tmp_path / "a.png"
+    png.write_bytes(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes())
+    with pytest.raises(DatasetError, match=rf"^{re.escape(str(png))}: is not a TFRecord file"):
+        mod.extract_tfrecords(str(png), str(tmp_path / "out"), progress=False)
