@@ -123,7 +123,8 @@ def _no_preparation(values: dict, where: str) -> tuple[dict, dict]:
 @dataclass(frozen=True)
 class TypeOptions:
     """What a dataset `type:` adds to the common keys: its own keys, the top-level keys of an option file it
-    reads (`option_file_keys`, e.g. a model's degradation settings), whether training needs `gt_size`,
+    reads (`option_file_keys`, e.g. a model's degradation settings), whether training needs `gt_size`, whether
+    a GT-only config gets LQ made from GT (`makes_lq`; else it yields GT alone),
     `prepare(values, where) -> (values, extra)` translating its keys into common ones before the `Config`
     is built (`extra` joins `Config.extra`), and a last check of the validated `Config`
     (`validate(cfg, where)`). Both raise `ConfigError`."""
@@ -131,6 +132,7 @@ class TypeOptions:
     options: Mapping[str, Option] = field(default_factory=dict)
     option_file_keys: tuple[str, ...] = ()
     needs_gt_size: bool = True
+    makes_lq: bool = True
     prepare: Callable[[dict, str], tuple[dict, dict]] = _no_preparation
     validate: Callable[["Config", str], None] = _no_check
 
@@ -389,10 +391,13 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         raise ConfigError(f"{where}: training needs 'gt_size' (GT patch size, e.g. 128)")
     if v["gt_size"] is not None and train and v["gt_size"] % v["scale"]:
         raise ConfigError(f"{where}: 'gt_size' {v['gt_size']} is not a multiple of scale {v['scale']}")
-    degradation = _degradation(v, train, where)
+    degradation = _degradation(v, train, where) if spec.makes_lq else None
     shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
     device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
     io_backend, io_options = _io_backend(v["io_backend"], where)
+    if io_options.patch_shape is not None and io_options.patch_shape[2] == 1 and v["color"] != "y":
+        raise ConfigError(f"{where}: io_backend.patch_shape {list(io_options.patch_shape)} holds one-channel Y "
+                          f"patches; set color: y")
     cfg = Config(
         type=v["type"], phase=phase_, name=v["name"] or v["type"], scale=v["scale"],
         dataroot_gt=v["dataroot_gt"], dataroot_lq=v["dataroot_lq"], meta_info_file=v["meta_info_file"],

@@ -10,7 +10,7 @@ from . import degrade, ops
 
 
 def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
-    """The graph's outputs, named by `source.outputs.graph_outputs`: (lq, gt[, gt_usm], idx), float CHW (FCHW
+    """The graph's outputs, named by `source.outputs.graph_outputs`: ([lq,] gt[, gt_usm], idx), float CHW (FCHW
     with `frames`).
 
     With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
@@ -25,6 +25,9 @@ def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) 
         lq, gt, gt_usm = degrade.degraded_pair(gt, out, columns, cfg, on_gpu)
         if gt_usm is not None:
             extra = (ops.float_output(gt_usm, cfg.mean, cfg.std, on_gpu),)
+    elif not out.yields_lq:
+        gt = ops.augment([gt], columns, out, frames)[0]
+        return (ops.to_output(gt, cfg.mean, cfg.std, cfg.color == "y", frames, on_gpu, out.stored_y), columns["idx"])
     elif out.degradation is not None:
         images = [gt] + ([ops.side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)]
                          if out.lq.columns else [])
@@ -36,5 +39,5 @@ def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) 
         lq, gt = ops.augment([lq, gt], columns, out, frames)
     y = cfg.color == "y"
     gt_out = (ops.float_output(gt, cfg.mean, cfg.std, on_gpu) if out.sharpen_gt
-              else ops.to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu))
-    return (ops.to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu), gt_out) + extra + (columns["idx"],)
+              else ops.to_output(gt, cfg.mean, cfg.std, y, frames, on_gpu, out.stored_y))
+    return (ops.to_output(lq, cfg.mean, cfg.std, y, frames, on_gpu, out.stored_y), gt_out) + extra + (columns["idx"],)

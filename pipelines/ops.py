@@ -144,16 +144,19 @@ def float_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[
 
 
 def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool,
-              frames: bool, on_gpu: bool):
+              frames: bool, on_gpu: bool, stored_y: bool = False):
     """HWC (FHWC) uint8 -> CHW (FCHW) float32 as BasicSR computes it, bit for bit.
 
     `x.astype(float32) / 255`; with `color_y`, BT.601 Y in float64 as `bgr2ycbcr(y_only=True)`'s
-    `np.dot` computes it, then float32; then `(x - mean) / std` in float32 as torchvision's `normalize`.
+    `np.dot` computes it, then float32 (`stored_y`: the images already hold Y in every channel, kept as
+    is); then `(x - mean) / std` in float32 as torchvision's `normalize`.
     """
     device = "gpu" if on_gpu else "cpu"
     image = fn.transpose(image, perm=[0, 3, 1, 2] if frames else [2, 0, 1])  # move 1-byte pixels, not floats
     x = image / types.Constant(255.0, dtype=types.FLOAT)
-    if color_y:
+    if stored_y:
+        x = x[:, 0:1] if frames else x[0:1]
+    elif color_y:
         planes = _channels(fn.cast(x, dtype=types.FLOAT64), frames)
         c = {name: _exact_float64(v, device) for name, v in _Y_COEFFICIENTS.items()}
         y = planes["b"] * c["b"] + planes["g"] * c["g"] + planes["r"] * c["r"] + _exact_float64(16.0, device)

@@ -15,7 +15,7 @@ from dali_sr.config import Config, TypeOptions
 from dali_sr.config import load_config as _load_config
 from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.kind import DatasetKind
-from dali_sr.datasets.paired.kind import PAIRED, REALESRGAN
+from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 from dali_sr.errors import ConfigError
 
 
@@ -36,6 +36,7 @@ class PipelineSpec:
 _TYPES: dict[str, PipelineSpec] = {
     "PairedImageDataset": PipelineSpec("PairedImageDataset", PAIRED, "paired_image"),
     "RealESRGANDataset": PipelineSpec("RealESRGANDataset", REALESRGAN, "paired_image"),
+    "FFHQDataset": PipelineSpec("FFHQDataset", FFHQ, "paired_image"),
     **{name: PipelineSpec(name, kind, "video_clips") for name, kind in CLIP_TYPES.items()},
 }
 

@@ -69,6 +69,8 @@ class SourceOutputs:
     final_crop: bool = False
     sharpen_gt: bool = False
     gt_usm: bool = False
+    yields_lq: bool = True  # False: GT alone (no stored LQ and none made), as BasicSR's FFHQDataset
+    stored_y: bool = False  # the stored values are Y (one-channel patches): output them, not Y of them
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -79,8 +81,8 @@ class SourceOutputs:
 
     @property
     def graph_outputs(self) -> tuple[str, ...]:
-        """What the graph returns, in order: `lq`, `gt`, `gt_usm` when asked, `idx`."""
-        return ("lq", "gt") + (("gt_usm",) if self.gt_usm else ()) + ("idx",)
+        """What the graph returns, in order: `lq` (unless GT alone), `gt`, `gt_usm` when asked, `idx`."""
+        return ("lq",) * self.yields_lq + ("gt",) + (("gt_usm",) if self.gt_usm else ()) + ("idx",)
 
 
 FLIPS = ("hflip", "vflip", "transpose")  # BasicSR's augment order

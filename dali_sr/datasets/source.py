@@ -52,7 +52,7 @@ class PlanSource:
     def __init__(self, cfg: Config, index: Any, sampling: Sampling, start: tuple[int, int] = (0, 0)):
         self.cfg, self.index, self.sampling = cfg, index, sampling
         self.start = start
-        self.patch = cfg.gt_size // cfg.scale if cfg.is_train else None
+        self.patch = cfg.gt_size // cfg.scale if cfg.is_train and cfg.gt_size is not None else None
 
     # -- the external source ----------------------------------------------------------------
     def position(self, iteration: int) -> tuple[int, int]:
@@ -164,8 +164,9 @@ class PlanSource:
 
     def _gt_window(self, uniform: np.ndarray, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(anchor (x, y), shape (w, h)) of a GT-only sample's GT window: `gt_size` square drawn over the whole GT
-        image in training (bounds included); outside it the whole image, cut to multiples of the scale."""
-        if self.cfg.is_train:
+        image in training (bounds included); else (or without `gt_size`) the whole image, cut to multiples of the
+        scale."""
+        if self.patch is not None:
             g = self.cfg.gt_size
             return (int(uniform[1] * (w - g + 1)), int(uniform[0] * (h - g + 1))), (g, g)
         s = self.cfg.scale
@@ -173,9 +174,9 @@ class PlanSource:
 
     def _check_gt_only(self, gt: str, gt_hw: tuple[int, int], remedy: str) -> None:
         """A GT-only GT image (named by `gt`, "... is"/"... are") must hold the GT patch, or one LQ pixel."""
-        need = self.cfg.gt_size if self.cfg.is_train else self.cfg.scale
+        need = self.cfg.gt_size if self.patch is not None else self.cfg.scale
         if gt_hw[0] < need or gt_hw[1] < need:
-            what = f"the GT patch {need}x{need} (gt_size)" if self.cfg.is_train else f"scale {need}"
+            what = f"the GT patch {need}x{need} (gt_size)" if self.patch is not None else f"scale {need}"
             raise DatasetError(f"{self.index.name}: {gt} {gt_hw[0]}x{gt_hw[1]}, smaller than {what}; {remedy} or "
                                f"lower gt_size")
 

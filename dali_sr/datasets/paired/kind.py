@@ -1,5 +1,6 @@
-"""`PairedImageDataset` (BasicSR's paired images, with only the common keys) and `RealESRGANDataset`
-(GT only; LQ made by Real-ESRGAN's degradation model, read from an option file's keys)."""
+"""`PairedImageDataset` (BasicSR's paired images, with only the common keys), `RealESRGANDataset`
+(GT only; LQ made by Real-ESRGAN's degradation model, read from an option file's keys) and `FFHQDataset`
+(GT alone, as BasicSR's for StyleGAN2: whole images, `use_hflip`, mean/std)."""
 from __future__ import annotations
 
 from typing import Any
@@ -59,3 +60,18 @@ def _prepare_realesrgan(v: dict, where: str) -> tuple[dict, dict]:
 
 REALESRGAN = DatasetKind(TypeOptions(_REALESRGAN_OPTIONS, option_file_keys=_MODEL_KEYS, prepare=_prepare_realesrgan),
                          build_paired_index, PairedSource)
+
+
+def _prepare_ffhq(v: dict, where: str) -> tuple[dict, dict]:
+    """BasicSR's FFHQDataset: GT alone, so no LQ keys; `scale` is 1 unless given."""
+    for key in ("dataroot_lq", "degradation"):
+        if v[key] is not None:
+            raise ConfigError(f"{where}: FFHQDataset yields GT images alone; remove '{key}' (for SR pairs use "
+                              f"PairedImageDataset)")
+    if v["scale"] is None:
+        v["scale"] = 1
+    return v, {}
+
+
+FFHQ = DatasetKind(TypeOptions(needs_gt_size=False, makes_lq=False, prepare=_prepare_ffhq), build_paired_index,
+                   PairedSource)

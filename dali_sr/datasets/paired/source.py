@@ -29,7 +29,9 @@ def paired_outputs(cfg: Config, index: PairedIndex) -> SourceOutputs:
                          flips=flips(train, cfg.use_hflip, cfg.use_rot, cfg.use_vflip), training=train,
                          stacked=False, degradation=cfg.degradation, draws=draw_columns(cfg),
                          final_crop=cfg.crop_pad_size is not None, sharpen_gt=cfg.extra.get("sharpen_gt", False),
-                         gt_usm=cfg.extra.get("gt_usm", False))
+                         gt_usm=cfg.extra.get("gt_usm", False),
+                         yields_lq=index.lq is not None or cfg.degradation is not None,
+                         stored_y=cfg.io_options.patch_shape is not None and cfg.io_options.patch_shape[2] == 1)
 
 
 class PairedSource(PlanSource):
@@ -116,7 +118,10 @@ class PairedSource(PlanSource):
         return Batch(columns, row_images)
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
-        """Add BasicSR's `lq_path` / `gt_path` to a DALI batch."""
+        """Add BasicSR's `lq_path` / `gt_path` (`gt_path` alone for GT alone) to a DALI batch."""
         idx = out.pop("idx").numpy().astype(np.int64).tolist()
-        out.update(self.index.paths(idx))
+        paths = self.index.paths(idx)
+        if not self.outputs.yields_lq:
+            del paths["lq_path"]
+        out.update(paths)
         return out
