@@ -206,6 +206,24 @@ def test_pack_refuses_bad_shard_options(packed, tmp_path):
         pack(packed["gt"], str(tmp_path / "mine"), fmt="wds", force=True, progress=False)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_verify_and_inspect_read_shards_and_name_a_corrupt_value(packed, fmt, tmp_path, capsys):
+    from dali_sr.cli import main
+
+    assert main(["verify", packed[f"gt_{fmt}"], "--pair", packed[f"lq_{fmt}"], "--scale", "2", "--quiet"]) == 0
+    assert main(["inspect", packed[f"gt_{fmt}"]]) == 0
+    out = capsys.readouterr().out
+    assert f"{PAIRS} images checked" in out and f"(shards): {PAIRS} images" in out
+    folder = copy_side(packed, fmt, tmp_path)
+    shard = next(folder.glob("shard-00001-*.t*"))
+    data = bytearray(shard.read_bytes())
+    data[700] ^= 0xFF  # inside the first value of the shard
+    shard.write_bytes(bytes(data))
+    assert main(["verify", str(folder), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert str(shard) in out or "key 'img008'" in out
+
+
 # -- bad shards are named -------------------------------------------------------------------------------------------
 def copy_side(packed, fmt, tmp_path, name="bad"):
     dst = tmp_path / name

@@ -105,7 +105,8 @@ def summary(report: InspectReport) -> str:
     head = f"{report.path} ({report.kind}): {report.images} images, {report.total_bytes} bytes of values " \
            f"({_human(report.total_bytes)})"
     if report.data_mdb_bytes is not None:
-        head += f", data.mdb {report.data_mdb_bytes} bytes ({_human(report.data_mdb_bytes)})"
+        stored = "shards" if report.kind == "shards" else "data.mdb"
+        head += f", {stored} {report.data_mdb_bytes} bytes ({_human(report.data_mdb_bytes)})"
     lines = [head, f"  {'codec':<10}{'images':>9}{'bytes':>12}{'bytes/image':>14}{'bytes/pixel':>13}"]
     for codec, s in report.codecs.items():
         lines.append(f"  {codec:<10}{s.count:>9}{_human(s.bytes):>12}{_human(s.mean_bytes):>14}"
@@ -129,7 +130,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
         description="Read every image header (nothing is decoded) and print the image count, per codec the "
                     "images, bytes, mean bytes per image and bytes per pixel, the most common sizes, the total "
                     "value bytes and, for an LMDB, the data.mdb size. Exit 1 when some header cannot be read.")
-    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb) or folder of images")
+    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb), shard folder or s3:// prefix (with shards.txt), or folder of images")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-': stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

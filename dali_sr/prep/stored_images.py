@@ -1,8 +1,10 @@
-"""The images of a dataset PATH for `dali-sr verify` / `inspect`: a BasicSR LMDB or a folder of image files.
+"""The images of a dataset PATH for `dali-sr verify` / `inspect`: a BasicSR LMDB, a shard folder (local or
+`s3://`) or a folder of image files.
 
 An LMDB folder holds `data.mdb` (keys are ASCII names without extension) and `meta_info.txt`
-(read by `storage.meta_files`). A folder is walked recursively (hidden files and folders
-skipped); a file's key is its relative path without extension.
+(read by `storage.meta_files`); a shard folder `shards.txt`, its shards and `meta_info.txt`. A folder
+is walked recursively (hidden files and folders skipped); a file's key is its relative path without
+extension.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from ..storage.backends import LmdbStorage, is_lmdb_folder
 from ..storage.folders import walk_images
 from ..storage.formats import listed_extensions
 from ..storage.meta_files import META_TXT, MetaLine, read_meta_info_txt
+from ..storage.s3 import is_s3_url
+from ..storage.shards import ShardStorage, shard_format
 
 HEAD_BYTES = 4096  # enough for every header `read_header` parses (JPEG frames past it: read the whole value)
 
@@ -33,7 +37,14 @@ class StoredImages:
         self.meta: Optional[dict[str, MetaLine]] = None
         self.meta_problems: list[str] = []
         self._lmdb: Optional[LmdbStorage] = None
+        self._shards: Optional[ShardStorage] = None
         self._files: dict[str, str] = {}
+        fmt = shard_format(path)
+        if fmt is not None:
+            self.kind, self._shards = "shards", ShardStorage(path, fmt)
+            self.meta = {line.key: line for line in self._shards.meta_lines}
+            self._keys = sorted(self._shards.meta.keys)
+            return
         if not os.path.exists(path):
             raise DatasetError(f"{path} does not exist; give an LMDB folder (holding data.mdb) or a folder of images")
         if os.path.isfile(path):
@@ -91,11 +102,16 @@ class StoredImages:
         return list(self._keys)
 
     def name(self, key: str) -> str:
-        """How messages name the image of `key`: `LMDB <path> key <key>`, or its file path."""
+        """How messages name the image of `key`: `LMDB <path> key <key>`, its key, shard and offset, or its file
+        path."""
+        if self.kind == "shards":
+            return self._shards.describe(key)
         return f"LMDB {self.path} key {key}" if self.kind == "lmdb" else self._files[key]
 
     def read(self, key: str) -> np.ndarray:
         """The stored bytes of `key` as a uint8 array (safe from several threads); DatasetError if unreadable."""
+        if self.kind == "shards":
+            return self._shards.get(key)
         if self.kind == "folder":
             try:
                 return np.fromfile(self._files[key], dtype=np.uint8)
@@ -109,7 +125,13 @@ class StoredImages:
                                f"written?") from None
 
     def heads(self) -> Iterator[tuple[str, int, np.ndarray]]:
-        """(key, stored size in bytes, first `HEAD_BYTES` bytes) for every key in order, reading little else."""
+        """(key, stored size in bytes, first `HEAD_BYTES` bytes) for every key in order, reading little else
+        (shards: each value is read whole, a slice of a memory map or one ranged GET)."""
+        if self.kind == "shards":
+            for key in self._keys:
+                value = self._shards.get(key)
+                yield key, len(value), value[:HEAD_BYTES]
+            return
         if self.kind == "folder":
             for key in self._keys:
                 try:
@@ -125,13 +147,17 @@ class StoredImages:
             yield raw.decode("ascii"), len(value), value[:HEAD_BYTES]
 
     def data_bytes(self) -> Optional[int]:
-        """Size of an LMDB's data.mdb on disk; None for folders."""
+        """Size of an LMDB's data.mdb, or of a local shard folder's shards, on disk; None for folders."""
+        if self.kind == "shards":
+            return None if is_s3_url(self.path) else sum(os.path.getsize(os.path.join(self.path, s))
+                                                          for s in self._shards.shards)
         return os.path.getsize(os.path.join(self.path, "data.mdb")) if self.kind == "lmdb" else None
 
     def close(self) -> None:
-        if self._lmdb is not None:
-            self._lmdb.close()
-            self._lmdb = None
+        for store in (self._lmdb, self._shards):
+            if store is not None:
+                store.close()
+        self._lmdb = self._shards = None
 
     def __enter__(self) -> "StoredImages":
         return self

@@ -216,7 +216,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "meta_info.txt (keys, shapes, codec tags). With --pair LQ_PATH --scale S, also check that both "
                     "sides hold the same keys and GT (h, w) = S x LQ (h, w). Exit 0 when clean, 1 when problems "
                     "were found.")
-    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb) or folder of images; GT with --pair")
+    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb), shard folder or s3:// prefix (with "
+                                                "shards.txt), or folder of images; GT with --pair")
     p.add_argument("--pair", default=None, metavar="LQ_PATH", help="the LQ LMDB or folder paired with PATH")
     p.add_argument("--scale", type=positive_int, default=None, metavar="S", help="GT size / LQ size (with --pair)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-': stdout)")

@@ -25,7 +25,7 @@ from ..config import IoOptions
 from ..errors import DatasetError, MissingFileError, listing
 from . import tar_shards, tfrecord
 from .local_files import LocalFiles
-from .meta_files import META_TXT, LmdbMeta, meta_key, parse_meta_info_txt
+from .meta_files import META_TXT, LmdbMeta, MetaLine, meta_key, parse_meta_info_txt
 from .codecs import codec_of_tag
 from .s3 import S3Objects, is_s3_url
 
@@ -60,6 +60,15 @@ def open_files(root: str) -> Union[LocalFiles, S3Objects]:
     return LocalFiles(root)
 
 
+def shard_format(root: str) -> Optional[str]:
+    """The io_backend type of the shard folder (or `s3://` prefix) `root` from its `shards.txt`; None if it has none."""
+    files = open_files(root) if is_s3_url(root) or os.path.isdir(root) else None
+    if files is None or not files.exists(SHARD_LIST):
+        return None
+    first = next((line.strip() for line in _text(files, SHARD_LIST).splitlines() if line.strip()), "")
+    return next((fmt for fmt, ext in SHARD_EXTENSIONS.items() if first.endswith(ext)), None)
+
+
 def _text(files: Union[LocalFiles, S3Objects], name: str) -> str:
     data = files.read(name)
     try:
@@ -81,6 +90,13 @@ class ShardStorage:
         else:
             self.shards, self.meta, self._where = self._packed_layout()
         self._keys = set(self._where)
+
+    @property
+    def meta_lines(self) -> list[MetaLine]:
+        """The lines of the folder's `meta_info.txt` (none for TensorFlow's layout)."""
+        if self.io.patch_shape is not None:
+            return []
+        return parse_meta_info_txt(_text(self.files, META_TXT), self.files.describe(META_TXT))[0]
 
     def __getstate__(self) -> dict:
         return {"root": self.root, "format": self.format, "io": self.io, "files": self.files, "shards": self.shards,
