@@ -286,7 +286,7 @@ def test_a_record_without_the_configured_feature_is_named(packed, tmp_path):
     for name in ("meta_info.txt", "shards.txt"):
         (folder / name).unlink()
     with pytest.raises(DatasetError, match=r"record at byte 0 has no bytes feature 'gt'; set io_backend.feature"):
-        read_all(gt_only_cfg(folder, "tfrecord", feature="gt", patch_shape=[24, 28]))
+        read_all({**gt_only_cfg(folder, "tfrecord", feature="gt", patch_shape=[24, 28]), "color": "y"})
 
 
 def test_shards_read_with_the_other_format_and_missing_folders_are_named(packed, tmp_path):
