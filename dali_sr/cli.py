@@ -11,14 +11,15 @@ from .errors import DaliSRError
 
 def build_parser() -> argparse.ArgumentParser:
     from . import bench, demo, show
-    from .bench import fidelity, gpu_suite, matrix, memcached_clients, roi_probe, source_time, train_demo
+    from .bench import (fidelity, gpu_suite, matrix, memcached_clients, roi_probe, source_time, storage_backends,
+                        train_demo)
     from .prep import downscale, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages, verify, warm
 
     parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (demo, train_demo, bench, matrix, source_time, memcached_clients, roi_probe, fidelity, gpu_suite, show,
-                   pack, warm,
-                   downscale, subimages, extract_tfrecords, meta_cmd, regroup, verify, inspect_cmd):
+    for module in (demo, train_demo, bench, matrix, source_time, storage_backends, memcached_clients, roi_probe,
+                   fidelity, gpu_suite, show, pack, warm, downscale, subimages, extract_tfrecords, meta_cmd, regroup,
+                   verify, inspect_cmd):
         module.add_parser(sub)
     return parser
 

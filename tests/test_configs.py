@@ -25,10 +25,19 @@ def test_preset_validates(path):
     for phase in list(sections) if sections else (None,):
         cfg = dali_sr.load_config(path, phase=phase)
         assert cfg.type in pipeline_types()
-        if cfg.is_train:
+        if cfg.is_train and cfg.type != "FFHQDataset":  # FFHQ trains on whole images
             assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip
             real_esrgan = cfg.degradation is not None and not cfg.degradation.is_bicubic
             assert cfg.use_rot or cfg.use_vflip or real_esrgan  # Real-ESRGAN flips horizontally only
+
+
+def test_storage_presets_read_shards_memcached_and_ffhq():
+    by_name = {p.stem: dali_sr.load_config(p) for p in CONFIGS}
+    assert (by_name["ffhq_stylegan2"].type, by_name["ffhq_stylegan2"].degradation) == ("FFHQDataset", None)
+    assert by_name["div2k_x4_s3_shards"].dataroot_gt.startswith("s3://")
+    y = by_name["tf_y_patch_records"]
+    assert (y.io_backend, y.io_options.feature, y.io_options.patch_shape, y.color) == ("tfrecord", "gt", (96, 96, 1),
+                                                                                       "y")
 
 
 def test_gt_only_y_preset_is_the_tensorflow_loaders_setting():

@@ -13,7 +13,9 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import socket
+import sys
 import statistics
 import threading
 import time
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     print("fastest: " + ", ".join(f"{c} with {n} thread(s)" for n, c in report["fastest"].items()))
     if args.out:
         environment = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "hostname": socket.gethostname(), "cpus_usable": len(os.sched_getaffinity(0)),
+                       "command": shlex.join(["dali-sr"] + sys.argv[1:]), "hostname": socket.gethostname(), "cpus_usable": len(os.sched_getaffinity(0)),
                        "python": platform.python_version(), "versions": {c: version(c) for c in CLIENTS}}
         try:
             Path(args.out).write_text(json.dumps({**environment, **report}, indent=2) + "\n")

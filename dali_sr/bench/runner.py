@@ -323,6 +323,11 @@ def _percentiles_ms(seconds: list[float]) -> tuple[float, float]:
     return round(float(p50), 2), round(float(p99), 2)
 
 
+def _run_rank(c: Contender) -> int:
+    """Timed runs follow RUN_ORDER; contenders it does not name keep their given order, after it."""
+    return RUN_ORDER.index(c.name) if c.name in RUN_ORDER else len(RUN_ORDER)
+
+
 def measure(contenders: list[Contender], runs: int, batches: int, warmup: int, gpu: Optional[int],
             unit: str) -> None:
     """Warm every contender up, then alternate `runs` timed runs; `gpu`: the device to synchronize, if any."""
@@ -332,7 +337,7 @@ def measure(contenders: list[Contender], runs: int, batches: int, warmup: int, g
             bar.set_description(f"warm-up {c.name}")
             _take(c, warmup, bar)
             proctree.settle(proctree.tree())
-        order = sorted(contenders, key=lambda c: RUN_ORDER.index(c.name))
+        order = sorted(contenders, key=_run_rank)
         for _ in range(runs):
             for c in order:
                 _timed_run(c, batches, bar, gpu, unit)

@@ -130,7 +130,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
         description="Read every image header (nothing is decoded) and print the image count, per codec the "
                     "images, bytes, mean bytes per image and bytes per pixel, the most common sizes, the total "
                     "value bytes and, for an LMDB, the data.mdb size. Exit 1 when some header cannot be read.")
-    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb), shard folder or s3:// prefix (with shards.txt), or folder of images")
+    p.add_argument("path", metavar="PATH", help="LMDB folder (with data.mdb), shard folder or s3:// prefix (with "
+                                                "shards.txt), or folder of images")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE ('-': stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -124,5 +124,12 @@ class S3Objects:
         except Exception as e:  # noqa: BLE001 - translated into one line, or re-raised
             raise _explain(self.describe(name), e) from None
 
+    def upload(self, path: str, name: str) -> None:
+        """Upload the local file `path` as object `name`."""
+        try:
+            self._s3().upload_file(path, self.bucket, self._key(name))
+        except Exception as e:  # noqa: BLE001 - translated into one line, or re-raised
+            raise _explain(self.describe(name), e) from None
+
     def close(self) -> None:
         self._client = None
