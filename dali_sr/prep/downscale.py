@@ -25,9 +25,8 @@ from ..errors import ConfigError, DatasetError
 from ..parallel import check_workers, ordered_map, usable_cpus
 from ..progress import progress as progress_bar
 from ..storage.codecs import DEFAULT_LEVEL, decode, encode, meta_tag
-from ..storage.lmdb_writer import LmdbWriter
 from ..storage.meta_files import Shape
-from .partial_lmdb import check_destination, finish, open_partial, partial_path
+from .partial_lmdb import check_destination, fill_partial, finish, open_partial, partial_path
 from .stored_images import StoredImages
 
 
@@ -91,17 +90,9 @@ def _to_lmdb(images: StoredImages, src: Path, dst: Path, scale: int, resume: boo
     resumed = len(shapes)
     todo = [k for k in images.keys() if k not in shapes]
     try:
-        writer = LmdbWriter(env)
         results = ordered_map(lambda k: _lq_value(images, k, scale), todo, workers)
         with progress_bar(len(shapes) + len(todo), f"downscale x{scale}", "img", progress, initial=resumed) as bar:
-            try:
-                for key, (value, shape) in zip(todo, results):
-                    writer.put(key, value)
-                    shapes[key] = shape
-                    bar.update()
-            finally:
-                results.close()
-                writer.commit()  # what was made so far survives for --resume
+            fill_partial(env, shapes, todo, results, bar)
     finally:
         env.close()
     finish(partial, dst, shapes, "png", tag)

@@ -28,10 +28,9 @@ from ..errors import ConfigError, DatasetError, listing
 from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.codecs import DEFAULT_LEVEL, encode, meta_tag
-from ..storage.lmdb_writer import LmdbWriter
 from ..storage.meta_files import Shape
 from ..storage.tfrecord import IndexEntry, decode_example, record_payload, scan_file
-from .partial_lmdb import check_destination, finish, open_partial, partial_path
+from .partial_lmdb import check_destination, fill_partial, finish, open_partial, partial_path
 
 COMMAND = "extract-tfrecords"
 SUFFIXES = (".tfrecords", ".tfrecord")
@@ -149,18 +148,10 @@ def _to_lmdb(path: Path, entries: list[IndexEntry], dst: Path, level: int, resum
                                f"the source changed; rerun with --force to start over")
         resumed = len(shapes)
         todo = [n for n, key in enumerate(keys) if key not in shapes]
-        writer = LmdbWriter(env)
         with open(path, "rb") as f:
             results = ordered_map(lambda n: _png(f.fileno(), path, n, entries[n], level), todo, workers)
             with progress_bar(len(keys), f"{COMMAND} {dst.name}", "img", progress, initial=resumed) as bar:
-                try:
-                    for n, (value, shape) in zip(todo, results):
-                        writer.put(keys[n], value)
-                        shapes[keys[n]] = shape
-                        bar.update()
-                finally:
-                    results.close()
-                    writer.commit()  # what was made so far survives for --resume
+                fill_partial(env, shapes, [keys[n] for n in todo], results, bar)
     finally:
         env.close()
     finish(partial, dst, shapes, "png", tag)

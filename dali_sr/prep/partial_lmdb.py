@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError, DatasetError
 from ..storage.headers import SNIFF_BYTES, read_header, sniff_codec
-from ..storage.lmdb_writer import MIN_MAP_SIZE
+from ..storage.lmdb_writer import MIN_MAP_SIZE, LmdbWriter
 from ..storage.meta_files import META_TXT, Shape, meta_line, write_meta_info_txt
 
 PARTIAL_SUFFIX = ".partial"
@@ -102,6 +102,23 @@ def open_partial(partial: Path, resume: bool, codec: str, tag: str, map_size: in
     tmp.write_text(json.dumps({"format": _STATE_FORMAT, "tag": tag, "command": command}))
     os.replace(tmp, partial / STATE_FILE)
     return lmdb.open(str(partial), map_size=max(map_size, MIN_MAP_SIZE)), {}
+
+
+def fill_partial(env: Any, shapes: dict[str, Shape], keys: Sequence[str], results: Iterator[tuple[bytes, Shape]],
+                 bar: Any) -> None:
+    """Put each key's (value, shape) from `results` into the partial build, in order, ticking `bar`; whatever
+    stops it, what was written is committed (so `--resume` starts after it) and `results` is closed."""
+    writer = LmdbWriter(env)
+    try:
+        for key, (value, shape) in zip(keys, results):
+            writer.put(key, value)
+            shapes[key] = shape
+            bar.update()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        writer.commit()
 
 
 def finish(partial: Path, dst: Path, shapes: dict[str, Shape], codec: str, tag: str) -> None:
