@@ -137,3 +137,33 @@ def test_gpu_gt_only_bicubic_equals_cpu(tmp_path, phase, color):
     for g, c in zip(gpu, cpu):
         assert g["device"] == torch.device("cuda", 0) and torch.equal(g["gt"], c["gt"])
         assert (g["lq"] - c["lq"]).abs().max() <= 1.01 / 255
+
+
+def test_gpu_ffhq_gt_alone_equals_cpu(tmp_path):
+    roots = make_nn_pairs(tmp_path, 2, [(16, 16)] * 8, lmdb=True)
+    cfg = {"type": "FFHQDataset", "dataroot_gt": roots["gt_lmdb"], "io_backend": {"type": "lmdb"}, "use_hflip": True,
+           "mean": [0.5] * 3, "std": [0.5] * 3, "batch_size_per_gpu": 4}
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert g["device"] == torch.device("cuda", 0) and "lq" not in g
+        assert g["gt_path"] == c["gt_path"] and torch.equal(g["gt"], c["gt"])
+
+
+def test_gpu_y_patch_records_equal_cpu(tmp_path):
+    """One-channel Y patches from TFRecords: GT exactly, the bicubic LQ at most one level apart."""
+    import numpy as np
+    import tfrecord
+
+    writer = tfrecord.TFRecordWriter(str(tmp_path / "train-0.tfrecord"))
+    for seed in range(8):
+        writer.write({"gt": (np.random.default_rng(seed).integers(0, 256, 24 * 24, dtype=np.uint8).tobytes(), "byte")})
+    writer.close()
+    cfg = {"type": "PairedImageDataset", "scale": 2, "dataroot_gt": str(tmp_path), "color": "y", "gt_size": 16,
+           "io_backend": {"type": "tfrecord", "feature": "gt", "patch_shape": [24, 24]}, "use_hflip": True,
+           "use_rot": True, "batch_size_per_gpu": 4}
+    gpu, cpu = all_batches(cfg, device="gpu"), all_batches(cfg, device="cpu")
+    assert len(gpu) == len(cpu) > 0
+    for g, c in zip(gpu, cpu):
+        assert g["device"] == torch.device("cuda", 0) and g["gt"].shape[1] == 1
+        assert torch.equal(g["gt"], c["gt"]) and (g["lq"] - c["lq"]).abs().max() <= 1.01 / 255

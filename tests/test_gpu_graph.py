@@ -67,7 +67,28 @@ def _realesrgan(tmp, **extra) -> dict:
     return {**cfg, "type": "RealESRGANDataset", "use_rot": False}
 
 
+def _ffhq(tmp) -> dict:
+    pairs = _pairs(tmp)
+    return {"type": "FFHQDataset", "dataroot_gt": pairs["dataroot_gt"], "io_backend": {"type": "lmdb"},
+            "use_hflip": True, "mean": [0.5] * 3, "std": [0.5] * 3, "batch_size_per_gpu": 3, "device": "cpu"}
+
+
+def _y_patch_records(tmp) -> dict:
+    import numpy as np
+    import tfrecord
+
+    writer = tfrecord.TFRecordWriter(str(tmp / "train-0.tfrecord"))
+    for seed in range(3):
+        writer.write({"gt": (np.random.default_rng(seed).integers(0, 256, 16 * 16, dtype=np.uint8).tobytes(), "byte")})
+    writer.close()
+    return {"type": "PairedImageDataset", "scale": 2, "dataroot_gt": str(tmp), "color": "y", "gt_size": 16,
+            "io_backend": {"type": "tfrecord", "feature": "gt", "patch_shape": [16, 16]}, "use_hflip": True,
+            "batch_size_per_gpu": 3, "device": "cpu"}
+
+
 CASES = {
+    "ffhq-train": _ffhq,
+    "tf-y-patch-records-train": _y_patch_records,
     "pairs-png-train": lambda t: _pairs(t),
     "pairs-png-val": lambda t: _pairs(t, phase="val"),
     "pairs-jpeg-train-disk": lambda t: _pairs(t, "jpeg"),
