@@ -1,5 +1,6 @@
-"""`dali-sr` command line: demo, train-demo, bench, bench-matrix, bench-source, roi-probe, gpu-suite, show, and the
-dataset preparation and checking commands. Each command module adds its own parser; this module only gathers them."""
+"""`dali-sr` command line: demo, train-demo, the benchmarks (bench, bench-matrix, bench-source, bench-storage,
+bench-memcached-clients, roi-probe, degrade-fidelity, gpu-suite), show, and the dataset preparation and checking
+commands (pack, warm, downscale, extract-subimages, extract-tfrecords, meta-info, regroup-reds, verify, inspect). Each command module adds its own parser; this module only gathers them."""
 from __future__ import annotations
 
 import argparse
