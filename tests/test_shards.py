@@ -48,7 +48,7 @@ def batches(cfg, epochs=1):
         for epoch in range(epochs):
             loader.set_epoch(epoch)
             for b in loader:
-                out.append((b["lq"].numpy().copy(), b["gt"].numpy().copy(), list(b["gt_path"])))
+                out.append((b["lq"].numpy().copy(), b["gt"].numpy().copy(), list(b.get("gt_path", b.get("key")))))
     return out
 
 
@@ -144,6 +144,21 @@ def test_validation_and_gt_only_batches_equal_the_lmdbs(packed, fmt):
     gt_only.pop("dataroot_lq")
     ref.pop("dataroot_lq")
     assert_same(batches(gt_only), batches(ref))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_clip_batches_from_shards_equal_the_lmdbs(tmp_path, fmt):
+    from conftest import clip_cfg, make_nn_clips
+
+    clips = {name: (6, 8, 10) for name in ("000", "001", "002", "003", "011", "015", "020")}
+    roots = make_nn_clips(tmp_path, 2, clips, lmdb=True)
+    shards = {}
+    for side in ("gt", "lq"):
+        shards[side] = str(tmp_path / f"{side}_{fmt}")
+        pack(roots[side], shards[side], preset="reds", fmt=fmt, shards=2, progress=False)
+    ref = clip_cfg(roots, 2, lmdb=True, val_partition="official")
+    cfg = {**ref, "dataroot_gt": shards["gt"], "dataroot_lq": shards["lq"], "io_backend": {"type": FORMATS[fmt]}}
+    assert_same(batches(cfg, epochs=2), batches(ref, epochs=2))
 
 
 def test_source_workers_read_shards(packed):
