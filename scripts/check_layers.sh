@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check the layer contract of pyproject.toml ([tool.importlinter]) with import-linter, on the package as
-# it installs: the repository's pipelines/ folder becomes dali_sr.pipelines only in an installed copy.
+# it installs (the repository's pipelines/ folder installs as dali_sr.pipelines; in the checkout
+# dali_sr/pipelines links to it, so a plain `lint-imports` there checks the same contracts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

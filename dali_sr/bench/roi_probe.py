@@ -1,7 +1,7 @@
 """`dali-sr roi-probe`: which DALI region-of-interest decode paths work on this device, and exactly.
 
 dali_sr decodes whole images on the GPU and slices afterwards, because ROI decode crashed
-nvImageCodec 0.9 on H100 (nvImageCodec issue 55). This probe records the evidence: every (codec, operator)
+nvImageCodec 0.9 on H100 (reported upstream, NVIDIA/nvImageCodec#55). This probe records the evidence: every (codec, operator)
 case runs in its own child process, so a crash (a signal, an abort) is caught and reported
 instead of ending the probe. A case decodes a batch of synthetic images with the ROI
 operator, `--iterations` times, and compares each window with the same device's whole-image
