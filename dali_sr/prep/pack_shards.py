@@ -24,7 +24,7 @@ from ..storage.formats import codec_extension
 from ..storage.meta_files import META_TXT, Shape, meta_line, write_meta_info_txt
 from ..storage.shards import INDEX_EXTENSION, KEY_FEATURE, SHARD_EXTENSIONS, SHARD_LIST, index_name
 from .pack_sources import PackItem
-from .partial_lmdb import STATE_FILE, move_into_place, partial_path, remove
+from .partial_lmdb import STATE_FILE, move_into_place, partial_path, remove, start_partial
 
 FORMATS = {"tfrecord": "tfrecord", "wds": "webdataset"}  # --format word -> io_backend type
 _STATE_FORMAT = "dali_sr pack shards v1"
@@ -72,10 +72,7 @@ def _open_partial(partial: Path, resume: bool, state: dict) -> None:
             raise ConfigError(f"{partial} was packed with {diff} {was.get(diff)!r}, not {state[diff]!r}; resume with "
                               f"the same options and source, or --force to start over")
         return
-    partial.mkdir(parents=True)
-    tmp = partial / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, partial / STATE_FILE)
+    start_partial(partial, state)
 
 
 def _complete(partial: Path, shard: str) -> bool:

@@ -97,10 +97,7 @@ def open_partial(partial: Path, resume: bool, codec: str, tag: str, map_size: in
                                        f"of this codec, rerun with --force to start over")
                 done[key] = stored_shape(v, f"{partial} key {key!r}")
         return env, done
-    partial.mkdir(parents=True)
-    tmp = partial / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps({"format": _STATE_FORMAT, "tag": tag, "command": command}))
-    os.replace(tmp, partial / STATE_FILE)
+    start_partial(partial, {"format": _STATE_FORMAT, "tag": tag, "command": command})
     return lmdb.open(str(partial), map_size=max(map_size, MIN_MAP_SIZE)), {}
 
 
@@ -119,6 +116,14 @@ def fill_partial(env: Any, shapes: dict[str, Shape], keys: Sequence[str], result
         if close is not None:
             close()
         writer.commit()
+
+
+def start_partial(partial: Path, state: dict) -> None:
+    """Create a partial build's folder with its state file (written whole or not at all)."""
+    partial.mkdir(parents=True)
+    tmp = partial / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, partial / STATE_FILE)
 
 
 def finish(partial: Path, dst: Path, shapes: dict[str, Shape], codec: str, tag: str) -> None:

@@ -85,26 +85,21 @@ class ShardStorage:
         self.format = fmt
         self.io = io
         self.files = open_files(self.root)
+        self.meta_lines: list[MetaLine] = []  # of meta_info.txt (none in TensorFlow's layout)
         if io.patch_shape is not None:
             self.shards, self.meta, self._where = self._tensorflow_layout()
         else:
             self.shards, self.meta, self._where = self._packed_layout()
         self._keys = set(self._where)
 
-    @property
-    def meta_lines(self) -> list[MetaLine]:
-        """The lines of the folder's `meta_info.txt` (none for TensorFlow's layout)."""
-        if self.io.patch_shape is not None:
-            return []
-        return parse_meta_info_txt(_text(self.files, META_TXT), self.files.describe(META_TXT))[0]
-
     def __getstate__(self) -> dict:
         return {"root": self.root, "format": self.format, "io": self.io, "files": self.files, "shards": self.shards,
-                "meta": self.meta, "where": self._where}
+                "meta": self.meta, "meta_lines": self.meta_lines, "where": self._where}
 
     def __setstate__(self, state: dict) -> None:
         self.root, self.format, self.io, self.files = state["root"], state["format"], state["io"], state["files"]
         self.shards, self.meta, self._where = state["shards"], state["meta"], state["where"]
+        self.meta_lines = state["meta_lines"]
         self._keys = set(self._where)
 
     # -- opening -------------------------------------------------------------------------------------------
@@ -142,6 +137,7 @@ class ShardStorage:
         lines, problems = parse_meta_info_txt(_text(self.files, META_TXT), self.files.describe(META_TXT))
         if problems:
             raise DatasetError(problems[0])
+        self.meta_lines = lines
         keys = [line.key for line in lines]
         where: dict[str, Location] = {}
         if self.format == "tfrecord":
