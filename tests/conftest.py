@@ -12,10 +12,8 @@ import pytest
 
 from dali_sr.storage.lmdb_writer import write_lmdb
 
-# LMDBs written by BasicSR's own code (not shipped with dali_sr): $DALI_SR_BASICSR_FIXTURES, by default the
-# folder shared/fixtures/basicsr beside this checkout.
-BASICSR_FIXTURES = Path(os.environ.get("DALI_SR_BASICSR_FIXTURES")
-                        or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "basicsr")
+# LMDBs written by BasicSR's own code (tests/fixtures/basicsr/README.md says how): two real photographs, paired.
+BASICSR_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "basicsr"
 
 
 def nearest_upsample(img: np.ndarray, scale: int) -> np.ndarray:
@@ -65,10 +63,7 @@ def paired_cfg(roots: dict[str, str], scale: int, lmdb: bool = False, **extra) -
 
 @pytest.fixture
 def basicsr_fixtures() -> Path:
-    """BasicSR's own test LMDBs (read-only); skipped when they are absent."""
-    if not BASICSR_FIXTURES.is_dir():
-        pytest.skip(f"BasicSR fixtures not found at {BASICSR_FIXTURES}; set DALI_SR_BASICSR_FIXTURES to the folder "
-                    f"holding BasicSR's test LMDBs (gt.lmdb, lq.lmdb)")
+    """BasicSR's own test LMDBs (read them only: copy them before any test that writes)."""
     return BASICSR_FIXTURES
 
 
