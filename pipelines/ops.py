@@ -164,16 +164,33 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
     return normalize(x, mean, std, frames, on_gpu)
 
 
+def every_nth(x, axis: int, step: int, rank: int):
+    """`x[..., ::step, ...]` on `axis` (not the last) of `rank`-D tensors (HWC, FHWC) whose extent on that axis is
+    a multiple of `step`, without a strided subscript.
+
+    DALI 2.4's CPU slice kernel returns wrong rows for a step on an axis it splits into blocks, which it
+    does once the output holds more than about 16k elements (`x[::4]` of a 160 x 160 x 3 image: output row
+    5 holds source row 5, not 20; `tests/test_dali_strided_slice.py` keeps the reproduction). Instead, the
+    axis and the next one, (n x step, m), are viewed as (n, step x m) by a reshape (the same bytes), and a
+    plain slice keeps the first m of each group. The relative shapes come out exact for every multiple of 2,
+    3 and 4 up to 16384 (checked in the tests).
+    """
+    grouped = fn.reshape(x, rel_shape=[1.0] * axis + [1.0 / step, float(step)] + [1.0] * (rank - axis - 2))
+    return fn.slice(grouped, rel_start=[0.0], rel_shape=[1.0 / step], axes=[axis + 1])
+
+
 def bicubic_float(image, scale: int, frames: bool, on_gpu: bool):
-    """HWC (FHWC) images -> float32 MATLAB `imresize(image, 1/scale)` (bicubic, antialiased), not rounded: two
-    1-D correlations with mirrored borders, each keeping every scale-th value (`dali_sr.degrade.bicubic`)."""
+    """HWC (FHWC) images with sides that are multiples of `scale` -> float32 MATLAB `imresize(image, 1/scale)`
+    (bicubic, antialiased), not rounded: two 1-D correlations with mirrored borders, each keeping every
+    scale-th value (`dali_sr.degrade.bicubic`)."""
     weights, anchor = bicubic.taps(scale)
     device, k = "gpu" if on_gpu else "cpu", len(weights)
+    rank, rows = (4, 1) if frames else (3, 0)
     x = fn.cast(image, dtype=types.FLOAT)
     x = fn.filter(x, _constant(weights.reshape(k, 1), device), anchor=[anchor, 0], border="reflect_1001")
-    x = x[:, ::scale] if frames else x[::scale]
+    x = every_nth(x, rows, scale, rank)
     x = fn.filter(x, _constant(weights.reshape(1, k), device), anchor=[0, anchor], border="reflect_1001")
-    return x[:, :, ::scale] if frames else x[:, ::scale]
+    return every_nth(x, rows + 1, scale, rank)
 
 
 def bicubic_downscale(image, scale: int, frames: bool, on_gpu: bool):

@@ -179,3 +179,68 @@ def test_a_gt_smaller_than_the_patch_is_named(tmp_path):
     roots = make_nn_pairs(tmp_path, 1, [(40, 40), (10, 40)])
     message = iteration_error(_gt_only(paired_cfg(roots, 4, batch_size_per_gpu=2, gt_size=16, shuffle=False)))
     assert f"GT {Path(roots['gt'], 'img001.png')} is 10x40, smaller than the GT patch 16x16 (gt_size)" in message
+
+
+# -- the same over the sizes training and validation use (windows of 192-256 pixels, whole images up to 2048) --
+
+SWEEP_LANES = [pytest.param(2, id="quick"), pytest.param(8, id="many", marks=pytest.mark.slow)]
+
+
+def _sides(rng: np.random.Generator, n: int, low: int, high: int) -> list[tuple[int, int]]:
+    """The largest square, then `n - 1` random (h, w) in [low, high], odd and even."""
+    return [(high, high)] + [tuple(int(v) for v in rng.integers(low, high + 1, 2)) for _ in range(n - 1)]
+
+
+@pytest.mark.parametrize("lane", SWEEP_LANES)
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_training_windows_of_usual_gt_sizes_are_the_bicubic(tmp_path, lane, scale):
+    """`gt_size` 192-256 (the usual training patches) in GT images up to 2048 pixels: every LQ is the bicubic of
+    its GT window (a strided slice in DALI 2.4 returned wrong rows past ~140 pixels)."""
+    rng = np.random.default_rng(40 + scale)
+    gt_sizes = [192] + [int(g) // scale * scale for g in rng.integers(130, 260, lane - 1)]
+    sizes = _sides(rng, lane, max(gt_sizes), 2048 if lane > 2 else 600)
+    roots = make_nn_pairs(tmp_path, 1, sizes, seed=scale)
+    for gt_size in gt_sizes:
+        cfg = _gt_only(paired_cfg(roots, scale, batch_size_per_gpu=len(sizes), gt_size=gt_size))
+        with dali_sr.build_loader(cfg) as loader:
+            batch = next(iter(loader))
+        assert batch["lq"].shape[-2:] == (gt_size // scale,) * 2
+        for lq, gt in zip(batch["lq"], batch["gt"]):
+            assert_bicubic_of(lq, gt, scale)
+
+
+@pytest.mark.parametrize("lane", SWEEP_LANES)
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_validation_images_of_every_size_are_the_bicubic(tmp_path, lane, scale):
+    """Whole validation images, odd and even, up to 2048 x 2048: GT cut to multiples of the scale, LQ its bicubic."""
+    rng = np.random.default_rng(50 + scale)
+    sizes = _sides(rng, lane, scale, 2048 if lane > 2 else 1024) + [(2 * scale + 1, 2 * scale + 1)]
+    roots = make_nn_pairs(tmp_path, 1, sizes, seed=scale)
+    with dali_sr.build_loader(_gt_only(paired_cfg(roots, scale, phase="val", shuffle=False))) as loader:
+        batches = list(loader)
+    assert len(batches) == len(sizes)
+    for (h, w), batch in zip(sizes, batches):
+        assert batch["gt"].shape[-2:] == (h - h % scale, w - w % scale)
+        assert_bicubic_of(batch["lq"][0], batch["gt"][0], scale)
+
+
+@pytest.mark.parametrize("lane", SWEEP_LANES)
+@pytest.mark.parametrize("kind", ["REDSRecurrentDataset", "VideoTestDataset"])
+def test_clip_frames_of_usual_sizes_are_the_bicubic(tmp_path, lane, kind):
+    """Clips: training windows of 192 and whole validation frames up to REDS's 720 x 1280, every frame's LQ the
+    bicubic of its GT frame."""
+    rng = np.random.default_rng(60)
+    h, w = (720, 1280) if lane > 2 else (200, 260)
+    clips = {f"{c:03d}": (3, int(rng.integers(192, h + 1)), int(rng.integers(192, w + 1))) for c in range(2)}
+    roots = make_nn_clips(tmp_path, 1, clips, lmdb=True)
+    train = kind != "VideoTestDataset"
+    extra = {"val_partition": "official", "gt_size": 192} if train else {"num_frame": 3, "phase": "val"}
+    with dali_sr.build_loader(_gt_only(clip_cfg(roots, 4, kind, lmdb=True, **extra))) as loader:
+        batches = list(loader)
+    assert batches
+    for batch in batches:
+        lq, gt = batch["lq"], batch["gt"]
+        for b in range(len(lq)):
+            frames = range(lq.shape[1]) if gt.dim() == 5 else [lq.shape[1] // 2]
+            for t in frames:
+                assert_bicubic_of(lq[b, t], gt[b, t] if gt.dim() == 5 else gt[b], 4)
