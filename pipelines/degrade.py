@@ -24,6 +24,7 @@ from . import ops
 POISSON_LEVELS = 256.0  # BasicSR's 2^ceil(log2(distinct levels)); 256 for any image with more than 128 levels
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale, which BasicSR's gray Poisson noise uses
 _AREA, _NEAREST = RESIZE_MODES.index("area"), RESIZE_MODES.index("nearest")
+_NEAREST_NUDGE = 1e-3  # input pixels: above DALI's float32 rounding of positions up to 2048, far below a pixel
 
 
 def _device(on_gpu: bool) -> str:
@@ -69,13 +70,19 @@ def resize(x, size, roi, mode):
     """To `size` (h, w), sampling the input's [0, roi) (roi (h, w)): torch's `F.interpolate` geometry for
     `scale_factor` (roi = size / factor) or `size` (roi = input size). Bilinear and nearest are torch's
     formulas; bicubic is Keys' cubic with a = -0.5 (torch: -0.75); area averages with DALI's antialiasing
-    filter (torch: integer-bounded bins)."""
-    start = types.Constant(np.zeros(2, np.float32), device="cpu")
+    filter (torch: integer-bounded bins).
+
+    Nearest is torch's formula, floor(i * r) for the ratio r = roi / size, as its GPU kernel computes it (its
+    CPU kernels copy a side that keeps its length and repeat pixels of a side that doubles). DALI's nearest
+    takes the pixel under each output pixel's centre, floor((i + 0.5) * r): the sampled range starts half an
+    output pixel earlier, -r / 2, to pick torch's pixels, plus `_NEAREST_NUDGE` so that a position that is a
+    whole number (every one at factors 1/2, 1/4) does not fall to the pixel below by DALI's rounding.
+    """
     if mode == _AREA:
-        x = fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=types.INTERP_LINEAR, antialias=True)
-    else:
-        x = fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=_interp(mode), antialias=False)
-    return x
+        start = types.Constant(np.zeros(2, np.float32), device="cpu")
+        return fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=types.INTERP_LINEAR, antialias=True)
+    start = (roi / size * -0.5 + _NEAREST_NUDGE) * fn.cast(mode == _NEAREST, dtype=types.FLOAT)
+    return fn.resize(x, size=size, roi_start=start, roi_end=roi + start, interp_type=_interp(mode), antialias=False)
 
 
 def _interp(mode):
