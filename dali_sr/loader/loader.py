@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Union
 
+import numpy as np
 from nvidia.dali import Pipeline, pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
@@ -52,6 +53,14 @@ def checkpointed(cfg: Config) -> bool:
     return cfg.degradation is not None and cfg.degradation.uses_dali_random()
 
 
+def pipeline_seed(seed: int, rank: int, start: tuple[int, int]) -> int:
+    """DALI's seed for the pipeline of `rank` that starts at (epoch, batch) `start`: the streams of DALI's random
+    operators (noise fields) differ between ranks and between pipelines started at different places, and stay
+    the same for the same (seed, rank, start), on any thread count. (Crop windows, flips and every degradation
+    setting are drawn per sample from `seed` and the sample's slot in the epoch, not from these streams.)"""
+    return int(np.random.SeedSequence([seed, rank, *start]).generate_state(1, np.uint32)[0])
+
+
 def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: bool,
                   checkpoint: Optional[bytes] = None) -> Pipeline:
     """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`,
@@ -70,7 +79,7 @@ def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: b
 
     return graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
                  device_id=cfg.device_id if on_gpu else None, prefetch_queue_depth=cfg.prefetch_queue_depth,
-                 seed=cfg.seed, **workers, **restore)
+                 seed=pipeline_seed(cfg.seed, source.sampling.rank, source.start), **workers, **restore)
 
 
 def shut_down(pipe: Optional[Pipeline]) -> None:
