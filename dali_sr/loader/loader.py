@@ -26,10 +26,8 @@ from ..device import resolve_device
 from ..errors import ConfigError, DaliSRError, DatasetError
 from ..pipelines.registry import PipelineSpec, get_pipeline, load_config
 from .failures import decode_failure, failed_row
+from .resume import checked_epoch, checked_position, checkpoint_start, identity
 
-# What a state_dict must agree on to resume at the same samples (beyond the position itself).
-_RESUME_KEYS = ("type", "seed", "world_size", "num_samples", "dataset", "batch_size", "dataset_enlarge_ratio",
-                "shuffle", "drop_last")
 
 
 def _dist_rank_world(rank: Optional[int], world_size: Optional[int]) -> tuple[int, int]:
@@ -137,7 +135,7 @@ class Loader:
         The one exception is resuming: right after `load_state_dict`, `set_epoch` of the restored
         epoch keeps the restored position, so the usual loop resumes mid-epoch.
         """
-        epoch = int(epoch)
+        epoch = checked_epoch(epoch)
         if epoch == self._restored:
             self._restored = None
             return
@@ -153,31 +151,19 @@ class Loader:
             state = {"pipeline_start": list(live.source.start), "dali_checkpoint": live.iterator.checkpoints()[0]}
         if batch >= len(self):
             epoch, batch = epoch + 1, 0
-        return {"epoch": epoch, "batch": batch, "rank": self.rank, **self._identity(), **state}
+        return {"epoch": epoch, "batch": batch, **self._identity(), **state}
 
     def _identity(self) -> dict[str, Any]:
-        c = self.cfg
-        return {"type": c.type, "seed": c.seed, "world_size": self.world_size, "num_samples": len(self.index),
-                "dataset": self.index.fingerprint(), "batch_size": c.batch_size,
-                "dataset_enlarge_ratio": c.dataset_enlarge_ratio, "shuffle": c.shuffle, "drop_last": c.drop_last}
+        return identity(self.cfg, len(self.index), self.index.fingerprint(), self.rank, self.world_size)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume at the position saved by `state_dict`; a `ConfigError` naming the first setting that differs
-        (the samples would not be the same)."""
-        mine = self._identity()
-        for key in _RESUME_KEYS:
-            if key in state and state[key] != mine[key]:
-                if key == "dataset":
-                    what = f"over other samples (dataset {state[key]}, this loader's {mine[key]}: the keys differ)"
-                else:
-                    what = f"with {key}={state[key]!r}, this loader has {key}={mine[key]!r}"
-                raise ConfigError(f"state_dict was saved {what}; resume with the config and data it was saved with")
-        self._epoch, self._batch = int(state["epoch"]), int(state["batch"])
-        self._restored = self._epoch
-        self._checkpoint = None
+        (the batches would not be the same) or what is malformed, and the loader unchanged."""
+        epoch, batch = checked_position(state, self._identity(), len(self))
+        checkpoint = None
         if "dali_checkpoint" in state and checkpointed(self.cfg):
-            start = state["pipeline_start"]
-            self._checkpoint = ((self._epoch, self._batch), (int(start[0]), int(start[1])), state["dali_checkpoint"])
+            checkpoint = ((epoch, batch), checkpoint_start(state), state["dali_checkpoint"])
+        self._epoch, self._batch, self._restored, self._checkpoint = epoch, batch, epoch, checkpoint
 
     # -- iterating --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -216,11 +202,19 @@ class Loader:
         start, checkpoint = (epoch, batch), None
         if self._checkpoint is not None and self._checkpoint[0] == (epoch, batch):
             _, start, checkpoint = self._checkpoint
-        self._checkpoint = None
         source = self.spec.dataset.make_source(self.cfg, self.index, self.sampling, start)
         pipe = dali_pipeline(self.spec, self.cfg, source, self.on_gpu, checkpoint)
-        iterator = DALIGenericIterator(pipe, list(source.outputs.graph_outputs), auto_reset=False,
-                                       last_batch_policy=LastBatchPolicy.PARTIAL, prepare_first_batch=False)
+        try:
+            iterator = DALIGenericIterator(pipe, list(source.outputs.graph_outputs), auto_reset=False,
+                                           last_batch_policy=LastBatchPolicy.PARTIAL, prepare_first_batch=False)
+        except Exception as e:
+            shut_down(pipe)
+            if checkpoint is None:
+                raise
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"{self.cfg.name}: the state_dict's DALI checkpoint does not restore this pipeline "
+                              f"({reason}); resume from a state Loader.state_dict() saved with this config") from None
+        self._checkpoint = None
         self._live = _Live(pipe, iterator, source, (epoch, batch))
         return self._live
 
