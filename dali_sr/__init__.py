@@ -8,10 +8,11 @@
 from typing import Any
 
 from .config import Config
-from .errors import ConfigError, DaliSRError, DatasetError
+from .errors import ConfigError, DaliSRError, DatasetError, TransientReadWarning
 from .pipelines.registry import load_config
 
-__all__ = ["Config", "ConfigError", "DaliSRError", "DatasetError", "Loader", "build_loader", "load_config"]
+__all__ = ["Config", "ConfigError", "DaliSRError", "DatasetError", "Loader", "TransientReadWarning", "build_loader",
+           "load_config"]
 __version__ = "0.1.0"
 _LOADER_NAMES = ("Loader", "build_loader")
 

@@ -19,6 +19,10 @@ class MissingFileError(DatasetError):
     """A file or object that a dataset names does not exist."""
 
 
+class TransientReadWarning(RuntimeWarning):
+    """A batch failed to read in the loader's source but read fine again: the loader read it again."""
+
+
 @contextmanager
 def named_errors(dataset: str) -> Iterator[None]:
     """Prefix `DatasetError`s raised inside with the dataset's name (once)."""

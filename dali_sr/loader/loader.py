@@ -11,6 +11,7 @@ random streams of the run it was saved from.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Union
@@ -23,11 +24,14 @@ from ..config import Config
 from ..datasets.plan import Sampling
 from ..datasets.source import PlanSource
 from ..device import resolve_device
-from ..errors import ConfigError, DaliSRError, DatasetError
+from ..errors import ConfigError, DaliSRError, DatasetError, TransientReadWarning
 from ..pipelines.registry import PipelineSpec, get_pipeline, load_config
 from .failures import decode_failure, failed_row
 from .resume import checked_epoch, checked_position, checkpoint_start, identity
 
+
+
+SOURCE_ATTEMPTS = 3  # reads of one batch by a pipeline before a failure that does not recur is reported
 
 
 def _dist_rank_world(rank: Optional[int], world_size: Optional[int]) -> tuple[int, int]:
@@ -176,21 +180,28 @@ class Loader:
             yield self._next_batch()
 
     def _next_batch(self) -> dict[str, Any]:
-        live = self._pipeline_at(self._epoch, self._batch)
-        try:
-            out = next(live.iterator)[0]
-        except Exception as e:
-            named = self._named_decode_failure(live.source, e)
-            self._drop_pipeline()
-            if named is not None:
-                raise named from None
-            raise  # not a data problem: DALI's or dali_sr's own error, with its traceback
-        if int(out["idx"].min()) < 0:  # the source's placeholder: reading this batch failed
-            self._drop_pipeline()
-            raise self._source_failure(live.source)
-        self._batch += 1
-        live.next = (self._epoch, self._batch)
-        return live.source.collate(out)
+        for _ in range(SOURCE_ATTEMPTS):
+            live = self._pipeline_at(self._epoch, self._batch)
+            try:
+                out = next(live.iterator)[0]
+            except Exception as e:
+                named = self._named_decode_failure(live.source, e)
+                self._drop_pipeline()
+                if named is not None:
+                    raise named from None
+                raise  # not a data problem: DALI's or dali_sr's own error, with its traceback
+            if int(out["idx"].min()) >= 0:
+                self._batch += 1
+                live.next = (self._epoch, self._batch)
+                return live.source.collate(out)
+            self._drop_pipeline()  # the source's placeholder: reading this batch failed
+            self._raise_source_failure(live.source)
+            warnings.warn(f"{self.cfg.name}: reading batch {self._batch} of epoch {self._epoch} failed in the source "
+                          f"but not when read again (a transient storage error); the batch is read again",
+                          TransientReadWarning, stacklevel=3)
+        raise DatasetError(f"{self.cfg.name}: reading batch {self._batch} of epoch {self._epoch} failed in the source "
+                           f"{SOURCE_ATTEMPTS} times in a row but not when read again on the training thread; the "
+                           f"storage fails intermittently: check its server and network, or copy the data locally")
 
     def _pipeline_at(self, epoch: int, batch: int) -> _Live:
         """The live pipeline if it delivers (epoch, batch) next (it runs on from one epoch into the next), else a
@@ -226,14 +237,13 @@ class Loader:
             return None
         return decode_failure(self.cfg.name, suspects)
 
-    def _source_failure(self, source: PlanSource) -> Exception:
-        """The `DatasetError` the source met reading the current batch, read again here on the training thread."""
+    def _raise_source_failure(self, source: PlanSource) -> None:
+        """Raise the `DatasetError` the source met reading the current batch, read again here on the training
+        thread; return if it reads fine now (the failure was transient)."""
         try:
             source.read_batch(self._epoch, self._batch)
         except DatasetError as e:
-            return e.with_traceback(None)
-        return DatasetError(f"{self.cfg.name}: reading batch {self._batch} of epoch {self._epoch} failed in the source "
-                            f"but not when read again; the storage returned different data (is it being written?)")
+            raise e.with_traceback(None) from None
 
     # -- resources --------------------------------------------------------------------------
     def _drop_pipeline(self) -> None:
