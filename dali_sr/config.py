@@ -204,14 +204,49 @@ class Config:
         return 1 if self.color == "y" else 3
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping that gives one key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no tags that build Python objects) that refuses a key given twice in one mapping,
+    at any depth, instead of keeping the last one. Keys merged in with `<<` may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = lines.get(key)
+                except TypeError:  # an unhashable key: the safe constructor refuses it below
+                    continue
+                if first is not None:
+                    lines_words = f"lines {first} and {line}" if first != line else f"both on line {line}"
+                    raise _DuplicateKey(None, None, f"key '{key}' appears twice ({lines_words})", key_node.start_mark)
+                lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Union[str, Path]) -> dict:
     p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file")
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict")
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_text()
+    except IsADirectoryError:
+        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror}; make it readable or pass another file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not UTF-8 text; pass a YAML file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
+    except _DuplicateKey as e:
+        raise ConfigError(f"{p}: {e.problem}; keep one of them") from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""

@@ -629,6 +629,63 @@ def test_invalid_yaml_names_the_file(tmp_path, text):
     assert str(path) in msg
 
 
+@pytest.mark.parametrize("text, key, lines", [
+    ("type: PairedImageDataset\nscale: 4\ngt_size: 128\nscale: 2\n", "scale", "lines 2 and 4"),
+    ("datasets:\n  train:\n    type: PairedImageDataset\n    gt_size: 96\n    io_backend:\n      type: disk\n"
+     "      type: lmdb\n", "type", "lines 6 and 7"),
+    ("datasets:\n  train: {type: PairedImageDataset, scale: 4}\n  train: {type: PairedImageDataset, scale: 2}\n",
+     "train", "lines 2 and 3"),
+    ("type: PairedImageDataset\nmean: 1\nio_backend: {type: disk, type: lmdb}\n", "type", "both on line 3"),
+])
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(tmp_path, text, key, lines):
+    path = tmp_path / "twice.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"{path}: key '{key}' appears twice ({lines}); keep one of them"
+
+
+def test_keys_merged_from_an_anchor_may_be_overridden(tmp_path):
+    path = write_yaml(tmp_path, """\
+        common: &common
+          type: PairedImageDataset
+          scale: 4
+          gt_size: 64
+        datasets:
+          train:
+            <<: *common
+            gt_size: 128
+            dataroot_gt: g
+            dataroot_lq: l
+        """)
+    cfg = load_config(path)
+    assert (cfg.type, cfg.scale, cfg.gt_size) == ("PairedImageDataset", 4, 128)
+
+
+def test_a_config_file_that_cannot_be_read_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "options.yml"
+    path.write_text("type: PairedImageDataset\n")
+    real_read_text = Path.read_text
+
+    def read_text(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"cannot read config file {path}: Permission denied; make it readable or pass another file"
+
+
+def test_a_config_file_that_is_not_text_is_named(tmp_path):
+    path = tmp_path / "options.yml"
+    path.write_bytes(b"type: \xff\xfe\x00PairedImageDataset\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"config file {path} is not UTF-8 text; pass a YAML file"
+
+
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", ""])
 def test_yaml_that_is_not_a_mapping(tmp_path, text):
     path = tmp_path / "list.yml"
