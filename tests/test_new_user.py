@@ -96,7 +96,7 @@ def test_show_reports_a_dataset_that_fails_at_its_first_batch(tmp_path, capsys, 
                    f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
     assert main(["show", str(cfg), "--quiet"]) == 2
     out, err = capsys.readouterr()
-    assert "1 sample(s) would fail (headers and sizes only):" in out and path in out and needle in out
+    assert "1 problem(s) would stop the loader (headers and sizes only):" in out and path in out and needle in out
     assert one_line(err.strip()).startswith("dali-sr show: error: ")
 
 
@@ -115,7 +115,7 @@ def test_show_reports_settings_the_data_cannot_meet(tmp_path, capsys, change, ne
     cfg.write_text("".join(f"{k}: {v}\n" for k, v in base.items()))
     assert main(["show", str(cfg), "--quiet"]) == 2
     out = capsys.readouterr().out
-    assert "3 sample(s) would fail" in out and needle in out
+    assert "3 problem(s) would stop the loader" in out and needle in out
 
 
 def test_show_on_good_data_says_what_it_did_not_check(tmp_path, capsys):
@@ -125,6 +125,82 @@ def test_show_on_good_data_says_what_it_did_not_check(tmp_path, capsys):
                    f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
     assert main(["show", str(cfg), "--quiet"]) == 0
     assert "no problem found (dali-sr verify decodes every image)" in capsys.readouterr().out
+
+
+def _yaml(path: Path, cfg: dict) -> Path:
+    path.write_text("".join(f"{k}: {v}\n" for k, v in cfg.items()))
+    return path
+
+
+def _loader_refusal(cfg: Path) -> str:
+    """The one-line message of the error `build_loader` (and a first pass over its batches) raises for `cfg`."""
+    with pytest.raises(dali_sr.DaliSRError) as e:
+        with dali_sr.build_loader(str(cfg)) as loader:
+            list(loader)
+    return one_line(str(e.value))
+
+
+def _pairs_config(tmp_path: Path, case: str) -> Path:
+    """A config over three good x4 pairs, made by `case` into one that `build_loader` refuses before any batch
+    (`""`: left valid)."""
+    roots = _x4_pairs(tmp_path)
+    cfg = {"type": "PairedImageDataset", "scale": 4, "gt_size": 64, "dataroot_gt": roots["gt"],
+           "dataroot_lq": roots["lq"], "batch_size_per_gpu": 2, "device": "cpu"}
+    if case == "missing dataroot":
+        cfg["dataroot_gt"] = str(tmp_path / "no_such_folder")
+    elif case == "key mismatch":
+        Path(roots["lq"], "img001.png").unlink()
+    elif case == "too few samples for a batch":
+        cfg["batch_size_per_gpu"] = 4
+    elif case == "seed out of range":
+        cfg["seed"] = 2 ** 63
+    elif case == "device gpu without a GPU":
+        cfg["device"] = "gpu"
+    return _yaml(tmp_path / "c.yml", cfg)
+
+
+@pytest.mark.parametrize("case", [
+    "missing dataroot", "key mismatch", "too few samples for a batch", "seed out of range",
+    pytest.param("device gpu without a GPU", marks=pytest.mark.skipif(has_gpu(), reason="needs a machine without GPU")),
+])
+def test_show_refuses_what_build_loader_refuses(tmp_path, capsys, case):
+    cfg = _pairs_config(tmp_path, case)
+    expected = _loader_refusal(cfg)
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"dali-sr show: error: {expected}"
+
+
+@pytest.mark.skipif(has_gpu(), reason="needs a machine without GPU")
+def test_show_device_flag_replaces_the_configs_device(tmp_path, capsys):
+    cfg = _pairs_config(tmp_path, "device gpu without a GPU")
+    assert main(["show", str(cfg), "--quiet", "--device", "cpu"]) == 0
+    assert ", device cpu, " in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not has_gpu(), reason="needs a CUDA GPU")
+def test_show_on_a_gpu_machine_keeps_a_cpu_config_on_the_cpu(tmp_path, capsys):
+    cfg = _pairs_config(tmp_path, "")
+    assert main(["show", str(cfg), "--quiet"]) == 0
+    assert ", device cpu, " in capsys.readouterr().out
+
+
+def _mixed_size_validation(tmp_path: Path, batch: int) -> Path:
+    roots = make_nn_pairs(tmp_path, 2, [(16, 16), (16, 16), (12, 12), (12, 12)])
+    return _yaml(tmp_path / f"val_{batch}.yml", {
+        "type": "PairedImageDataset", "phase": "val", "scale": 2, "dataroot_gt": roots["gt"],
+        "dataroot_lq": roots["lq"], "batch_size_per_gpu": batch, "device": "cpu"})
+
+
+def test_show_reads_the_loaders_batches_not_only_single_samples(tmp_path, capsys):
+    cfg = _mixed_size_validation(tmp_path / "a", 3)  # batch 0 holds a 16x16 and a 12x12 LQ image
+    expected = _loader_refusal(cfg)
+    assert "validation batch mixes image sizes" in expected
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert f"1 problem(s) would stop the loader (headers and sizes only):\n  {expected}\n" in out
+    assert one_line(err.strip()) == f"dali-sr show: error: {expected.split(':')[0]}: 1 problem(s) would stop the " \
+                                    f"loader, first: {expected}"
+    assert main(["show", str(_mixed_size_validation(tmp_path / "b", 2)), "--quiet"]) == 0  # one size per batch
 
 
 # -- paths and settings ---------------------------------------------------------------------------------
