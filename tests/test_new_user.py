@@ -2,6 +2,9 @@
 and what the commands print when stderr is a log file rather than a terminal."""
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +64,85 @@ def test_demo_on_a_missing_gpu_fails_before_building_the_dataset(tmp_path, capsy
     assert main(["demo", "--device", "gpu", "--cache", str(tmp_path / "d")]) == 2
     assert "device: gpu, but no CUDA GPU is visible to DALI" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_demo_refuses_a_cache_under_a_regular_file_before_any_work(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    cache = tmp_path / "notes.txt" / "demo"
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: --cache {cache}: {tmp_path / 'notes.txt'} is a file, so no folder can be " \
+                  f"made under it; give a folder path"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _deny_under(monkeypatch, name: str, top: Path) -> None:
+    """Make `os.<name>` refuse every path in or under `top`, as for a user without write (or read) permission."""
+    real = getattr(os, name)
+
+    def guarded(path, *args, **kwargs):
+        if Path(path) == top or top in Path(path).parents:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, name, guarded)
+
+
+def test_demo_names_a_cache_folder_it_cannot_write(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "demo"
+    _deny_under(monkeypatch, "makedirs", cache)
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: cannot write the demo dataset in {cache}: Permission denied " \
+                  f"({cache / 'gt'}); give a writable folder with --cache or $DALI_SR_CACHE"
+
+
+def test_demo_names_a_cache_folder_it_cannot_read(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "demo"
+    cache.mkdir()
+    _deny_under(monkeypatch, "listdir", cache)
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: --cache {cache} cannot be read: Permission denied; give a folder you can " \
+                  f"read and write"
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory) -> Path:
+    """A whole demo dataset of 2 pairs, as `dali-sr demo --pairs 2` makes it (copy it before damaging it)."""
+    from dali_sr.synthetic.images import make_paired_dataset
+
+    root = tmp_path_factory.mktemp("demo_cache") / "demo"
+    make_paired_dataset(str(root), n=2)
+    return root
+
+
+def _damaged_copy(demo_cache: Path, tmp_path: Path, damage: str) -> tuple[Path, str]:
+    """A copy of the demo dataset damaged by `damage`; returns it and what the message must say is wrong."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_cache, root)
+    data = root / "gt.lmdb" / "data.mdb"
+    if damage == "data.mdb deleted":
+        data.unlink()
+        return root, f"{data} is missing"
+    if damage == "data.mdb truncated":
+        size = data.stat().st_size
+        data.write_bytes(data.read_bytes()[:size // 4])
+        return root, f"{data} is truncated: {size // 4} of its {size} bytes"
+    (root / "lq.lmdb" / "meta_info.txt").write_text("")
+    return root, f"demo_x4: paired lmdb sides must hold the same keys: key '0000_s001' is in GT {root / 'gt.lmdb'} " \
+                 f"but not in LQ {root / 'lq.lmdb'} (2 differ)"
+
+
+@pytest.mark.parametrize("damage", ["data.mdb deleted", "data.mdb truncated", "meta_info.txt emptied"])
+def test_a_damaged_demo_dataset_is_named_with_the_advice_to_rebuild_it(demo_cache, tmp_path, damage):
+    root, problem = _damaged_copy(demo_cache, tmp_path, damage)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    # a child process: reading a truncated LMDB's memory map would kill the process that tries
+    proc = _cli("demo", "--steps", "1", "--pairs", "2", "--batch", "2", "--device", "cpu", "--cache", str(root))
+    assert _one_error_line(proc, "demo") == f"dali-sr demo: error: the demo dataset in {root} is damaged ({problem}); " \
+                                            f"delete the folder {root} and run the demo again to rebuild it"
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing deleted or added
 
 
 # -- show ---------------------------------------------------------------------------------------------
