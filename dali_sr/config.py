@@ -37,58 +37,80 @@ class Option:
     expect: str = ""  # human words for what `check` wants
 
 
-def _positive(v: Any) -> bool:
-    return v > 0
-
-
-def _non_negative(v: Any) -> bool:
-    return v >= 0
-
-
-def _floats(v: Any) -> bool:
-    return len(v) in (1, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+def _floats_in(low: float, high: float) -> Callable[[Any], bool]:
+    """A check of 1 or 3 finite numbers, each in [low, high] (NaN and infinities are outside every range)."""
+    def check(v: Any) -> bool:
+        return len(v) in (1, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and low <= x <= high
+                                        for x in v)
+    return check
 
 
 _NONE = type(None)
 _INT, _FLOAT, _BOOL, _STR = (int,), (int, float), (bool,), (str,)
+
+# Upper bounds that no training needs but that keep DALI and memory safe: a larger value is a typo.
+MAX_SCALE = 16
+MAX_PATCH_SIDE = 32768  # the largest image side the loader reads (storage.headers.MAX_SIDE)
+MAX_BATCH_SIZE = 65536
+MAX_BATCH_PIXELS = 2 ** 32  # GT pixels of one training batch: batch_size x window side^2 (48 GiB as float32 RGB)
+MAX_THREADS = 256  # DALI CPU threads (num_threads, num_worker_per_gpu)
+MAX_SOURCE_WORKERS = 64  # processes
+MAX_PREFETCH = 32  # batches
+MAX_ENLARGE_RATIO = 10 ** 6
+MAX_DEVICE_ID = 1023
+MAX_SEED = 2 ** 63 - 1  # DALI takes a signed 64-bit seed
+MEAN_RANGE = (-1000.0, 1000.0)  # with STD_RANGE, (x - mean) / std of x in [0, 1] stays within about 1e6
+STD_RANGE = (0.001, 1000.0)
+
+
+def _int_range(types: tuple, default: Any, low: int, high: int, high_words: str = "") -> Option:
+    """An integer option (or null, if `types` has it) in [low, high]; `high_words` shows `high` in the message."""
+    return Option(types, default, lambda v: low <= v <= high, f"an integer in [{low}, {high_words or high}]")
+
+
+def _floats_option(low: float, high: float) -> Option:
+    """`mean` / `std`: a list of 1 or 3 finite numbers in [low, high], or null."""
+    return Option((list, tuple, _NONE), None, _floats_in(low, high),
+                  f"a list of 1 or 3 finite numbers in [{low:g}, {high:g}]")
+
 
 # BasicSR dataset option names, then dali_sr's own keys.
 OPTIONS: dict[str, Option] = {
     "type": Option(_STR),
     "name": Option(_STR + (_NONE,)),
     "phase": Option(_STR, None, lambda v: v in PHASES, f"one of {PHASES}"),
-    "scale": Option(_INT, None, _positive, "a positive integer"),
+    "scale": _int_range(_INT, None, 1, MAX_SCALE),
     "dataroot_gt": Option(_STR + (_NONE,)),
     "dataroot_lq": Option(_STR + (_NONE,)),
     "meta_info_file": Option(_STR + (_NONE,)),
     "filename_tmpl": Option(_STR, "{}", lambda v: "{}" in v, "a template containing '{}'"),
     "io_backend": Option((dict,), None),
-    "gt_size": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
+    "gt_size": _int_range(_INT + (_NONE,), None, 1, MAX_PATCH_SIDE),
     "use_hflip": Option(_BOOL, False),
     "use_flip": Option(_BOOL, None),  # BasicSR's old name of use_hflip
     "use_rot": Option(_BOOL, False),
     "use_vflip": Option(_BOOL, False),  # dali_sr's: vertical flips (p=0.5) of their own, without use_rot's transpose
-    "mean": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
-    "std": Option((list, tuple, _NONE), None, lambda v: v is None or _floats(v), "a list of 1 or 3 numbers"),
+    "mean": _floats_option(*MEAN_RANGE),
+    "std": _floats_option(*STD_RANGE),
     "color": Option(_STR + (_NONE,), None, lambda v: v in (None, "y", "rgb"), "'y' or omitted"),
-    "batch_size_per_gpu": Option(_INT, None, _positive, "a positive integer"),
-    "num_worker_per_gpu": Option(_INT, None, _non_negative, "a non-negative integer"),
-    "dataset_enlarge_ratio": Option(_INT, 1, _positive, "a positive integer"),
+    "batch_size_per_gpu": _int_range(_INT, None, 1, MAX_BATCH_SIZE),
+    "num_worker_per_gpu": _int_range(_INT, None, 0, MAX_THREADS),  # a hint for DALI threads: 0 = the default
+    "dataset_enlarge_ratio": _int_range(_INT, 1, 1, MAX_ENLARGE_RATIO),
     "prefetch_mode": Option(_STR + (_NONE,), None, lambda v: v in (None, "cpu", "cuda"), "cpu, cuda or omitted"),
-    "num_prefetch_queue": Option(_INT, None, _positive, "a positive integer"),
+    "num_prefetch_queue": _int_range(_INT, None, 1, MAX_PREFETCH),
     "pin_memory": Option(_BOOL, False),
     "persistent_workers": Option(_BOOL, False),  # accepted; DALI's pipeline persists anyway
     "use_shuffle": Option(_BOOL, None),  # BasicSR's name of shuffle
     # dali_sr's own keys
     "degradation": Option(_STR + (list, _NONE), None),  # LQ made from GT: 'bicubic' or a list of steps
-    "crop_pad_size": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
+    "crop_pad_size": _int_range(_INT + (_NONE,), None, 1, MAX_PATCH_SIDE),
     "device": Option(_STR, "auto", lambda v: v in DEVICES, f"one of {DEVICES}"),
-    "device_id": Option(_INT + (_NONE,), None, lambda v: v is None or v >= 0, "a non-negative integer"),
-    "seed": Option(_INT, 0, _non_negative, "a non-negative integer"),
-    "num_threads": Option(_INT + (_NONE,), None, lambda v: v is None or v > 0, "a positive integer"),
-    "prefetch_queue_depth": Option(_INT, 2, _positive, "a positive integer"),
+    "device_id": _int_range(_INT + (_NONE,), None, 0, MAX_DEVICE_ID),
+    "seed": _int_range(_INT, 0, 0, MAX_SEED, "2**63 - 1"),
+    "num_threads": _int_range(_INT + (_NONE,), None, 1, MAX_THREADS),
+    "prefetch_queue_depth": _int_range(_INT, 2, 1, MAX_PREFETCH),
     "hw_decoder_load": Option(_FLOAT, 0.65, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]"),
-    "source_workers": Option(_INT, 0, _non_negative, "a non-negative integer"),
+    "source_workers": _int_range(_INT, 0, 0, MAX_SOURCE_WORKERS),
     "shuffle": Option(_BOOL, None),
     "drop_last": Option(_BOOL, None),
 }
@@ -182,14 +204,49 @@ class Config:
         return 1 if self.color == "y" else 3
 
 
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping that gives one key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no tags that build Python objects) that refuses a key given twice in one mapping,
+    at any depth, instead of keeping the last one. Keys merged in with `<<` may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = lines.get(key)
+                except TypeError:  # an unhashable key: the safe constructor refuses it below
+                    continue
+                if first is not None:
+                    lines_words = f"lines {first} and {line}" if first != line else f"both on line {line}"
+                    raise _DuplicateKey(None, None, f"key '{key}' appears twice ({lines_words})", key_node.start_mark)
+                lines[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Union[str, Path]) -> dict:
     p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file")
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict")
     try:
-        data = yaml.safe_load(p.read_text())
+        text = p.read_text()
+    except IsADirectoryError:
+        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {p}: {e.strerror}; make it readable or pass another file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not UTF-8 text; pass a YAML file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
+    except _DuplicateKey as e:
+        raise ConfigError(f"{p}: {e.problem}; keep one of them") from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         where = f" at line {line + 1}" if line is not None else ""
@@ -348,6 +405,25 @@ def _crop_pad_size(v: Mapping[str, Any], chain: Optional[Chain], train: bool, wh
     return None if size == v["gt_size"] else size
 
 
+def _local_rank(where: str) -> int:
+    """The GPU index torchrun gives this process ($LOCAL_RANK), 0 without one."""
+    text = os.environ.get("LOCAL_RANK", "0").strip()
+    if not text.isdigit() or int(text) > MAX_DEVICE_ID:
+        raise ConfigError(f"{where}: LOCAL_RANK={text!r} is not a GPU index in [0, {MAX_DEVICE_ID}]; fix LOCAL_RANK "
+                          f"or set device_id")
+    return int(text)
+
+
+def _check_batch_pixels(batch: int, v: Mapping[str, Any], where: str) -> None:
+    """One training batch of `batch` GT windows (`crop_pad_size`, else `gt_size`) must stay within
+    `MAX_BATCH_PIXELS`."""
+    key = "crop_pad_size" if v["crop_pad_size"] is not None else "gt_size"
+    side = v[key]
+    if side is not None and batch * side * side > MAX_BATCH_PIXELS:
+        raise ConfigError(f"{where}: batch_size_per_gpu {batch} x {key} {side}x{side} is {batch * side * side} GT "
+                          f"pixels per batch, above the limit of 2**32; lower batch_size_per_gpu or {key}")
+
+
 def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str] = None, *,
                 type_options: Callable[[str], TypeOptions], **overrides: Any) -> Config:
     """Validate a dataset section or a whole BasicSR option file into a `Config`.
@@ -384,16 +460,17 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
     for key, val in (("mean", mean), ("std", std)):
         if val is not None and len(val) not in (1, channels):
             raise ConfigError(f"{where}: '{key}' needs {channels} values for color {v['color'] or 'rgb'}, got {len(val)}")
-    if std is not None and any(s == 0 for s in std):
-        raise ConfigError(f"{where}: 'std' values must be non-zero, got {list(std)}")
     train = phase_ == "train"
     if train and v["gt_size"] is None and spec.needs_gt_size:
         raise ConfigError(f"{where}: training needs 'gt_size' (GT patch size, e.g. 128)")
     if v["gt_size"] is not None and train and v["gt_size"] % v["scale"]:
         raise ConfigError(f"{where}: 'gt_size' {v['gt_size']} is not a multiple of scale {v['scale']}")
+    batch_size = v["batch_size_per_gpu"] or (16 if train else 1)
+    if train:
+        _check_batch_pixels(batch_size, v, where)
     degradation = _degradation(v, train, where) if spec.makes_lq else None
     shuffle = v["shuffle"] if v["shuffle"] is not None else (v["use_shuffle"] if v["use_shuffle"] is not None else train)
-    device_id = v["device_id"] if v["device_id"] is not None else int(os.environ.get("LOCAL_RANK", 0))
+    device_id = v["device_id"] if v["device_id"] is not None else _local_rank(where)
     io_backend, io_options = _io_backend(v["io_backend"], where)
     if io_options.patch_shape is not None and io_options.patch_shape[2] == 1 and v["color"] != "y":
         raise ConfigError(f"{where}: io_backend.patch_shape {list(io_options.patch_shape)} holds one-channel Y "
@@ -406,7 +483,7 @@ def load_config(source: Union[str, Path, Mapping[str, Any]], phase: Optional[str
         mean=tuple(float(x) for x in mean) if mean is not None else None,
         std=tuple(float(x) for x in std) if std is not None else None,
         color="y" if v["color"] == "y" else None,
-        batch_size=v["batch_size_per_gpu"] or (16 if train else 1),
+        batch_size=batch_size,
         dataset_enlarge_ratio=v["dataset_enlarge_ratio"] if train else 1,
         device=v["device"], device_id=device_id, seed=v["seed"],
         num_threads=v["num_threads"] or v["num_worker_per_gpu"] or default_workers(),

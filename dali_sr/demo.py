@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import lmdb
 import numpy as np
 import torch
 from torch import nn
 
 from .cli_types import positive_int
 from .device import resolve_device
-from .errors import DaliSRError
+from .errors import DaliSRError, DatasetError
 from .loader import build_loader
 from .models import TinySR
 from .progress import progress
@@ -26,10 +27,18 @@ DEMO_ENTRIES = frozenset({"gt", "lq", "gt.lmdb", "lq.lmdb", COMPLETE_MARKER, "pr
 
 
 def check_cache_folder(root: Path) -> None:
-    """A `DaliSRError` unless `root` is missing, empty, or a demo folder (the dataset is written there)."""
+    """A `DaliSRError` unless `root` is missing (and can be made), empty, or a demo folder (the dataset is
+    written there)."""
     if root.exists() and not root.is_dir():
         raise DaliSRError(f"--cache {root} is a file; give a folder for the demo dataset")
-    strangers = sorted(p.name for p in root.iterdir() if p.name not in DEMO_ENTRIES) if root.is_dir() else []
+    above = next((p for p in root.absolute().parents if p.exists()), None)
+    if not root.exists() and above is not None and not above.is_dir():
+        raise DaliSRError(f"--cache {root}: {above} is a file, so no folder can be made under it; give a folder path")
+    try:
+        strangers = sorted(p.name for p in root.iterdir() if p.name not in DEMO_ENTRIES) if root.is_dir() else []
+    except OSError as e:
+        raise DaliSRError(f"--cache {root} cannot be read: {e.strerror}; give a folder you can read and write") \
+            from None
     if strangers:
         raise DaliSRError(f"--cache {root} holds other files ({strangers[0]}{', ...' if len(strangers) > 1 else ''}); "
                           f"the demo writes its dataset there, so give an empty or new folder")
@@ -41,6 +50,47 @@ def check_preview_path(path: Path) -> None:
         raise DaliSRError(f"--preview {path} is a folder; give a file name such as {path / 'preview.png'}")
     if not path.parent.is_dir():
         raise DaliSRError(f"--preview {path}: the folder {path.parent} does not exist; create it or choose another path")
+
+
+def _damaged(root: Path, problem: str) -> DaliSRError:
+    return DaliSRError(f"the demo dataset in {root} is damaged ({problem}); delete the folder {root} and run the "
+                       f"demo again to rebuild it")
+
+
+def _short_lmdb(db: Path) -> str:
+    """Why the LMDB folder `db` cannot be read whole: a missing `data.mdb`, or one shorter than the pages its
+    header says it holds (reading those would crash the process); "" if neither."""
+    data = db / "data.mdb"
+    if not data.is_file():
+        return f"{data} is missing"
+    try:
+        env = lmdb.open(str(db), readonly=True, lock=False)
+    except lmdb.Error as e:
+        return f"{data} cannot be opened: {e}"
+    try:
+        needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    finally:
+        env.close()
+    size = data.stat().st_size
+    return f"{data} is truncated: {size} of its {needed} bytes" if size < needed else ""
+
+
+def demo_dataset(root: Path, pairs: int) -> dict[str, str]:
+    """The demo's dataroots in `root`, made there unless already whole; a `DaliSRError` naming the folder if it
+    cannot be written, or if the dataset already there is damaged."""
+    existed = (root / COMPLETE_MARKER).is_file()
+    try:
+        roots = make_paired_dataset(str(root), n=pairs)
+    except OSError as e:
+        if existed:
+            raise _damaged(root, f"{e.filename}: {e.strerror}") from None
+        raise DaliSRError(f"cannot write the demo dataset in {root}: {e.strerror} ({e.filename}); give a writable "
+                          f"folder with --cache or $DALI_SR_CACHE") from None
+    for side in ("gt_lmdb", "lq_lmdb"):
+        problem = _short_lmdb(Path(roots[side]))
+        if problem:
+            raise _damaged(root, problem)
+    return roots
 
 
 def demo_config(roots: dict[str, str], device: str, batch: int) -> dict[str, Any]:
@@ -71,8 +121,16 @@ def run(args: argparse.Namespace) -> int:
     if args.preview:
         check_preview_path(preview)
     print(f"[1/3] built-in dataset: {root} ({args.pairs} pairs of 480x480 PNG GT, x4, as BasicSR LMDBs)")
-    roots = make_paired_dataset(str(root), n=args.pairs)
+    roots = demo_dataset(root, args.pairs)
     cfg = demo_config(roots, args.device, args.batch)
+    try:
+        return _train(args, cfg, preview)
+    except DatasetError as e:  # its own advice is about a user's dataset, not about the demo's
+        raise _damaged(root, str(e).split("; ")[0]) from None
+
+
+def _train(args: argparse.Namespace, cfg: dict[str, Any], preview: Path) -> int:
+    """The demo's loader over `cfg` feeding `args.steps` training steps; a summary and the preview at the end."""
     with build_loader(cfg) as loader:
         where = f"cuda:{loader.cfg.device_id}" if loader.on_gpu else "cpu"
         print(f"[2/3] {cfg['type']} pipeline on {where}: {len(loader)} batches/epoch of {args.batch}, "

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 import dali_sr
+from conftest import make_nn_pairs, paired_cfg
 from dali_sr import ConfigError, load_config
+from dali_sr.datasets.plan import Sampling
+from dali_sr.storage.backends import DiskStorage
 
 SECTION = {
     "name": "DIV2K", "type": "PairedImageDataset", "scale": 4, "gt_size": 128,
@@ -429,6 +432,114 @@ def test_bad_values_are_refused_by_name(changes, words):
         assert word in msg
 
 
+# The values of the bug report that reached DALI or the allocator, and the range each key now has.
+ABSURD = [
+    ("seed", 2 ** 63, "an integer in [0, 2**63 - 1]"),
+    ("prefetch_queue_depth", 100000, "an integer in [1, 32]"),
+    ("num_worker_per_gpu", 100000, "an integer in [0, 256]"),
+    ("num_threads", 100000, "an integer in [1, 256]"),
+    ("batch_size_per_gpu", 10 ** 9, "an integer in [1, 65536]"),
+    ("gt_size", 2 ** 20, "an integer in [1, 32768]"),
+    ("dataset_enlarge_ratio", 10 ** 12, "an integer in [1, 1000000]"),
+    ("scale", 17, "an integer in [1, 16]"),
+    ("crop_pad_size", 2 ** 20, "an integer in [1, 32768]"),
+    ("source_workers", 1000, "an integer in [0, 64]"),
+    ("num_prefetch_queue", 100000, "an integer in [1, 32]"),
+    ("device_id", 10 ** 6, "an integer in [0, 1023]"),
+]
+NOT_FINITE = [
+    ({"mean": [float("nan")] * 3, "std": [1.0] * 3}, "mean", "a list of 1 or 3 finite numbers in [-1000, 1000]"),
+    ({"mean": [0.5, float("inf"), 0.5], "std": [1.0] * 3}, "mean", "a list of 1 or 3 finite numbers in [-1000, 1000]"),
+    ({"mean": [0.5] * 3, "std": [float("nan")] * 3}, "std", "a list of 1 or 3 finite numbers in [0.001, 1000]"),
+    ({"mean": [0.5] * 3, "std": [float("inf")] * 3}, "std", "a list of 1 or 3 finite numbers in [0.001, 1000]"),
+    ({"mean": [0.5] * 3, "std": [-0.5] * 3}, "std", "a list of 1 or 3 finite numbers in [0.001, 1000]"),
+]
+
+
+@pytest.mark.parametrize("key, value, expect", ABSURD)
+def test_absurd_numbers_are_refused_naming_key_range_and_value(key, value, expect):
+    with pytest.raises(ConfigError) as e:
+        load_config(dict(SECTION, **{key: value}))
+    assert one_line(e) == f"config [DIV2K]: '{key}' must be {expect}, got {value}"
+
+
+@pytest.mark.parametrize("changes", [{key: value} for key, value, _ in ABSURD] + [c for c, _, _ in NOT_FINITE],
+                         ids=lambda changes: "-".join(changes))
+def test_build_loader_refuses_absurd_numbers_before_planning_or_reading_the_dataset(tmp_path, monkeypatch, changes):
+    roots = make_nn_pairs(tmp_path, 2, [(16, 16)] * 2)
+    cfg = {**paired_cfg(roots, 2), **changes}
+    with pytest.raises(ConfigError) as expected:
+        load_config(cfg)
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("the dataset was planned, so memory was allocated for it")
+
+    monkeypatch.setattr(Sampling, "plan", no_planning)
+    monkeypatch.setattr(DiskStorage, "__init__", no_planning)
+    with pytest.raises(ConfigError) as e:
+        dali_sr.build_loader(cfg)
+    assert one_line(e) == str(expected.value)
+
+
+@pytest.mark.parametrize("changes, key, expect", NOT_FINITE)
+def test_mean_and_std_must_be_finite_and_in_range(changes, key, expect):
+    with pytest.raises(ConfigError) as e:
+        load_config(dict(SECTION, **changes))
+    assert one_line(e) == f"config [DIV2K]: '{key}' must be {expect}, got {changes[key]!r}"
+
+
+def test_nan_and_infinity_written_in_yaml_are_refused(tmp_path):
+    path = write_yaml(tmp_path, """\
+        type: PairedImageDataset
+        scale: 4
+        gt_size: 128
+        mean: [.nan, 0.5, 0.5]
+        std: [1, 1, 1]
+        """)
+    with pytest.raises(ConfigError, match=r"'mean' must be a list of 1 or 3 finite numbers in \[-1000, 1000\], got "
+                                          r"\[nan, 0.5, 0.5\]"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("batch, gt_size", [(65536, 32768), (None, 32768), (4097, 1024)])
+def test_a_training_batch_of_more_than_2_to_the_32_gt_pixels_is_refused(batch, gt_size):
+    changes = {"gt_size": gt_size, **({"batch_size_per_gpu": batch} if batch else {})}
+    with pytest.raises(ConfigError) as e:
+        load_config(dict(SECTION, **changes))
+    pixels = (batch or 16) * gt_size * gt_size
+    assert one_line(e) == f"config [DIV2K]: batch_size_per_gpu {batch or 16} x gt_size {gt_size}x{gt_size} is " \
+                          f"{pixels} GT pixels per batch, above the limit of 2**32; lower batch_size_per_gpu or gt_size"
+
+
+def test_the_largest_values_a_config_takes_are_accepted():
+    top = {"seed": 2 ** 63 - 1, "prefetch_queue_depth": 32, "num_worker_per_gpu": 256, "batch_size_per_gpu": 4096,
+           "gt_size": 1024, "dataset_enlarge_ratio": 10 ** 6, "source_workers": 64, "device_id": 1023,
+           "mean": [-1000, 0, 1000], "std": [0.001, 1, 1000]}
+    cfg = load_config(dict(SECTION, **top))
+    assert (cfg.seed, cfg.prefetch_queue_depth, cfg.num_threads, cfg.batch_size, cfg.gt_size,
+            cfg.dataset_enlarge_ratio, cfg.source_workers, cfg.device_id) == (2 ** 63 - 1, 32, 256, 4096, 1024,
+                                                                             10 ** 6, 64, 1023)
+    assert cfg.mean == (-1000.0, 0.0, 1000.0) and cfg.std == (0.001, 1.0, 1000.0)
+    assert load_config(dict(SECTION, scale=16, gt_size=32768, batch_size_per_gpu=4)).gt_size == 32768
+
+
+def test_the_largest_patch_side_is_the_largest_image_side_the_loader_reads():
+    from dali_sr.config import MAX_PATCH_SIDE
+    from dali_sr.storage.headers import MAX_SIDE
+
+    assert MAX_PATCH_SIDE == MAX_SIDE
+
+
+@pytest.mark.parametrize("value", ["", "gpu0", "-1", "5000"])
+def test_a_local_rank_that_is_no_gpu_index_is_refused(monkeypatch, value):
+    monkeypatch.setenv("LOCAL_RANK", value)
+    with pytest.raises(ConfigError) as e:
+        load_config(SECTION)
+    assert one_line(e) == f"config [DIV2K]: LOCAL_RANK={value!r} is not a GPU index in [0, 1023]; fix LOCAL_RANK " \
+                          f"or set device_id"
+    assert load_config(dict(SECTION, device_id=1)).device_id == 1
+
+
 def test_missing_gt_size_is_fine_for_validation():
     section = {k: v for k, v in SECTION.items() if k != "gt_size"}
     assert load_config(section, phase="val").gt_size is None
@@ -516,6 +627,63 @@ def test_invalid_yaml_names_the_file(tmp_path, text):
         load_config(path)
     msg = one_line(e)
     assert str(path) in msg
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("type: PairedImageDataset\nscale: 4\ngt_size: 128\nscale: 2\n", "scale", "lines 2 and 4"),
+    ("datasets:\n  train:\n    type: PairedImageDataset\n    gt_size: 96\n    io_backend:\n      type: disk\n"
+     "      type: lmdb\n", "type", "lines 6 and 7"),
+    ("datasets:\n  train: {type: PairedImageDataset, scale: 4}\n  train: {type: PairedImageDataset, scale: 2}\n",
+     "train", "lines 2 and 3"),
+    ("type: PairedImageDataset\nmean: 1\nio_backend: {type: disk, type: lmdb}\n", "type", "both on line 3"),
+])
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(tmp_path, text, key, lines):
+    path = tmp_path / "twice.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"{path}: key '{key}' appears twice ({lines}); keep one of them"
+
+
+def test_keys_merged_from_an_anchor_may_be_overridden(tmp_path):
+    path = write_yaml(tmp_path, """\
+        common: &common
+          type: PairedImageDataset
+          scale: 4
+          gt_size: 64
+        datasets:
+          train:
+            <<: *common
+            gt_size: 128
+            dataroot_gt: g
+            dataroot_lq: l
+        """)
+    cfg = load_config(path)
+    assert (cfg.type, cfg.scale, cfg.gt_size) == ("PairedImageDataset", 4, 128)
+
+
+def test_a_config_file_that_cannot_be_read_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "options.yml"
+    path.write_text("type: PairedImageDataset\n")
+    real_read_text = Path.read_text
+
+    def read_text(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"cannot read config file {path}: Permission denied; make it readable or pass another file"
+
+
+def test_a_config_file_that_is_not_text_is_named(tmp_path):
+    path = tmp_path / "options.yml"
+    path.write_bytes(b"type: \xff\xfe\x00PairedImageDataset\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert one_line(e) == f"config file {path} is not UTF-8 text; pass a YAML file"
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", ""])

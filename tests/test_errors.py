@@ -377,3 +377,16 @@ def test_config_error_before_any_data_is_read(tmp_path):
         dali_sr.build_loader(cfg_for(roots, gt_size=15))
     assert "'gt_size'" in one_line(str(e.value))
     assert_full_epoch(tmp_path / "good")
+
+
+@pytest.mark.parametrize("rank, world_size", [(0, 1), (1, 2)])
+def test_the_largest_seed_prefetch_depth_and_thread_count_run_a_loader(tmp_path, rank, world_size):
+    roots = make_nn_pairs(tmp_path, SCALE, SIZES, seed=3)
+    cfg = cfg_for(roots, seed=2 ** 63 - 1, prefetch_queue_depth=32, num_threads=256)
+    with dali_sr.build_loader(cfg, rank=rank, world_size=world_size) as loader:
+        batches = list(loader)
+    assert len(batches) == 2 // world_size
+    for batch in batches:
+        lq, gt = to_uint8(batch["lq"]), to_uint8(batch["gt"])
+        for j in range(len(lq)):
+            np.testing.assert_array_equal(gt[j], nearest_upsample(lq[j], SCALE))

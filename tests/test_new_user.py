@@ -2,6 +2,9 @@
 and what the commands print when stderr is a log file rather than a terminal."""
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +66,85 @@ def test_demo_on_a_missing_gpu_fails_before_building_the_dataset(tmp_path, capsy
     assert not (tmp_path / "d").exists()
 
 
+def test_demo_refuses_a_cache_under_a_regular_file_before_any_work(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    cache = tmp_path / "notes.txt" / "demo"
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: --cache {cache}: {tmp_path / 'notes.txt'} is a file, so no folder can be " \
+                  f"made under it; give a folder path"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def _deny_under(monkeypatch, name: str, top: Path) -> None:
+    """Make `os.<name>` refuse every path in or under `top`, as for a user without write (or read) permission."""
+    real = getattr(os, name)
+
+    def guarded(path, *args, **kwargs):
+        if Path(path) == top or top in Path(path).parents:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, name, guarded)
+
+
+def test_demo_names_a_cache_folder_it_cannot_write(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "demo"
+    _deny_under(monkeypatch, "makedirs", cache)
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: cannot write the demo dataset in {cache}: Permission denied " \
+                  f"({cache / 'gt'}); give a writable folder with --cache or $DALI_SR_CACHE"
+
+
+def test_demo_names_a_cache_folder_it_cannot_read(tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "demo"
+    cache.mkdir()
+    _deny_under(monkeypatch, "listdir", cache)
+    assert main(["demo", "--steps", "1", "--device", "cpu", "--cache", str(cache)]) == 2
+    err = one_line(capsys.readouterr().err.strip())
+    assert err == f"dali-sr demo: error: --cache {cache} cannot be read: Permission denied; give a folder you can " \
+                  f"read and write"
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory) -> Path:
+    """A whole demo dataset of 2 pairs, as `dali-sr demo --pairs 2` makes it (copy it before damaging it)."""
+    from dali_sr.synthetic.images import make_paired_dataset
+
+    root = tmp_path_factory.mktemp("demo_cache") / "demo"
+    make_paired_dataset(str(root), n=2)
+    return root
+
+
+def _damaged_copy(demo_cache: Path, tmp_path: Path, damage: str) -> tuple[Path, str]:
+    """A copy of the demo dataset damaged by `damage`; returns it and what the message must say is wrong."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_cache, root)
+    data = root / "gt.lmdb" / "data.mdb"
+    if damage == "data.mdb deleted":
+        data.unlink()
+        return root, f"{data} is missing"
+    if damage == "data.mdb truncated":
+        size = data.stat().st_size
+        data.write_bytes(data.read_bytes()[:size // 4])
+        return root, f"{data} is truncated: {size // 4} of its {size} bytes"
+    (root / "lq.lmdb" / "meta_info.txt").write_text("")
+    return root, f"demo_x4: paired lmdb sides must hold the same keys: key '0000_s001' is in GT {root / 'gt.lmdb'} " \
+                 f"but not in LQ {root / 'lq.lmdb'} (2 differ)"
+
+
+@pytest.mark.parametrize("damage", ["data.mdb deleted", "data.mdb truncated", "meta_info.txt emptied"])
+def test_a_damaged_demo_dataset_is_named_with_the_advice_to_rebuild_it(demo_cache, tmp_path, damage):
+    root, problem = _damaged_copy(demo_cache, tmp_path, damage)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    # a child process: reading a truncated LMDB's memory map would kill the process that tries
+    proc = _cli("demo", "--steps", "1", "--pairs", "2", "--batch", "2", "--device", "cpu", "--cache", str(root))
+    assert _one_error_line(proc, "demo") == f"dali-sr demo: error: the demo dataset in {root} is damaged ({problem}); " \
+                                            f"delete the folder {root} and run the demo again to rebuild it"
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing deleted or added
+
+
 # -- show ---------------------------------------------------------------------------------------------
 def _x4_pairs(tmp_path: Path) -> dict:
     return make_nn_pairs(tmp_path, 4, [(40, 40), (40, 40), (40, 40)])
@@ -96,7 +178,7 @@ def test_show_reports_a_dataset_that_fails_at_its_first_batch(tmp_path, capsys, 
                    f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
     assert main(["show", str(cfg), "--quiet"]) == 2
     out, err = capsys.readouterr()
-    assert "1 sample(s) would fail (headers and sizes only):" in out and path in out and needle in out
+    assert "1 problem(s) would stop the loader (headers and sizes only):" in out and path in out and needle in out
     assert one_line(err.strip()).startswith("dali-sr show: error: ")
 
 
@@ -115,7 +197,7 @@ def test_show_reports_settings_the_data_cannot_meet(tmp_path, capsys, change, ne
     cfg.write_text("".join(f"{k}: {v}\n" for k, v in base.items()))
     assert main(["show", str(cfg), "--quiet"]) == 2
     out = capsys.readouterr().out
-    assert "3 sample(s) would fail" in out and needle in out
+    assert "3 problem(s) would stop the loader" in out and needle in out
 
 
 def test_show_on_good_data_says_what_it_did_not_check(tmp_path, capsys):
@@ -125,6 +207,82 @@ def test_show_on_good_data_says_what_it_did_not_check(tmp_path, capsys):
                    f"dataroot_lq: {roots['lq']}\nbatch_size_per_gpu: 2\ndevice: cpu\n")
     assert main(["show", str(cfg), "--quiet"]) == 0
     assert "no problem found (dali-sr verify decodes every image)" in capsys.readouterr().out
+
+
+def _yaml(path: Path, cfg: dict) -> Path:
+    path.write_text("".join(f"{k}: {v}\n" for k, v in cfg.items()))
+    return path
+
+
+def _loader_refusal(cfg: Path) -> str:
+    """The one-line message of the error `build_loader` (and a first pass over its batches) raises for `cfg`."""
+    with pytest.raises(dali_sr.DaliSRError) as e:
+        with dali_sr.build_loader(str(cfg)) as loader:
+            list(loader)
+    return one_line(str(e.value))
+
+
+def _pairs_config(tmp_path: Path, case: str) -> Path:
+    """A config over three good x4 pairs, made by `case` into one that `build_loader` refuses before any batch
+    (`""`: left valid)."""
+    roots = _x4_pairs(tmp_path)
+    cfg = {"type": "PairedImageDataset", "scale": 4, "gt_size": 64, "dataroot_gt": roots["gt"],
+           "dataroot_lq": roots["lq"], "batch_size_per_gpu": 2, "device": "cpu"}
+    if case == "missing dataroot":
+        cfg["dataroot_gt"] = str(tmp_path / "no_such_folder")
+    elif case == "key mismatch":
+        Path(roots["lq"], "img001.png").unlink()
+    elif case == "too few samples for a batch":
+        cfg["batch_size_per_gpu"] = 4
+    elif case == "seed out of range":
+        cfg["seed"] = 2 ** 63
+    elif case == "device gpu without a GPU":
+        cfg["device"] = "gpu"
+    return _yaml(tmp_path / "c.yml", cfg)
+
+
+@pytest.mark.parametrize("case", [
+    "missing dataroot", "key mismatch", "too few samples for a batch", "seed out of range",
+    pytest.param("device gpu without a GPU", marks=pytest.mark.skipif(has_gpu(), reason="needs a machine without GPU")),
+])
+def test_show_refuses_what_build_loader_refuses(tmp_path, capsys, case):
+    cfg = _pairs_config(tmp_path, case)
+    expected = _loader_refusal(cfg)
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"dali-sr show: error: {expected}"
+
+
+@pytest.mark.skipif(has_gpu(), reason="needs a machine without GPU")
+def test_show_device_flag_replaces_the_configs_device(tmp_path, capsys):
+    cfg = _pairs_config(tmp_path, "device gpu without a GPU")
+    assert main(["show", str(cfg), "--quiet", "--device", "cpu"]) == 0
+    assert ", device cpu, " in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not has_gpu(), reason="needs a CUDA GPU")
+def test_show_on_a_gpu_machine_keeps_a_cpu_config_on_the_cpu(tmp_path, capsys):
+    cfg = _pairs_config(tmp_path, "")
+    assert main(["show", str(cfg), "--quiet"]) == 0
+    assert ", device cpu, " in capsys.readouterr().out
+
+
+def _mixed_size_validation(tmp_path: Path, batch: int) -> Path:
+    roots = make_nn_pairs(tmp_path, 2, [(16, 16), (16, 16), (12, 12), (12, 12)])
+    return _yaml(tmp_path / f"val_{batch}.yml", {
+        "type": "PairedImageDataset", "phase": "val", "scale": 2, "dataroot_gt": roots["gt"],
+        "dataroot_lq": roots["lq"], "batch_size_per_gpu": batch, "device": "cpu"})
+
+
+def test_show_reads_the_loaders_batches_not_only_single_samples(tmp_path, capsys):
+    cfg = _mixed_size_validation(tmp_path / "a", 3)  # batch 0 holds a 16x16 and a 12x12 LQ image
+    expected = _loader_refusal(cfg)
+    assert "validation batch mixes image sizes" in expected
+    assert main(["show", str(cfg), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert f"1 problem(s) would stop the loader (headers and sizes only):\n  {expected}\n" in out
+    assert one_line(err.strip()) == f"dali-sr show: error: {expected.split(':')[0]}: 1 problem(s) would stop the " \
+                                    f"loader, first: {expected}"
+    assert main(["show", str(_mixed_size_validation(tmp_path / "b", 2)), "--quiet"]) == 0  # one size per batch
 
 
 # -- paths and settings ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ valid until the storage is closed.
 """
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path, PurePosixPath
@@ -52,7 +53,14 @@ class DiskStorage:
 
     def __init__(self, root: str):
         self.root = str(root)
-        if not Path(self.root).is_dir():
+        try:
+            found = Path(self.root).is_dir()  # raises if a folder above it may not be searched
+            if found and not os.access(self.root, os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.root)
+        except OSError as e:
+            raise DatasetError(f"cannot open dataset folder {self.root}: {e.strerror}; make it and the folders above "
+                               f"it readable (chmod a+rx) or fix dataroot_gt / dataroot_lq") from None
+        if not found:
             raise DatasetError(f"dataset folder {self.root} does not exist; fix dataroot_gt / dataroot_lq")
         if is_lmdb_folder(self.root):
             raise DatasetError(f"{self.root} is an LMDB folder (it holds data.mdb), read with io_backend disk; set "

@@ -3,15 +3,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Union
 
 from ..errors import DatasetError
 from .formats import CONVERTIBLE_EXTENSIONS, extension_of, is_image_name, listed_extensions
 
 
+def folder_entries(folder: Union[str, Path]) -> list[os.DirEntry]:
+    """The entries directly in `folder`, sorted by name; a `DatasetError` naming it if it cannot be listed
+    (missing, not a folder, no read permission)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda e: e.name)
+    except OSError as e:
+        raise DatasetError(f"cannot list {folder}: {e.strerror}; check it exists and is readable") from None
+
+
 def image_names(folder: str) -> list[str]:
     """Names of the image files directly in `folder` (any format a dali_sr tool reads), sorted."""
-    return sorted(e.name for e in os.scandir(folder)
-                  if not e.name.startswith(".") and is_image_name(e.name) and e.is_file())
+    return [e.name for e in folder_entries(folder)
+            if not e.name.startswith(".") and is_image_name(e.name) and e.is_file()]
 
 
 def loader_image_names(folder: str) -> list[str]:
@@ -34,7 +45,7 @@ def list_images(folder: str) -> list[str]:
         raise DatasetError(f"{folder} is not a folder; give the folder that holds the images")
     names = image_names(folder)
     if not names:
-        has_dirs = any(e.is_dir() for e in os.scandir(folder))
+        has_dirs = any(e.is_dir() for e in folder_entries(folder))
         hint = ("it holds folders: for clip folders use --clips reds|vimeo90k" if has_dirs
                 else f"put images ({listed_extensions()}) there")
         raise DatasetError(f"{folder} holds no images; {hint}")
@@ -49,12 +60,7 @@ def walk_images(root: Path, recursive: bool) -> tuple[list[tuple[str, ...]], int
     stack: list[tuple[str, ...]] = [()]
     while stack:
         rel = stack.pop()
-        folder = root.joinpath(*rel)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as e:
-            raise DatasetError(f"cannot list {folder}: {e.strerror}; check it exists and is readable") from None
-        for entry in entries:
+        for entry in folder_entries(root.joinpath(*rel)):
             hidden = entry.name.startswith(".")
             if entry.is_dir():
                 real = os.path.realpath(entry.path)

@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 from ...errors import DatasetError
-from ...storage.folders import loader_image_names
+from ...storage.folders import folder_entries, loader_image_names
 from ...storage.meta_files import LmdbMeta
 
 Frames = dict[str, str]  # frame stem -> storage key
@@ -83,7 +83,8 @@ def scan_clip_names(root: str, depth: int) -> list[str]:
     names = [""]
     for _ in range(depth):
         names = [f"{n}/{e.name}" if n else e.name for n in names
-                 for e in os.scandir(os.path.join(root, n)) if e.is_dir() and not e.name.startswith(".")]
+                 for e in folder_entries(os.path.join(root, n) if n else root)
+                 if e.is_dir() and not e.name.startswith(".")]
     return sorted(names, key=natural_key)
 
 
