@@ -122,3 +122,17 @@ def test_set_epoch_names_itself_for_a_bad_epoch(roots, epoch):
     with dali_sr.build_loader(paired_cfg(roots, 2)) as loader:
         with pytest.raises(ConfigError, match=r"set_epoch\(.*\): the epoch must be a non-negative integer"):
             loader.set_epoch(epoch)
+
+
+def test_an_epoch_too_large_to_plan_is_refused_before_it_is_planned(tmp_path, monkeypatch):
+    from dali_sr.datasets import plan
+
+    def no_plan(*args, **kwargs):
+        raise AssertionError("an epoch was planned")
+
+    cfg = paired_cfg(make_nn_pairs(tmp_path, 2, [(8, 8)] * 70), 2, dataset_enlarge_ratio=10 ** 6)
+    monkeypatch.setattr(plan, "make_plan", no_plan)
+    with pytest.raises(ConfigError, match=re.escape("70 samples x dataset_enlarge_ratio 1000000 = 70,000,000 samples "
+                                                    "per epoch, above the 67,108,864 an epoch may hold")):
+        dali_sr.build_loader(cfg)
+    plan.check_epoch_size(67, 10 ** 6, "nn")  # 67,000,000: an epoch the loader plans (~4 GB, not made here)

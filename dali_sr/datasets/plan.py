@@ -14,6 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
+
+
+MAX_EPOCH_SAMPLES = 1 << 26  # 67,108,864 samples: an epoch's plan takes ~60 bytes per sample (4 GB at the limit)
+
+
+def check_epoch_size(samples: int, enlarge: int, dataset: str) -> None:
+    """A `ConfigError` before any plan is made if `samples` x `enlarge` is more than an epoch may hold."""
+    if samples * enlarge > MAX_EPOCH_SAMPLES:
+        raise ConfigError(f"{dataset}: {samples:,} samples x dataset_enlarge_ratio {enlarge} = {samples * enlarge:,} "
+                          f"samples per epoch, above the {MAX_EPOCH_SAMPLES:,} an epoch may hold (the loader plans "
+                          f"each epoch in memory, ~60 bytes a sample); lower dataset_enlarge_ratio")
+
 
 @dataclass(frozen=True)
 class EpochPlan:

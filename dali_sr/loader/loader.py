@@ -21,7 +21,7 @@ from nvidia.dali import Pipeline, pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
 from ..config import Config
-from ..datasets.plan import Sampling
+from ..datasets.plan import Sampling, check_epoch_size
 from ..datasets.source import PlanSource
 from ..device import resolve_device
 from ..errors import ConfigError, DaliSRError, DatasetError, TransientReadWarning
@@ -110,6 +110,11 @@ class Loader:
         self.spec = get_pipeline(cfg.type)
         self.on_gpu = resolve_device(cfg.device)
         self.index = self.spec.dataset.build_index(cfg)
+        try:
+            check_epoch_size(len(self.index), cfg.dataset_enlarge_ratio, cfg.name)
+        except ConfigError:
+            self.index.close()
+            raise
         self.sampling = Sampling(len(self.index), cfg.seed, cfg.shuffle, cfg.dataset_enlarge_ratio, self.rank,
                                  self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train)
         self._live: Optional[_Live] = None
