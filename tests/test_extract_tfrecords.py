@@ -10,10 +10,11 @@ import lmdb
 import numpy as np
 import pytest
 
-from dali_sr.errors import DatasetError
+from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.prep import extract_tfrecords as mod
 from dali_sr.storage.meta_files import read_meta_info_txt
 from dali_sr.storage.tfrecord import RecordWriter, encode_example
+from prep_runs import run_killed, tree
 
 tfrecord_writer = pytest.importorskip("tfrecord.writer")
 
@@ -118,16 +119,15 @@ def test_an_interrupted_run_is_resumed_after_the_input_is_fixed(tmp_path, lmdb_o
     with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 3: 'data' holds 191 bytes but shape "
                                            r"\[3, 8, 8\] needs 192; the record is corrupt, download the file again$"):
         mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, workers=1, progress=False)
-    if lmdb_out:
-        assert sorted(p.name for p in dst.iterdir()) == ["ffhq-r03.lmdb.partial"]
-        again = r"holds an unfinished extract-tfrecords of ffhq-r03\.lmdb; pass --resume"
-    else:
-        assert sorted(p.name for p in (dst / "ffhq-r03").iterdir()) == ["00000000.png", "00000001.png", "00000002.png"]
-        again = r"ffhq-r03 exists and is not empty; pass --resume"
-    with pytest.raises(DatasetError, match=again):
+    out = "ffhq-r03.lmdb" if lmdb_out else "ffhq-r03"
+    assert sorted(p.name for p in dst.iterdir()) == [f"{out}.partial"]
+    if not lmdb_out:
+        assert sorted(p.name for p in (dst / f"{out}.partial").iterdir()) == [
+            "00000000.png", "00000001.png", "00000002.png", "pack_state.json"]
+    with pytest.raises(DatasetError, match=rf"holds an unfinished extract-tfrecords of {out}; pass --resume"):
         mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, progress=False)
 
-    _write_with_tfrecord_package(src, imgs)
+    _write_records(src, [_record(img) for img in imgs])  # records 0-2 unchanged, byte for byte
     report = mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, resume=True, progress=False)
     assert (report.images, report.written, report.resumed) == (5, 2, 3)
     if lmdb_out:
@@ -142,21 +142,92 @@ def test_an_interrupted_run_is_resumed_after_the_input_is_fixed(tmp_path, lmdb_o
     assert all(np.array_equal(g, _basicsr_bgr(img)) for g, img in zip(got, imgs))
 
 
-def test_resume_keeps_complete_pngs_and_force_writes_them_again(tmp_path):
+def test_resume_keeps_a_finished_folder_and_force_writes_it_again(tmp_path):
     src, folder = tmp_path / "ffhq-r03.tfrecords", tmp_path / "out" / "ffhq-r03"
     imgs = _images(3, 8, 4)
     _write_with_tfrecord_package(src, imgs)
-    folder.mkdir(parents=True)
+    assert _run(str(src), str(tmp_path / "out")) == 0
     marker = cv2.imencode(".png", np.zeros((2, 2), np.uint8))[1].tobytes()
-    (folder / "00000001.png").write_bytes(marker)  # a complete file of an earlier run
-    (folder / ".00000002.png.tmp").write_bytes(b"half a png")  # cut off by the interruption
+    (folder / "00000001.png").write_bytes(marker)
     assert _run(str(src), str(tmp_path / "out"), "--resume") == 0
-    assert (folder / "00000001.png").read_bytes() == marker
-    assert sorted(p.name for p in folder.iterdir()) == ["00000000.png", "00000001.png", "00000002.png"]
+    assert (folder / "00000001.png").read_bytes() == marker  # a finished output is kept as it is
     (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match=r"ffhq-r03 is a finished output that does not hold the 3 records of "
+                                           r".*ffhq-r03\.tfrecords \(as --level 1 PNGs\); pass --force"):
+        _run(str(src), str(tmp_path / "out"), "--resume")
+    with pytest.raises(DatasetError, match=r"ffhq-r03 holds notes\.txt, which extract-tfrecords does not write; "
+                                           r"--force only replaces a folder of numbered PNGs"):
+        _run(str(src), str(tmp_path / "out"), "--force")
+    (folder / "notes.txt").unlink()
     assert _run(str(src), str(tmp_path / "out"), "--force") == 0
     assert np.array_equal(cv2.imread(str(folder / "00000001.png"), cv2.IMREAD_UNCHANGED), _basicsr_bgr(imgs[1]))
-    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def _two_files(src: Path) -> list[np.ndarray]:
+    """Two FFHQ files in `src`; returns the images of the first."""
+    src.mkdir()
+    first = _images(6, 8, 9)
+    _write_with_tfrecord_package(src / "ffhq-r03.tfrecords", first)
+    _write_with_tfrecord_package(src / "ffhq-r04.tfrecords", _images(5, 16, 10))
+    return first
+
+
+def _lmdb_values(db: Path) -> dict[bytes, bytes]:
+    env = lmdb.open(str(db), readonly=True, lock=False)
+    with env.begin() as txn:
+        values = dict(txn.cursor())
+    env.close()
+    return values
+
+
+@pytest.mark.parametrize("lmdb_out", [False, True], ids=["png", "lmdb"])
+def test_several_files_resume_to_the_bytes_of_an_uninterrupted_run(tmp_path, monkeypatch, lmdb_out):
+    src, dst, fresh = tmp_path / "src", tmp_path / "out", tmp_path / "fresh"
+    _two_files(src)
+    real, calls = mod._png, [0]
+
+    def stop_at_the_ninth(*args):
+        calls[0] += 1
+        if calls[0] == 9:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(mod, "_png", stop_at_the_ninth)
+    with pytest.raises(KeyboardInterrupt):
+        mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, workers=1, progress=False)
+    out = ".lmdb" if lmdb_out else ""
+    assert sorted(p.name for p in dst.iterdir()) == [f"ffhq-r03{out}", f"ffhq-r04{out}.partial"]
+    monkeypatch.setattr(mod, "_png", real)
+    report = mod.extract_tfrecords(str(src), str(dst), lmdb=lmdb_out, resume=True, progress=False)
+    assert (report.images, report.resumed, report.written) == (11, 8, 3)
+    mod.extract_tfrecords(str(src), str(fresh), lmdb=lmdb_out, progress=False)
+    for name in (f"ffhq-r03{out}", f"ffhq-r04{out}"):
+        if lmdb_out:
+            assert _lmdb_values(dst / name) == _lmdb_values(fresh / name)
+            assert (dst / name / "meta_info.txt").read_bytes() == (fresh / name / "meta_info.txt").read_bytes()
+        else:
+            assert tree(dst / name) == tree(fresh / name)
+    assert sorted(p.name for p in dst.iterdir()) == [f"ffhq-r03{out}", f"ffhq-r04{out}"]
+
+
+def test_a_killed_png_run_leaves_no_folder_and_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
+    src, dst, fresh = tmp_path / "src", tmp_path / "out", tmp_path / "fresh"
+    first = _two_files(src)
+    run_killed(f"from dali_sr.prep.extract_tfrecords import extract_tfrecords\n"
+               f"extract_tfrecords({str(src)!r}, {str(dst)!r}, workers=1, progress=False)", after=3)
+    assert sorted(p.name for p in dst.iterdir()) == ["ffhq-r03.partial"]  # no folder that loads as a dataset
+    left = tree(dst / "ffhq-r03.partial")
+    assert sorted(left) == [".00000002.png.tmp", "00000000.png", "00000001.png", "pack_state.json"]
+    with pytest.raises(ConfigError, match=r"ffhq-r03\.partial was started with --level 1, not 9; resume with the same "
+                                          r"options"):
+        mod.extract_tfrecords(str(src), str(dst), level=9, resume=True, progress=False)
+    first[1] = first[1][:, ::-1].copy()  # record 1 changed since: its PNG is redone, record 0's kept
+    _write_with_tfrecord_package(src / "ffhq-r03.tfrecords", first)
+    report = mod.extract_tfrecords(str(src), str(dst), resume=True, progress=False)
+    assert (report.images, report.resumed, report.written) == (11, 1, 10)
+    assert tree(dst)["ffhq-r03/00000000.png"] == left["00000000.png"]
+    mod.extract_tfrecords(str(src), str(fresh), progress=False)
+    assert tree(dst) == tree(fresh)
 
 
 def test_force_replaces_a_finished_lmdb(tmp_path):
@@ -191,7 +262,7 @@ def test_records_that_are_not_ffhq_images_are_named(tmp_path, record, message):
     _write_records(src, [_record(_GOOD), record])
     with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 1: {message}"):
         mod.extract_tfrecords(str(src), str(tmp_path / "out"), workers=1, progress=False)
-    assert (tmp_path / "out" / "bad" / "00000000.png").is_file()
+    assert (tmp_path / "out" / "bad.partial" / "00000000.png").is_file() and not (tmp_path / "out" / "bad").exists()
 
 
 def test_a_truncated_file_is_named_before_anything_is_written(ffhq, tmp_path):

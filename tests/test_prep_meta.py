@@ -11,8 +11,12 @@ import pytest
 
 from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.prep import meta_cmd, regroup
-from dali_sr.prep.meta_cmd import meta_info_lines, probe_shape, write_meta_info
+from dali_sr.prep.meta_cmd import meta_info_lines, write_meta_info
 from dali_sr.prep.regroup import regroup_reds
+from dali_sr.prep.source_pixels import probe_shape
+from dali_sr.storage.meta_files import read_clip_meta, read_meta_info_file
+from faults import one_line
+from prep_runs import forged_png
 
 
 def _cli(module, *argv: str) -> int:
@@ -192,3 +196,53 @@ def test_regroup_bad_input(tmp_path):
     assert (val / "000").is_dir() and list(train.iterdir()) == []
     with pytest.raises(DatasetError, match="same folder"):
         regroup_reds(str(val), str(val), progress=False)
+
+
+@pytest.mark.parametrize("name", ["a b.png", "tab\t.png", "no\u00a0break.png"], ids=["space", "tab", "nbsp"])
+def test_names_with_whitespace_are_refused_naming_the_file(tmp_path, name):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    cv2.imwrite(str(d / "ok.png"), _img((4, 4, 3)))
+    (d / name).write_bytes((d / "ok.png").read_bytes())
+    out = tmp_path / "meta_info.txt"
+    with pytest.raises(DatasetError) as e:
+        write_meta_info(str(d), out=str(out), progress=False)
+    assert one_line(str(e.value)).startswith(repr(str(d / name))) and "rename the file" in str(e.value)
+    assert not out.exists()
+
+
+def test_clip_folders_with_whitespace_are_refused(tmp_path):
+    root = tmp_path / "sequences"
+    _frames(root / "00001" / "00 01", [f"im{i}.png" for i in range(1, 8)], (4, 6, 3))
+    with pytest.raises(DatasetError, match=r"00001/00 01'.*rename the folder"):
+        meta_info_lines(str(root), clips="vimeo90k", progress=False)
+
+
+def test_lines_read_back_by_the_loaders_meta_readers(tmp_path):
+    """What meta-info writes is what the disk loaders' readers read back: every name, every clip and count."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    names = ["0001_s001.png", "a-b_c.png", "x.y.jpg"]
+    for k, name in enumerate(names):
+        cv2.imwrite(str(d / name), _img((4, 6, 3), seed=k))
+    write_meta_info(str(d), out=str(tmp_path / "images.txt"), progress=False)
+    assert read_meta_info_file(str(tmp_path / "images.txt")) == [[name] for name in names]
+    root = tmp_path / "sequences"
+    _frames(root / "00001" / "0001", [f"im{i}.png" for i in range(1, 8)], (4, 6, 3))
+    write_meta_info(str(root), out=str(tmp_path / "clips.txt"), clips="vimeo90k", progress=False)
+    assert read_clip_meta(str(tmp_path / "clips.txt")) == [("00001/0001", 7)]
+
+
+def test_images_above_the_pixel_limit_are_refused_from_their_header(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    cv2.imwrite(str(d / "a.png"), _img((4, 4, 3)))
+    (d / "bomb.png").write_bytes(forged_png(10000, 10000))
+    with pytest.raises(DatasetError) as e:
+        meta_info_lines(str(d), progress=False)
+    assert one_line(str(e.value)) == (f"{d / 'bomb.png'}: 10000x10000 = 100,000,000 pixels, above the limit of "
+                                      f"67,108,864; split the image, or raise --max-pixels if the machine has the memory")
+    assert meta_info_lines(str(d), progress=False, max_pixels=10 ** 8) == ["a.png (4,4,3)", "bomb.png (10000,10000,3)"]
+    out = tmp_path / "m.txt"
+    assert _cli(meta_cmd, "meta-info", str(d), "--out", str(out), "--max-pixels", str(10 ** 8)) == 0
+    assert out.read_text().splitlines()[1] == "bomb.png (10000,10000,3)"

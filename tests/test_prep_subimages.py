@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import re
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -9,6 +12,10 @@ import pytest
 
 from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.prep.subimages import add_parser, extract_subimages, subimage_stem, windows
+from faults import one_line
+from prep_runs import forged_png, photos, run_killed, stderr_lines, tree, truncated
+
+_SUBIMAGE = re.compile(r"\w+_s\d{3}\.(png|jpg)")
 
 
 def _cli(*argv: str) -> int:
@@ -170,12 +177,9 @@ def test_dst_refused_unless_force(tmp_path):
     dst.mkdir()
     _write(src / "a.png", _rand((4, 4, 3)))
     (dst / "old_s007.png").write_bytes(b"stale")
-    (dst / "keep.txt").write_text("mine")
-    with pytest.raises(DatasetError, match="already exists.*--force"):
+    with pytest.raises(DatasetError, match="already exists; pass --force"):
         extract_subimages(str(src), str(dst), crop=4, step=4, progress=False)
     assert (dst / "old_s007.png").exists()
-    extract_subimages(str(src), str(dst), crop=4, step=4, force=True, progress=False)
-    assert sorted(p.name for p in dst.iterdir()) == ["a_s001.png", "keep.txt"]
     with pytest.raises(ConfigError, match="is SRC"):
         extract_subimages(str(src), str(src), crop=4, step=4, force=True, progress=False)
 
@@ -219,3 +223,155 @@ def test_cli(tmp_path, capsys):
     assert sorted(p.name for p in dst.iterdir()) == ["0002_s001.png"]
     with pytest.raises(SystemExit):
         _cli(str(src), str(dst), "--crop", "0")
+
+
+# ---------------------------------------------------------------- interrupted runs, bad and odd sources
+
+def _photo_folder(root) -> tuple:
+    """SRC with the two Set14 photographs as PNGs and comic also as a JPEG; the options that crop them into
+    8 x 7 + 3 x 5 + 3 x 5 sub-images."""
+    root.mkdir()
+    for name, img in photos().items():
+        _write(root / f"{name}.png", img)
+    _write(root / "comic_q.jpg", photos()["comic"])
+    return dict(crop=120, step=60, level=1, progress=False)
+
+
+def test_a_killed_run_leaves_no_dst_and_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
+    src, dst, fresh = tmp_path / "src", tmp_path / "dst", tmp_path / "fresh"
+    options = _photo_folder(src)
+    run_killed(f"from dali_sr.prep.subimages import extract_subimages\n"
+               f"extract_subimages({str(src)!r}, {str(dst)!r}, workers=2, **{options!r})", after=30)
+    assert not dst.exists()  # nothing that loads as a (smaller) dataset
+    partial = tmp_path / "dst.partial"
+    left = tree(partial)
+    assert any(name.startswith(".") and name.endswith(".tmp") for name in left)  # the file cut short: hidden
+    complete = [name for name in left if _SUBIMAGE.fullmatch(name)]
+    assert 25 <= len(complete) < 30
+    with pytest.raises(DatasetError, match=r"dst\.partial holds an unfinished extract-subimages of dst; pass --resume"):
+        extract_subimages(str(src), str(dst), **options)
+    with pytest.raises(ConfigError, match=r"dst\.partial was started with --step 60, not 120; resume with the same "
+                                          r"options, or pass --force"):
+        extract_subimages(str(src), str(dst), **{**options, "step": 120}, resume=True)
+    assert tree(partial) == left  # a refused resume changes nothing
+
+    report = extract_subimages(str(src), str(dst), **options, resume=True)
+    assert report.resumed == len(complete) and report.subimages == 56 + 15 + 15
+    assert not partial.exists()
+    extract_subimages(str(src), str(fresh), **options)
+    assert tree(dst) == tree(fresh)
+    assert all(left[name] == tree(dst)[name] for name in complete)
+
+
+def test_resume_redoes_the_sub_images_of_a_changed_source(tmp_path):
+    src, dst, fresh = tmp_path / "src", tmp_path / "dst", tmp_path / "fresh"
+    options = _photo_folder(src)
+    run_killed(f"from dali_sr.prep.subimages import extract_subimages\n"
+               f"extract_subimages({str(src)!r}, {str(dst)!r}, workers=1, **{options!r})", after=50)
+    assert len([name for name in tree(tmp_path / "dst.partial") if name.startswith("baboon_s")]) == 49
+    _write(src / "baboon.png", np.ascontiguousarray(photos()["baboon"][::-1]))  # rewritten: upside down
+    report = extract_subimages(str(src), str(dst), **options, resume=True)
+    assert report.resumed == 0
+    extract_subimages(str(src), str(fresh), **options)
+    assert tree(dst) == tree(fresh)
+
+
+def test_force_replaces_a_folder_of_sub_images_only(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    _write(src / "a.png", _rand((4, 4, 3)))
+    dst.mkdir()
+    (dst / "old_s007.png").write_bytes(b"stale")
+    extract_subimages(str(src), str(dst), crop=4, step=4, force=True, progress=False)
+    assert sorted(p.name for p in dst.iterdir()) == ["a_s001.png"]
+    (dst / "keep.txt").write_text("mine")
+    with pytest.raises(DatasetError, match=r"holds keep\.txt, which extract-subimages does not write; --force only "
+                                           r"replaces a folder of sub-images"):
+        extract_subimages(str(src), str(dst), crop=4, step=4, force=True, progress=False)
+    assert (dst / "keep.txt").read_text() == "mine" and not (tmp_path / "dst.partial").exists()
+
+
+@pytest.mark.parametrize("side", [10000, 40000])
+def test_a_decompression_bomb_is_refused_by_its_header_before_anything_is_written(tmp_path, side):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    _write(src / "a.png", _rand((8, 8, 3)))
+    (src / "bomb.png").write_bytes(forged_png(side, side))
+    with pytest.raises(DatasetError) as e:
+        extract_subimages(str(src), str(dst), crop=4, step=4, progress=False)
+    assert one_line(str(e.value)).startswith(f"{src / 'bomb.png'}: ") and f"{side}x{side}" in str(e.value)
+    assert not dst.exists() and not (tmp_path / "dst.partial").exists()
+
+
+def test_max_pixels_is_settable(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _write(src / "a.png", _rand((8, 8, 3)))
+    with pytest.raises(DatasetError, match=r"a\.png: 8x8 = 64 pixels, above the limit of 63; split the image, or "
+                                           r"raise --max-pixels"):
+        _cli(str(src), str(tmp_path / "d1"), "--crop", "4", "--max-pixels", "63")
+    assert _cli(str(src), str(tmp_path / "d2"), "--crop", "4", "--max-pixels", "64") == 0
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_a_truncated_photograph_is_refused_naming_the_file(tmp_path, ext):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    baboon = photos()["baboon"]
+    _write(src / "a_whole.png", baboon)
+    (src / f"b_cut{ext}").write_bytes(truncated(cv2.imencode(ext, baboon)[1].tobytes()))
+    with pytest.raises(DatasetError) as e:
+        extract_subimages(str(src), str(dst), crop=120, step=120, workers=1, progress=False)
+    assert one_line(str(e.value)).startswith(f"{src / f'b_cut{ext}'}: truncated")
+    assert not dst.exists()
+
+
+def _odd_sources(src) -> int:
+    """Sources that made OpenCV or libpng print a warning: other formats than PNG (the PNG level passed to their
+    writers), an EXIF-rotated JPEG, 16-bit, gray + alpha, a PNG with a bad sRGB chunk. Returns how many."""
+    from PIL import Image
+
+    src.mkdir()
+    img = _rand((16, 16, 3), seed=10)
+    for ext in (".jpg", ".webp", ".tif", ".bmp"):
+        _write(src / f"fmt{ext}", img)
+    rotated = Image.fromarray(img[:, :, ::-1])
+    exif = rotated.getexif()
+    exif[0x0112] = 6
+    rotated.save(src / "rotated.jpg", exif=exif)
+    _write(src / "deep.png", _rand((16, 16, 3), seed=11, dtype=np.uint16))
+    Image.fromarray(_rand((16, 16, 2), seed=12), "LA").save(src / "gray_alpha.png")
+    png = cv2.imencode(".png", img)[1].tobytes()
+    srgb = struct.pack(">I", 1) + b"sRGB\x09" + struct.pack(">I", zlib.crc32(b"sRGB\x09"))  # rendering intent 9
+    (src / "srgb.png").write_bytes(png[:33] + srgb + png[33:])
+    return 8
+
+
+def test_odd_sources_print_at_most_one_line_each(tmp_path):
+    src = tmp_path / "src"
+    sources = _odd_sources(src)
+    lines = stderr_lines("subimages", "extract-subimages", str(src), str(tmp_path / "dst"), "--crop", "4", "--step", "4",
+                         "--quiet")
+    assert len(lines) <= sources, "\n".join(lines)  # 16 sub-images per source
+    assert not [line for line in lines if "unsupported key" in line]
+    assert len(list((tmp_path / "dst").iterdir())) == 16 * sources
+
+
+def test_16_bit_pngs_are_kept_with_the_same_checks(tmp_path):
+    """The shared source reader refuses 16-bit PNGs (the loader reads 8 bits); extract-subimages keeps them, as
+    BasicSR does, refusing them above the pixel limit and when cut short like any other source."""
+    src = tmp_path / "src"
+    src.mkdir()
+    deep = photos()["comic"].astype(np.uint16) * 257
+    data = cv2.imencode(".png", deep)[1].tobytes()
+    (src / "deep.png").write_bytes(data)
+    report = extract_subimages(str(src), str(tmp_path / "d1"), crop=120, step=120, progress=False)
+    assert report.deep == ["deep.png"]
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "d1" / "deep_s004.png"), cv2.IMREAD_UNCHANGED),
+                                  deep[120:240, 120:240])
+    with pytest.raises(DatasetError, match=r"deep\.png: 360x240 = 86,400 pixels, above the limit of 86,399"):
+        extract_subimages(str(src), str(tmp_path / "d2"), crop=120, step=120, max_pixels=86399, progress=False)
+    (src / "deep.png").write_bytes(truncated(data))
+    with pytest.raises(DatasetError) as e:
+        extract_subimages(str(src), str(tmp_path / "d3"), crop=120, step=120, progress=False)
+    assert one_line(str(e.value)).startswith(f"{src / 'deep.png'}: truncated PNG")

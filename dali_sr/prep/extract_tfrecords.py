@@ -8,14 +8,17 @@ BasicSR's LMDB) named by its record number: `DST/<stem>/{n:08d}.png` (BasicSR's 
 FFHQDataset reads), or with `lmdb` under the key `{n:08d}` of `DST/<stem>.lmdb` (BasicSR's script
 names LMDB keys `{n:08d}/rNN`; its FFHQDataset takes keys from meta_info.txt, so either works).
 Every input file gives its own output and is numbered from 0 (BasicSR counts on across the files of
-a glob); gray records (C = 1) stay gray. PNG files are written whole (a temporary file renamed) and
-LMDBs built in `DST/<stem>.lmdb.partial`, so `resume` continues an interrupted run.
+a glob); gray records (C = 1) stay gray. Each output is built in `DST/<stem>.partial` (PNG folders,
+`partial_folder`) or `DST/<stem>.lmdb.partial` (`partial_lmdb`) and renamed when complete, so no
+reader takes an unfinished one for a dataset; `resume` keeps the finished outputs and continues the
+unfinished one.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +31,16 @@ from ..errors import ConfigError, DatasetError, listing
 from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.codecs import DEFAULT_LEVEL, encode, meta_tag
-from ..storage.meta_files import Shape
+from ..storage.meta_files import META_TXT, Shape, read_meta_info_txt
 from ..storage.tfrecord import IndexEntry, decode_example, record_payload, scan_file
+from .partial_folder import Fingerprint, check_folder_destination, open_folder_build, write_whole
 from .partial_lmdb import check_destination, fill_partial, finish, open_partial, partial_path
 
 COMMAND = "extract-tfrecords"
 SUFFIXES = (".tfrecords", ".tfrecord")
 _FORMAT = "extract-tfrecords reads FFHQ's TFRecords (int64 'shape' [C, H, W], bytes 'data'): check SRC"
-_NUMBERED_PNG = re.compile(r"\.?\d{8}\.png(\.tmp)?$")
+_NUMBERED_PNG = re.compile(r"\d{8}\.png")
+_CRC = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -103,35 +108,49 @@ def _png(fd: int, path: Path, n: int, entry: IndexEntry, level: int) -> tuple[by
     return encode(img, "png", where, level), (img.shape[0], img.shape[1], 1 if img.ndim == 2 else 3)
 
 
-def _check_folder(out: Path, resume: bool, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"{out} exists and is not a folder; remove it or choose another DST")
-    if out.is_dir() and not (resume or force) and any(out.iterdir()):
-        raise DatasetError(f"{out} exists and is not empty; pass --resume to continue an interrupted {COMMAND}, "
-                           f"--force to write it again, or choose another DST")
+def _record_crcs(path: Path, entries: list[IndexEntry]) -> dict[str, Fingerprint]:
+    """Each record's size and payload checksum as stored in its framing (its last 4 bytes), by output name: what
+    changes when a record changes, read without reading the records."""
+    with open(path, "rb") as f:
+        return {f"{n:08d}.png": [size, _CRC.unpack(os.pread(f.fileno(), 4, offset + size - 4))[0]]
+                for n, (offset, size) in enumerate(entries)}
 
 
-def _to_folder(path: Path, entries: list[IndexEntry], out: Path, level: int, resume: bool, force: bool,
-               workers: int, progress: bool) -> tuple[int, int]:
-    """(written, resumed): `{n:08d}.png` files, each written whole so that a resumed run can skip it."""
-    if force and not resume and out.is_dir():
-        for f in out.iterdir():
-            if _NUMBERED_PNG.match(f.name) and f.is_file():
-                f.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    todo = [n for n in range(len(entries)) if not (out / f"{n:08d}.png").is_file()]
+def _to_folder(path: Path, entries: list[IndexEntry], out: Path, level: int, resume: bool, workers: int,
+               progress: bool) -> tuple[int, int]:
+    """(written, resumed): `{n:08d}.png` files, built in `<out>.partial` and renamed to `out` when all are there."""
+    build = open_folder_build(out, COMMAND, {"--level": level}, _record_crcs(path, entries), lambda name: [name],
+                              resume)
+    todo = [n for n in range(len(entries)) if f"{n:08d}.png" not in build.kept]
     with open(path, "rb") as f:
         def write(n: int) -> None:
-            value, _ = _png(f.fileno(), path, n, entries[n], level)
-            tmp = out / f".{n:08d}.png.tmp"
-            tmp.write_bytes(value)
-            os.replace(tmp, out / f"{n:08d}.png")
+            write_whole(build.path(f"{n:08d}.png"), _png(f.fileno(), path, n, entries[n], level)[0])
 
         with progress_bar(len(entries), f"{COMMAND} {out.name}", "img", progress,
                           initial=len(entries) - len(todo)) as bar:
             for _ in ordered_map(write, todo, workers):
                 bar.update()
+    build.finish()
     return len(todo), len(entries) - len(todo)
+
+
+def _finished(out: Path, path: Path, count: int, lmdb: bool, level: int) -> bool:
+    """Whether `out` is a finished output of all `count` records of `path` (kept by `resume`); a `DatasetError`
+    if it is finished but holds something else."""
+    names = [f"{n:08d}" for n in range(count)]
+    if lmdb:
+        if not (out / META_TXT).is_file():
+            return False
+        lines, _ = read_meta_info_txt(str(out / META_TXT))
+        ok = [line.key for line in lines] == names and {line.tag for line in lines} <= {meta_tag("png", level)}
+    else:
+        if not out.is_dir() or partial_path(str(out)).exists():
+            return False
+        ok = sorted(p.name for p in out.iterdir()) == [f"{name}.png" for name in names]
+    if not ok:
+        raise DatasetError(f"{out} is a finished output that does not hold the {count} records of {path} (as "
+                           f"--level {level} PNGs); pass --force to write it again, or choose another DST")
+    return True
 
 
 def _to_lmdb(path: Path, entries: list[IndexEntry], dst: Path, level: int, resume: bool, workers: int,
@@ -163,7 +182,9 @@ def extract_tfrecords(src: str, dst: str, *, lmdb: bool = False, level: int = DE
                       progress: bool = True) -> ExtractTfrecordsReport:
     """Write the images of FFHQ TFRecord file(s) `src` to `dst/<stem>/` PNG folders, or `dst/<stem>.lmdb` LMDBs.
 
-    Every file is checked (framing, headers) and every destination before anything is written.
+    Every file is checked (framing, headers) and every destination before anything is written. Each output is
+    built in `<output>.partial` and renamed when complete; `resume` keeps finished outputs and continues
+    unfinished ones, `force` replaces outputs (LMDBs, or folders of numbered PNGs only).
     """
     if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
         raise ConfigError(f"--level (PNG compression) must be 0..9, got {level!r}; BasicSR uses 1")
@@ -174,18 +195,24 @@ def extract_tfrecords(src: str, dst: str, *, lmdb: bool = False, level: int = DE
     if root.exists() and not root.is_dir():
         raise DatasetError(f"DST {dst} exists and is not a folder; choose another DST")
     outputs = [root / (_stem(f) + (".lmdb" if lmdb else "")) for f in files]
-    for f, out in zip(files, outputs):
+    indexes = [scan_file(f) for f in files]
+    finished = [resume and not force and _finished(out, f, len(entries), lmdb, level)
+                for f, entries, out in zip(files, indexes, outputs)]
+    for f, out, done in zip(files, outputs, finished):
+        if done:
+            continue
         if lmdb:
             check_destination(f, out, force, resume, COMMAND)
         else:
-            _check_folder(out, resume, force)
-    indexes = [scan_file(f) for f in files]
+            check_folder_destination(f, out, force, resume, COMMAND, _NUMBERED_PNG.fullmatch, "numbered PNGs")
     written = resumed = 0
-    for f, entries, out in zip(files, indexes, outputs):
-        if lmdb:
+    for f, entries, out, done in zip(files, indexes, outputs, finished):
+        if done:
+            w, r = 0, len(entries)
+        elif lmdb:
             w, r = _to_lmdb(f, entries, out, level, resume, workers, progress)
         else:
-            w, r = _to_folder(f, entries, out, level, resume, force, workers, progress)
+            w, r = _to_folder(f, entries, out, level, resume, workers, progress)
         written, resumed = written + w, resumed + r
     return ExtractTfrecordsReport([str(o) for o in outputs], written + resumed, written, resumed,
                                   time.perf_counter() - t0)
@@ -199,16 +226,19 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                     "features shape [C, H, W] and data, RGB pixels in CHW order) as BasicSR's "
                     "extract_images_from_tfrecords.py does, without TensorFlow: BGR PNGs DST/<stem>/00000000.png, "
                     "... numbered by record, or with --lmdb a BasicSR LMDB DST/<stem>.lmdb with keys 00000000, ... "
-                    "Files and LMDBs are written so that an interrupted run continues with --resume.")
+                    "Each output is built in <output>.partial and renamed when complete; an interrupted run "
+                    "continues with --resume.")
     p.add_argument("src", metavar="SRC", help="an FFHQ .tfrecords file, or a folder of them")
     p.add_argument("dst", metavar="DST", help="folder for one output per input file")
     p.add_argument("--lmdb", action="store_true", help="write BasicSR LMDBs DST/<stem>.lmdb instead of PNG folders")
     p.add_argument("--level", type=int, choices=range(10), default=DEFAULT_LEVEL, metavar="0-9",
                    help=f"PNG compression level (default {DEFAULT_LEVEL}, as BasicSR's FFHQ LMDB)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run, keeping what it wrote")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (same --level): keep its finished outputs and continue the "
+                        "unfinished one")
     p.add_argument("--force", action="store_true",
-                   help="replace existing outputs: a finished LMDB, or the numbered PNGs of a folder (with --resume "
-                        "too, complete PNGs are kept)")
+                   help="replace existing outputs (LMDBs, or folders holding only numbered PNGs); without --resume, "
+                        "also discard unfinished ones")
     p.add_argument("--workers", type=positive_int, default=None,
                    help=f"threads decoding and encoding records (default {default_workers()})")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -7,96 +7,45 @@ Lines (BasicSR's formats):
 
 Shapes are those `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives (c = 1 for gray). They come
 from the file header where that is exact (8/16-bit gray, RGB, RGBA PNG; gray / colour JPEG),
-otherwise from decoding the image.
+otherwise from decoding the image (`source_pixels`); an image above the pixel limit is refused.
+Names holding whitespace are refused: every reader of these files (BasicSR's and dali_sr's loaders)
+takes a line's first whitespace-separated token as the name.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import struct
 import sys
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from ..cli_types import positive_int
 from ..datasets.clips.frames import gaps, order_stems, scan_clip, scan_clip_names
 from ..errors import ConfigError, DatasetError
-from ..storage.headers import PNG_MAGIC, jpeg_frame, png_chunks
 from ..parallel import check_workers, default_workers, run_pool
 from ..storage.folders import list_images
+from .source_image import DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels
+from .source_pixels import probe_shape
 
 CLIP_LAYOUTS = {"reds": 1, "vimeo90k": 2}  # layout -> depth of the clip folders
-
-
-def _decode_shape(path: str) -> tuple[int, int, int]:
-    import cv2
-
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DatasetError(f"{path}: OpenCV cannot decode this file (corrupt, truncated or unsupported); "
-                           f"re-create it or remove it from the folder")
-    if img.ndim == 2:
-        return img.shape[0], img.shape[1], 1
-    if img.ndim == 3:
-        return img.shape
-    raise DatasetError(f"{path}: decoded to {img.ndim} dimensions; store 2-D gray or colour images")
-
-
-def _png_shape(start: bytes, whole: bool, path: str) -> Optional[tuple[int, int, int]]:
-    """(h, w, c) from the PNG chunks before IDAT in `start` (the file's first bytes; all of it if `whole`) when
-    the header fixes OpenCV's channel count; None when the decoder must say (tRNS, palettes, IDAT not reached)."""
-    chunks = list(png_chunks(start))
-    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][2] < 13 or len(start) < chunks[0][1] + 13:
-        raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
-    at = chunks[0][1]
-    width, height, depth, ctype = struct.unpack(">IIBB", start[at:at + 10])
-    if width == 0 or height == 0:
-        raise DatasetError(f"{path}: PNG header says {height}x{width} pixels; the file is corrupt, re-create it")
-    kinds = [kind for kind, _, _ in chunks]
-    if b"IDAT" not in kinds:
-        if whole:
-            raise DatasetError(f"{path}: truncated PNG (no image data); re-create the file")
-        return None
-    if b"tRNS" in kinds:  # transparency changes what OpenCV returns: decode then
-        return None
-    if depth in (8, 16) and ctype in (0, 2, 6):
-        return height, width, {0: 1, 2: 3, 6: 4}[ctype]
-    return None
-
-
-def _jpeg_shape(data: bytes) -> Optional[tuple[int, int, int]]:
-    frame = jpeg_frame(data)
-    if frame is None or 0 in frame[:2] or frame[2] not in (1, 3):
-        return None  # unusual (DNL height, CMYK) or not found: let the decoder say
-    return frame
-
-
-def probe_shape(path: str) -> tuple[int, int, int]:
-    """(h, w, c) of `cv2.imread(path, IMREAD_UNCHANGED)` (c = 1 for gray): from the header when exact, else decoded."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(65536)
-            if not start:
-                raise DatasetError(f"{path}: empty file (0 bytes); re-create it or remove it from the folder")
-            shape = None
-            if start.startswith(PNG_MAGIC):
-                shape = _png_shape(start, len(start) < 65536, path)
-            elif start[:3] == b"\xff\xd8\xff":
-                shape = _jpeg_shape(start)
-                if shape is None and len(start) == 65536:  # frame header after large APP segments
-                    f.seek(0)
-                    shape = _jpeg_shape(f.read())
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({e.strerror}); check the file and its permissions") from None
-    return shape if shape is not None else _decode_shape(path)
 
 
 def shape_text(shape: Iterable[int]) -> str:
     return "(" + ",".join(str(int(v)) for v in shape) + ")"
 
 
+def _check_listable(folder: str, names: Sequence[str], what: str) -> None:
+    """Refuse `names` (relative to `folder`) that a meta file line cannot hold: readers split lines at whitespace."""
+    spaced = [name for name in names if any(ch.isspace() for ch in name)]
+    if spaced:
+        more = f" and {len(spaced) - 1} more" if len(spaced) > 1 else ""
+        raise DatasetError(f"{os.path.join(folder, spaced[0])!r}{more}: whitespace in a name, which meta file lines "
+                           f"cannot hold (BasicSR and dali_sr read a line's first whitespace-separated token as the "
+                           f"name); rename the {what}")
+
+
 # ---------------------------------------------------------------- meta-info
 
-def _clip_line(root: str, clip: str, layout: str) -> str:
+def _clip_line(root: str, clip: str, layout: str, max_pixels: int) -> str:
     frames = scan_clip(root, clip, None) or {}
     folder = os.path.join(root, clip)
     if not frames:
@@ -111,16 +60,20 @@ def _clip_line(root: str, clip: str, layout: str) -> str:
         raise DatasetError(f"clip folder {folder} is missing frames {shown} between {stems[0]} and {stems[-1]}; "
                            f"restore them (BasicSR indexes frames by number)")
     first = os.path.join(root, frames[stems[0]])
-    return f"{clip} {len(stems)} {shape_text(probe_shape(first))}"
+    return f"{clip} {len(stems)} {shape_text(probe_shape(first, max_pixels))}"
 
 
 def meta_info_lines(folder: str, clips: Optional[str] = None, workers: Optional[int] = None,
-                    progress: bool = True) -> list[str]:
-    """BasicSR meta lines for `folder`: one per image (`clips=None`), or one per clip (`'reds'`, `'vimeo90k'`)."""
+                    progress: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[str]:
+    """BasicSR meta lines for `folder`: one per image (`clips=None`), or one per clip (`'reds'`, `'vimeo90k'`).
+
+    Names with whitespace and images above `max_pixels` pixels are refused in one line naming the file."""
     workers = check_workers(workers)
+    check_max_pixels(max_pixels)
     if clips is None:
         names = list_images(folder)
-        shapes = run_pool(lambda n: probe_shape(os.path.join(folder, n)), names, workers,
+        _check_listable(folder, names, "file")
+        shapes = run_pool(lambda n: probe_shape(os.path.join(folder, n), max_pixels), names, workers,
                           "meta-info", "image", progress)
         return [f"{n} {shape_text(s)}" for n, s in zip(names, shapes)]
     if clips not in CLIP_LAYOUTS:
@@ -133,17 +86,19 @@ def meta_info_lines(folder: str, clips: Optional[str] = None, workers: Optional[
         hint = ("clip folders must be two levels deep (00001/0001/im1.png); for one level use --clips reds"
                 if depth == 2 else "clip folders hold the frames (000/00000000.png)")
         raise DatasetError(f"{folder} holds no {clips} clip folders; {hint}")
-    return run_pool(lambda c: _clip_line(folder, c, clips), names, workers, "meta-info", "clip", progress)
+    _check_listable(folder, names, "folder")
+    return run_pool(lambda c: _clip_line(folder, c, clips, max_pixels), names, workers, "meta-info", "clip", progress)
 
 
 def write_meta_info(folder: str, out: Optional[str] = None, clips: Optional[str] = None,
-                    workers: Optional[int] = None, force: bool = False, progress: bool = True) -> list[str]:
+                    workers: Optional[int] = None, force: bool = False, progress: bool = True,
+                    max_pixels: int = DEFAULT_MAX_PIXELS) -> list[str]:
     """Write `meta_info_lines` to `out` (stdout when None); refuses an existing `out` unless `force`."""
     if out is not None and os.path.exists(out) and not force:
         raise DatasetError(f"{out} already exists; pass --force to overwrite it or choose another --out")
     if out is not None and os.path.isdir(out):
         raise DatasetError(f"{out} is a folder; give a file name for --out (e.g. {os.path.join(out, 'meta_info.txt')})")
-    lines = meta_info_lines(folder, clips=clips, workers=workers, progress=progress)
+    lines = meta_info_lines(folder, clips=clips, workers=workers, progress=progress, max_pixels=max_pixels)
     text = "".join(line + "\n" for line in lines)
     if out is None:
         sys.stdout.write(text)
@@ -175,6 +130,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--workers", type=positive_int, default=None,
                    help=f"threads reading images (default {default_workers()})")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    add_max_pixels_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -182,7 +138,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
 
 def run(args: argparse.Namespace) -> int:
     lines = write_meta_info(args.dir, out=args.out, clips=args.clips, workers=args.workers, force=args.force,
-                            progress=not args.quiet)
+                            progress=not args.quiet, max_pixels=args.max_pixels)
     if args.out is not None:
         what = "clips" if args.clips else "images"
         print(f"wrote {len(lines)} lines ({what}) to {args.out}")
