@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DatasetError
-from ..storage.headers import PNG_END, read_header, sniff_codec
+from ..storage.headers import PNG_END, png_chunks, read_header, sniff_codec
 
 DEFAULT_MAX_PIXELS = 1 << 26  # 67,108,864: 8192 x 8192, above 8K UHD frames and 61-megapixel photographs
 _OTHER_FORMATS = {"BMP": "bmp", "TIFF": "tiff", "WebP": "webp"}  # read by OpenCV only; sized by Pillow
@@ -84,10 +84,12 @@ def _other_format_size(data: bytes, path: str, kind: str) -> tuple[int, int]:
     return height, width
 
 
-def _read_bytes(path: str) -> bytes:
+def read_file_bytes(path: str, size: int = -1) -> bytes:
+    """The first `size` bytes of the file at `path` (all of it by default); a one-line `DatasetError` naming it if
+    it cannot be read or is empty."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(size)
     except OSError as e:
         raise DatasetError(f"cannot read {path}: {e.strerror}; check it exists and is readable") from None
     if not data:
@@ -95,16 +97,32 @@ def _read_bytes(path: str) -> bytes:
     return data
 
 
+def png_ihdr(data: bytes, path: str) -> tuple[int, int, int, int]:
+    """(height, width, bit depth, colour type) from the IHDR chunk of PNG bytes (any bit depth: sources may be
+    16-bit, which OpenCV reads and BasicSR's preparation scripts keep)."""
+    chunks = list(png_chunks(data))
+    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][2] < 13 or len(data) < chunks[0][1] + 13:
+        raise DatasetError(f"{path}: truncated or corrupt PNG header; re-create the file")
+    at = chunks[0][1]
+    width, height = int.from_bytes(data[at:at + 4], "big"), int.from_bytes(data[at + 4:at + 8], "big")
+    if width == 0 or height == 0:
+        raise DatasetError(f"{path}: PNG header says {height}x{width} pixels; the file is corrupt, re-create it")
+    return height, width, data[at + 8], data[at + 9]
+
+
 def source_size(data: bytes, path: str) -> tuple[str, int, int]:
     """(codec, height, width) of source image bytes from their header, without decoding."""
     codec = sniff_codec(data[:1024])
     if codec in _OTHER_FORMATS:
         return _OTHER_FORMATS[codec], *_other_format_size(data, path, codec)
+    if codec == "png":
+        return codec, *png_ihdr(data, path)[:2]
     header = read_header(np.frombuffer(data, np.uint8), path)
     return header.codec, header.height, header.width
 
 
-def _check_pixels(path: str, height: int, width: int, max_pixels: int) -> None:
+def check_pixels(path: str, height: int, width: int, max_pixels: int) -> None:
+    """A one-line `DatasetError` naming `path` if a `height` x `width` image is above `max_pixels`."""
     if height * width > max_pixels:
         raise DatasetError(f"{path}: {height}x{width} = {height * width:,} pixels, above the limit of "
                            f"{max_pixels:,}; split the image, or raise --max-pixels if the machine has the memory")
@@ -119,7 +137,7 @@ def _check_complete(data: bytes, codec: str, path: str) -> None:
 
 
 def read_source_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, data: Optional[bytes] = None) -> np.ndarray:
-    """The image at `path` as `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives it (BGR, BGRA or gray, any depth),
+    """The image at `path` as `cv2.imread(path, cv2.IMREAD_UNCHANGED)` gives it (BGR, BGRA or gray, 8 or 16 bits),
     only if it decodes completely; a one-line `DatasetError` naming the file otherwise.
 
     The header is read first: an image above `max_pixels` is refused before its pixels are decoded. `data`
@@ -127,9 +145,9 @@ def read_source_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, data: Opt
     """
     import cv2
 
-    data = _read_bytes(path) if data is None else data
+    data = read_file_bytes(path) if data is None else data
     codec, height, width = source_size(data, path)
-    _check_pixels(path, height, width, max_pixels)
+    check_pixels(path, height, width, max_pixels)
     _check_complete(data, codec, path)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -138,13 +156,3 @@ def read_source_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS, data: Opt
         raise DatasetError(f"{path}: its header says {height}x{width} but it decodes to {img.shape[0]}x{img.shape[1]}; "
                            f"the file is corrupt, re-create it")
     return img
-
-
-def source_image_size(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
-    """(height, width) of the image at `path` from its header, refused above `max_pixels` as `read_source_image`
-    would refuse it; for commands that need sizes only."""
-    data = _read_bytes(path)
-    _, height, width = source_size(data, path)
-    _check_pixels(path, height, width, max_pixels)
-    return height, width
-

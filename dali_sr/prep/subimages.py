@@ -34,9 +34,9 @@ from ..errors import ConfigError, DatasetError
 from ..cli_types import non_negative_int, positive_int
 from ..parallel import check_workers, default_workers, run_pool
 from ..storage.folders import list_images
-from .source_pixels import probe_shape, read_source_pixels
+from .source_pixels import probe_shape
 from .partial_folder import FolderBuild, check_folder_destination, file_fingerprint, open_folder_build, write_whole
-from .source_image import DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels
+from .source_image import DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels, read_source_image
 
 COMMAND = "extract-subimages"
 _SCALE_SUFFIX = re.compile(r"(?<=\d)x[2348]$")
@@ -104,7 +104,7 @@ def _crop_one(job: _Job, build: FolderBuild, crop: int, level: int, max_pixels: 
     import cv2
     import numpy as np
 
-    img = read_source_pixels(job.path, max_pixels)
+    img = read_source_image(job.path, max_pixels)
     if img.ndim not in (2, 3):
         raise DatasetError(f"{job.path}: decoded to {img.ndim} dimensions; store 2-D gray or colour images")
     if img.shape[:2] != (job.height, job.width):
@@ -131,7 +131,7 @@ def _deep(subimage: Path) -> bool:
     """Whether a sub-image kept from an interrupted run has more than 8 bits per channel (as its input has)."""
     import numpy as np
 
-    return read_source_pixels(str(subimage)).dtype != np.uint8
+    return read_source_image(str(subimage)).dtype != np.uint8
 
 
 def _jobs(src: str, names: list[str]) -> list[_Job]:
