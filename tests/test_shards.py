@@ -2,10 +2,12 @@
 resumable packing, bad shards named, and the same shards from an S3-compatible server (one process and two ranks)."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -382,6 +384,35 @@ def test_verify_and_inspect_read_shards_and_name_a_corrupt_value(packed, fmt, tm
     assert main(["verify", str(folder), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert str(shard) in out or "key 'img008'" in out
+
+
+def test_verify_names_tar_members_that_escape_the_folder(packed, tmp_path, capsys):
+    folder = copy_side(packed, "wds", tmp_path)
+    shard = folder / "shard-00001-of-00003.tar"
+    with tarfile.open(shard) as tar:
+        originals = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    escaping = {"../escape.png": b"x", "/abs/olute.png": b"y", "a/../../up.png": b"z"}
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for member, data in originals:
+            tar.addfile(member, io.BytesIO(data))
+        for name, data in escaping.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("img999.png")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    with tarfile.open(shard) as tar:  # the index of the samples, as dali-sr wrote it, at their new offsets
+        members = [tar_shards_module.Member(m.name, m.offset_data, m.size) for m in tar.getmembers()
+                   if m.name in {o.name for o, _ in originals}]
+    tar_shards_module.write_index(folder / "shard-00001-of-00003.idx", members)
+    assert main(["verify", str(folder), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "4 problems:" in out
+    for name in escaping:
+        assert f"[data] tar_member: {shard}: member {name!r} escapes the shard's folder" in out
+    assert f"[data] tar_member: {shard}: member 'img999.png' is a link to '/etc/passwd'" in out
+    assert main(["verify", packed["gt_wds"], "--quiet"]) == 0
 
 
 # -- bad shards are named -------------------------------------------------------------------------------------------
