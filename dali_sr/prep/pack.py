@@ -196,8 +196,9 @@ def _pack_shards(items: list[PackItem], sources: dict[str, Source], dst: Path, f
     items = sorted(items, key=lambda it: it.key)
     with progress_bar(len(items), f"pack {dst.name}", "img", progress) as bar:
         written, kept, value_bytes = write_shards(
-            items, sources, dst, fmt, shards, stored.name, stored.tag,
-            lambda run: ordered_map(lambda it: _encode_file(it.path, stored), run, workers), resume, bar.update)
+            items, dst, fmt, shards, stored.name, stored.tag,
+            lambda run: ordered_map(lambda it: _encode_file(it.path, stored), run, workers), resume, bar.update,
+            sources)
     return PackReport(dst=str(dst), images=len(items), written=written, resumed=kept, ignored=ignored,
                       codec=stored.name, tag=stored.tag, value_bytes=value_bytes, map_size=0,
                       seconds=time.perf_counter() - t0)

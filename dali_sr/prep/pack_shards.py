@@ -198,12 +198,14 @@ def _tar_values(data: np.ndarray, where: str, items: Sequence[PackItem],
     return found
 
 
-def write_shards(items: Sequence[PackItem], sources: Mapping[str, Source], dst: Path, fmt: str, count: int,
-                 codec: str, tag: str, encode: Callable[[Sequence[PackItem]], Iterator[Encoded]], resume: bool,
-                 progress: Callable[[int], None]) -> tuple[int, int, int]:
+def write_shards(items: Sequence[PackItem], dst: Path, fmt: str, count: int, codec: str, tag: str,
+                 encode: Callable[[Sequence[PackItem]], Iterator[Encoded]], resume: bool,
+                 progress: Callable[[int], None], sources: Optional[Mapping[str, Source]] = None
+                 ) -> tuple[int, int, int]:
     """Pack `items` (sorted by key) into `count` shards at `dst`; `encode(items)` yields their (value, shape) in
-    order; `sources` are the files of the keys. Returns (values written, values kept from the partial build,
-    bytes written). A run that stops before any shard is complete leaves no partial build behind."""
+    order. With `sources` (the files of the keys), a resumed build refuses if the source of a kept key changed.
+    Returns (values written, values kept from the partial build, bytes written). A run that stops before any
+    shard is complete leaves no partial build behind."""
     if fmt == "wds":
         bad = next((it.key for it in items if "." in it.key.rpartition("/")[2]), None)
         if bad is not None:
@@ -213,11 +215,11 @@ def write_shards(items: Sequence[PackItem], sources: Mapping[str, Source], dst: 
     names = shard_names(fmt, count)
     runs = split_keys(items, count)
     wanted = _state(fmt, tag, count, (it.key for it in items))
-    recorded = _open_partial(partial, resume, wanted, sources)
+    recorded = _open_partial(partial, resume, wanted, sources or {})
     finished = (partial / META_TXT).is_file()  # only the tidying and the rename were left
     done = [finished or _complete(partial, shard) or _recover(partial, shard, fmt, run, codec, tag)
             for shard, run in zip(names, runs)]
-    if recorded is not None:
+    if recorded is not None and sources is not None:
         check_unchanged(partial, recorded.get("sources", {}), sources,
                         (it.key for run, kept in zip(runs, done) if kept for it in run))
         write_state(partial, {**wanted, "sources": recorded_stamps(sources)})
