@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import struct
 import subprocess
 import sys
 import textwrap
 import threading
+import zlib
 from pathlib import Path
 
 import cv2
@@ -18,6 +21,7 @@ from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.storage.meta_files import read_lmdb_meta
 from dali_sr.prep import pack as pack_mod
 from dali_sr.prep.pack import PackReport, add_parser, pack, parse_size, partial_path
+from dali_sr.prep.partial_lmdb import STATE_FILE
 
 from conftest import make_nn_pairs, nearest_upsample, paired_cfg
 
@@ -253,16 +257,16 @@ def test_corrupt_images_are_rejected_by_name(tmp_path):
     dst = tmp_path / "out.lmdb"
     garbage = src / "img001.png"
     garbage.write_bytes(b"this is not a png at all")
-    with pytest.raises(DatasetError, match="not a PNG, JPEG") as e:
+    with pytest.raises(DatasetError, match="unsupported image format") as e:
         pack(str(src), str(dst), progress=False)
     assert str(garbage) in str(e.value) and not partial_path(str(dst)).exists()  # checked before writing
 
     good = cv2.imencode(".png", rand((30, 30, 3)))[1].tobytes()
     garbage.write_bytes(good[: len(good) // 2])  # valid header, truncated body
-    with pytest.raises(DatasetError, match="cannot decode") as e:
+    with pytest.raises(DatasetError, match="truncated PNG") as e:
         pack(str(src), str(dst), verify=True, progress=False)
     assert str(garbage) in str(e.value) and not partial_path(str(dst)).exists()
-    with pytest.raises(DatasetError, match="cannot decode") as e:
+    with pytest.raises(DatasetError, match="truncated PNG") as e:
         pack(str(src), str(dst), workers=1, commit_every=1, progress=False)
     assert str(garbage) in str(e.value) and not dst.exists()
     assert set(values(partial_path(str(dst)))) == {"img000"}  # resumable once the file is fixed
@@ -344,3 +348,215 @@ def test_cli_packs_and_reports(tmp_path, capsys):
     for option in ("--preset", "--recursive", "--only-im4", "--level", "--workers", "--commit-every",
                    "--map-size", "--resume", "--force", "--verify", "--list"):
         assert option in help_text
+
+
+# -- resume checks what it resumes --------------------------------------------------------------------------------
+def bmp_folder(root: Path, n: int = 6) -> Path:
+    """BMP sources: a file's size depends on its shape only, so new pixels keep the size."""
+    for i in range(n):
+        write(root / f"img{i:03d}.bmp", rand((12, 16, 3), seed=i), ".bmp")
+    return root
+
+
+@pytest.mark.parametrize("change", ["same size, later mtime", "other size, same mtime"])
+def test_resume_refuses_a_stored_source_that_changed(tmp_path, monkeypatch, change):
+    src = bmp_folder(tmp_path / "src")
+    dst = tmp_path / "out.lmdb"
+    partial = partial_path(str(dst))
+    _fail_after(monkeypatch, 3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        pack(str(src), str(dst), workers=1, commit_every=1, progress=False)
+    monkeypatch.undo()
+    assert set(values(partial)) == {"img000", "img001", "img002"}
+
+    stored = src / "img001.bmp"
+    original, before = stored.read_bytes(), os.stat(stored)
+    if change == "same size, later mtime":
+        write(stored, rand((12, 16, 3), seed=99), ".bmp")
+        assert os.path.getsize(stored) == before.st_size
+        os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    else:
+        write(stored, rand((13, 16, 3), seed=99), ".bmp")
+        os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(DatasetError, match="changed since") as e:
+        pack(str(src), str(dst), resume=True, progress=False)
+    message = str(e.value)
+    assert str(stored) in message and "'img001'" in message and "--force" in message and "\n" not in message
+    assert set(values(partial)) == {"img000", "img001", "img002"} and not dst.exists()  # nothing lost
+
+    stored.write_bytes(original)  # restored, modification time included: the resume goes on
+    os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
+    write(src / "img004.bmp", rand((12, 16, 3), seed=77), ".bmp")  # not stored yet: packed as it is now
+    report = pack(str(src), str(dst), resume=True, progress=False)
+    assert (report.resumed, report.written) == (3, 3)
+    assert values(dst) == {p.stem: expected_value(p, 1) for p in src.iterdir()}
+
+
+def _fail_at(monkeypatch, name: str) -> None:
+    """Make encoding the source file called `name` fail."""
+    real = pack_mod._encode_file
+
+    def encode(path, encoding):
+        if Path(path).name == name:
+            raise RuntimeError(f"simulated crash at {name}")
+        return real(path, encoding)
+
+    monkeypatch.setattr(pack_mod, "_encode_file", encode)
+
+
+def test_a_source_changed_before_it_was_stored_is_checked_as_stored(tmp_path, monkeypatch):
+    src = bmp_folder(tmp_path / "src")
+    dst = tmp_path / "out.lmdb"
+    _fail_at(monkeypatch, "img002.bmp")
+    with pytest.raises(RuntimeError):
+        pack(str(src), str(dst), workers=1, commit_every=1, progress=False)
+    later = src / "img004.bmp"
+    before = os.stat(later)
+    write(later, rand((12, 16, 3), seed=5), ".bmp")  # changed before it was stored: fine
+    os.utime(later, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    monkeypatch.undo()
+    _fail_at(monkeypatch, "img005.bmp")
+    with pytest.raises(RuntimeError):  # the resumed run stores img002..img004 and stops again
+        pack(str(src), str(dst), resume=True, workers=1, commit_every=1, progress=False)
+    monkeypatch.undo()
+    assert sorted(values(partial_path(str(dst)))) == [f"img{i:03d}" for i in range(5)]
+    report = pack(str(src), str(dst), resume=True, progress=False)  # img004's new stamp was recorded
+    assert (report.resumed, report.written) == (5, 1)
+    assert values(dst) == {p.stem: expected_value(p, 1) for p in src.iterdir()}
+
+
+def _stop_at_rename(monkeypatch, partial: Path, after: bool) -> None:
+    """Stop a run at the rename of its finished partial build: just before it, or just after it."""
+    real = os.replace
+
+    def replace(a, b, *args, **kwargs):
+        if Path(a) == partial:
+            if after:
+                real(a, b, *args, **kwargs)
+            raise RuntimeError("stopped at the rename")
+        return real(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_a_run_stopped_right_after_its_rename_leaves_no_state_file(tmp_path, monkeypatch):
+    src = flat_folder(tmp_path / "src", n=4)
+    dst = tmp_path / "out.lmdb"
+    _stop_at_rename(monkeypatch, partial_path(str(dst)), after=True)
+    with pytest.raises(RuntimeError, match="stopped at the rename"):
+        pack(str(src), str(dst), progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in dst.iterdir()) == ["data.mdb", "lock.mdb", "meta_info.txt"]
+    assert values(dst) == {p.stem: expected_value(p, 1) for p in src.iterdir()}
+
+
+def test_a_run_stopped_just_before_its_rename_is_finished_by_resume(tmp_path, monkeypatch):
+    src = flat_folder(tmp_path / "src", n=4)
+    dst, partial = tmp_path / "out.lmdb", partial_path(str(tmp_path / "out.lmdb"))
+    _stop_at_rename(monkeypatch, partial, after=False)
+    with pytest.raises(RuntimeError, match="stopped at the rename"):
+        pack(str(src), str(dst), progress=False)
+    monkeypatch.undo()
+    assert not dst.exists() and (partial / "meta_info.txt").is_file() and not (partial / STATE_FILE).exists()
+    with pytest.raises(DatasetError, match="--resume"):
+        pack(str(src), str(dst), progress=False)
+    with pytest.raises(ConfigError, match="packed as 1 .*not 9"):
+        pack(str(src), str(dst), resume=True, level=9, progress=False)
+    _fail_after(monkeypatch, 0)  # nothing may be encoded again
+    report = pack(str(src), str(dst), resume=True, progress=False)
+    assert (report.resumed, report.written) == (4, 0)
+    assert sorted(p.name for p in dst.iterdir()) == ["data.mdb", "lock.mdb", "meta_info.txt"]
+    monkeypatch.undo()
+    pack(str(src), str(tmp_path / "fresh.lmdb"), progress=False)
+    assert values(dst) == values(tmp_path / "fresh.lmdb")
+    assert (dst / "meta_info.txt").read_text() == (tmp_path / "fresh.lmdb" / "meta_info.txt").read_text()
+
+
+# -- bad input: refused in one line, and no partial build left in the way -------------------------------------------
+def fixture_photo(basicsr_fixtures: Path, key: str = "baboon") -> np.ndarray:
+    """A real photograph (Set14) from BasicSR's fixture LMDB, decoded."""
+    return cv2.imdecode(np.frombuffer(values(basicsr_fixtures / "gt.lmdb")[key], np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def truncated_jpeg(img: np.ndarray) -> bytes:
+    """The first 60 % of a JPEG of `img`: OpenCV's imread decodes it to full size with grey fill below the cut."""
+    data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    return data[: len(data) * 6 // 10]
+
+
+@pytest.mark.parametrize("fmt", ["lmdb", "tfrecord", "wds"])
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_truncated_jpeg_source_is_refused_naming_it(tmp_path, basicsr_fixtures, fmt, verify):
+    src = flat_folder(tmp_path / "src", n=3)
+    cut = src / "photo.jpg"
+    cut.write_bytes(truncated_jpeg(fixture_photo(basicsr_fixtures)))
+    assert cv2.imread(str(cut), cv2.IMREAD_UNCHANGED).shape == (480, 492, 3)  # what OpenCV alone would store
+    dst = tmp_path / ("out.lmdb" if fmt == "lmdb" else "out")
+    with pytest.raises(DatasetError, match="truncated or damaged JPEG") as e:
+        pack(str(src), str(dst), fmt=fmt, verify=verify, workers=1, commit_every=1, progress=False)
+    assert str(e.value).startswith(str(cut)) and "\n" not in str(e.value)
+    assert not dst.exists()
+
+
+def test_a_run_stopped_by_bad_input_before_storing_anything_leaves_no_partial_build(tmp_path):
+    src = flat_folder(tmp_path / "src", n=3)
+    first = src / "img000.png"
+    good = first.read_bytes()
+    first.write_bytes(good[: len(good) // 2])  # a sound header (passes the checks before writing), cut body
+    dst = tmp_path / "out.lmdb"
+    with pytest.raises(DatasetError, match="truncated PNG") as e:
+        pack(str(src), str(dst), workers=1, progress=False)
+    assert str(first) in str(e.value)
+    assert not partial_path(str(dst)).exists() and not dst.exists()
+    first.write_bytes(good)
+    report = pack(str(src), str(dst), progress=False)  # neither --resume nor --force needed
+    assert (report.images, report.written) == (3, 3)
+
+
+def test_a_partial_build_without_values_does_not_block_the_next_run(tmp_path):
+    src = flat_folder(tmp_path / "src", n=4)
+    dst = tmp_path / "out.lmdb"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from dali_sr.prep import pack as m
+        def encode(path, encoding):
+            os.kill(os.getpid(), signal.SIGKILL)
+        m._encode_file = encode
+        m.pack({str(src)!r}, {str(dst)!r}, workers=1, progress=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    partial = partial_path(str(dst))
+    assert (partial / STATE_FILE).is_file() and values(partial) == {}  # killed before the first value
+    report = pack(str(src), str(dst), progress=False)
+    assert (report.images, report.written, report.resumed) == (4, 4, 0)
+    assert not partial.exists()
+
+
+def _png_with_size(height: int, width: int) -> bytes:
+    """A 1x1 PNG whose IHDR claims `height` x `width` (CRC fixed): a few bytes on disk, huge when decoded."""
+    data = bytearray(cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def test_a_source_above_max_pixels_is_refused_before_decoding(tmp_path, monkeypatch, capsys):
+    src = flat_folder(tmp_path / "src", n=3)
+    bomb = src / "bomb.png"
+    bomb.write_bytes(_png_with_size(10000, 10000))
+    decoded = []
+    real_imdecode = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: decoded.append(1) or real_imdecode(*a, **k))
+    dst = tmp_path / "out.lmdb"
+    for verify in (False, True):
+        with pytest.raises(DatasetError, match=r"10000x10000 = 100,000,000 pixels, above the limit of 67,108,864"
+                           ) as e:
+            pack(str(src), str(dst), verify=verify, progress=False)
+        assert str(e.value).startswith(str(bomb)) and "--max-pixels" in str(e.value)
+    assert decoded == [] and not partial_path(str(dst)).exists()
+    bomb.unlink()
+    with pytest.raises(DatasetError, match=r"12x16 = 192 pixels, above the limit of 191"):
+        _cli(["pack", str(src), str(dst), "--max-pixels", "191", "--quiet"])
+    assert _cli(["pack", str(src), str(dst), "--max-pixels", "192", "--quiet"]) == 0
+    assert "packed 3 images" in capsys.readouterr().out

@@ -324,3 +324,97 @@ def test_summary_shows_first_20_problems(tmp_path, capsys):
     assert "25 problems (first 20):" in out
     shown = [line for line in out if line.startswith("  [data] not_in_meta: ")]
     assert len(shown) == 20 and "key k19: " in shown[-1]
+
+
+# -- images decoded from a truncated JPEG ---------------------------------------------------------------------------
+def fixture_values(basicsr_fixtures: Path, side: str) -> dict[str, bytes]:
+    env = lmdb.open(str(basicsr_fixtures / f"{side}.lmdb"), readonly=True, lock=False)
+    try:
+        with env.begin() as txn:
+            return {k.decode(): bytes(v) for k, v in txn.cursor()}
+    finally:
+        env.close()
+
+
+def first_filled_row(img: np.ndarray) -> int:
+    """Reference: the first row from which every row down to the bottom is 128 in every channel."""
+    return next(r for r in range(img.shape[0] + 1) if (img[r:] == 128).all())
+
+
+@pytest.mark.parametrize("sampling", ["4:4:4", "4:2:0"])
+@pytest.mark.parametrize("photo", ["baboon", "comic"])
+def test_an_image_decoded_from_a_truncated_jpeg_is_caught(tmp_path, basicsr_fixtures, sampling, photo):
+    real = cv2.imdecode(np.frombuffer(fixture_values(basicsr_fixtures, "gt")[photo], np.uint8), cv2.IMREAD_UNCHANGED)
+    factor = {"4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420}[sampling]
+    jpeg = cv2.imencode(".jpg", real, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor])[1]
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(jpeg.tobytes()[: jpeg.size * 6 // 10])
+    filled = cv2.imread(str(cut), cv2.IMREAD_UNCHANGED)  # full size, grey below the cut (what used to be stored)
+    whole = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)
+    row = first_filled_row(filled)
+    assert 0 < row < filled.shape[0] - 8
+    images = {"cut": (filled, "png"), "whole": (whole, "png"), "gray": (cv2.cvtColor(whole, cv2.COLOR_BGR2GRAY), "png")}
+    report = verify(write_set(tmp_path / "x.lmdb", images), progress=False)
+    p = only(report, "grey_fill")
+    assert (p.key, p.side) == ("cut", "data") and len(report.problems) == 1
+    assert one_line(p.message).startswith(f"LMDB {tmp_path / 'x.lmdb'} key cut: rows {row}..{filled.shape[0] - 1} "
+                                          f"are uniform grey")
+
+
+def test_a_truncated_jpeg_file_and_its_grey_decode_are_caught_in_a_folder(tmp_path, basicsr_fixtures):
+    real = cv2.imdecode(np.frombuffer(fixture_values(basicsr_fixtures, "gt")["baboon"], np.uint8), -1)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    jpeg = cv2.imencode(".jpg", real)[1].tobytes()
+    (folder / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    cv2.imwrite(str(folder / "stored.png"), cv2.imread(str(folder / "cut.jpg"), cv2.IMREAD_UNCHANGED))
+    (folder / "whole.jpg").write_bytes(jpeg)
+    report = verify(str(folder), progress=False)
+    assert {(p.key, p.kind) for p in report.problems} == {("cut", "corrupt"), ("stored", "grey_fill")}
+
+
+def test_the_fixture_photos_and_uniform_images_raise_no_grey_fill(tmp_path, basicsr_fixtures):
+    for side in ("gt", "lq"):
+        report = verify(str(basicsr_fixtures / f"{side}.lmdb"), progress=False)
+        assert not [p for p in report.problems if p.kind != "meta_shape"], report.problems  # lq: BasicSR's quirk
+    grey = np.full((32, 40, 3), 128, np.uint8)
+    bottom = image(32, 40)
+    bottom[20:] = 128  # grey from a row that is no block boundary
+    short = image(32, 40)
+    short[28:] = 128  # only four rows
+    report = verify(write_set(tmp_path / "y.lmdb", {"grey": (grey, "png"), "bottom": (bottom, "png"),
+                                                      "short": (short, "png")}), progress=False)
+    assert report.ok, report.problems
+
+
+# -- partial builds are not datasets --------------------------------------------------------------------------------
+def test_verify_and_inspect_of_a_partial_build_say_how_to_finish_it(tmp_path, monkeypatch, capsys):
+    from dali_sr.cli import main
+    from dali_sr.prep import pack as pack_mod
+    from dali_sr.prep.pack import pack
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in range(4):
+        cv2.imwrite(str(src / f"img{n}.png"), image(8, 8, seed=n))
+    real = pack_mod._encode_file
+
+    def encode(path, encoding):
+        if path.endswith("img2.png"):
+            raise DatasetError("simulated stop")
+        return real(path, encoding)
+
+    monkeypatch.setattr(pack_mod, "_encode_file", encode)
+    for dst, shape in ((tmp_path / "out.lmdb", {"fmt": "lmdb"}), (tmp_path / "shards", {"fmt": "wds", "shards": 2})):
+        with pytest.raises(DatasetError, match="simulated stop"):  # after storing img0 and img1
+            pack(str(src), str(dst), workers=1, commit_every=1, progress=False, **shape)
+        partial = dst.with_name(dst.name + ".partial")
+        for command in ("verify", "inspect"):
+            assert main([command, str(partial), "--quiet"]) == 2
+            err = capsys.readouterr().err
+            assert f"{partial} is an unfinished dali-sr pack build of {dst}, not a dataset" in err
+            assert "--resume" in err and len(err.strip().splitlines()) == 1
+    moved = tmp_path / "moved.lmdb"
+    (tmp_path / "out.lmdb.partial").rename(moved)  # the state file still tells
+    assert main(["inspect", str(moved)]) == 2
+    assert "holds pack_state.json: it is an unfinished dali-sr pack build" in capsys.readouterr().err

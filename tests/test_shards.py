@@ -2,10 +2,12 @@
 resumable packing, bad shards named, and the same shards from an S3-compatible server (one process and two ranks)."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,13 @@ import pytest
 import dali_sr
 from conftest import make_nn_pairs, paired_cfg
 from dali_sr.errors import ConfigError, DatasetError
+from dali_sr.cli import main
 from dali_sr.prep import pack as pack_module
+from dali_sr.prep import pack_shards as pack_shards_module
 from dali_sr.prep.pack import pack
+from dali_sr.prep.partial_lmdb import STATE_FILE
+from dali_sr.storage import tar_shards as tar_shards_module
+from dali_sr.storage import tfrecord as tfrecord_module
 from dali_sr.storage.backends import LmdbStorage
 from dali_sr.storage.shards import ShardStorage
 from s3_server import CREDENTIALS, free_port, s3_server, upload_folder
@@ -210,6 +217,148 @@ def test_an_interrupted_pack_resumes_and_equals_a_fresh_one(packed, tmp_path, mo
         assert (dst / path.name).read_bytes() == path.read_bytes(), path.name
 
 
+def _count_encodes(monkeypatch) -> list[str]:
+    """The source paths that `pack` encodes from now on."""
+    real, calls = pack_module._encode_file, []
+
+    def counted(path, encoding):
+        calls.append(path)
+        return real(path, encoding)
+
+    monkeypatch.setattr(pack_module, "_encode_file", counted)
+    return calls
+
+
+def _stop_at(monkeypatch, partial: Path, fmt: str, point: str) -> None:
+    """Make the next pack stop at `point` (see STOPS) as a kill there would."""
+    real_replace = os.replace
+
+    def replace_stopping(when):
+        def replace(a, b, *args, **kwargs):
+            if when(Path(a)) == "before":
+                raise RuntimeError(f"stopped {point}")
+            real_replace(a, b, *args, **kwargs)
+            if when(Path(a)) == "after":
+                raise RuntimeError(f"stopped {point}")
+        return replace
+
+    if point == "after the second shard, before its index":
+        module = tfrecord_module if fmt == "tfrecord" else tar_shards_module
+        real, calls = module.write_index, []
+
+        def write_index(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError(f"stopped {point}")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "write_index", write_index)
+    elif point == "after the second shard, before its meta lines":
+        monkeypatch.setattr(os, "replace", replace_stopping(
+            lambda a: "before" if a.name == "shard-00001-of-00003.meta.tmp" else None))
+    elif point == "after meta_info.txt, before the rename":
+        def move_into_place(*args):
+            raise RuntimeError(f"stopped {point}")
+
+        monkeypatch.setattr(pack_shards_module, "move_into_place", move_into_place)
+    else:  # just before or just after the rename itself
+        when = "before" if point == "just before the rename" else "after"
+        monkeypatch.setattr(os, "replace", replace_stopping(lambda a: when if a == partial else None))
+
+
+STOPS = ["after the second shard, before its index", "after the second shard, before its meta lines",
+         "after meta_info.txt, before the rename", "just before the rename"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("point", STOPS)
+def test_a_pack_stopped_near_a_shards_end_or_the_rename_encodes_nothing_twice(packed, tmp_path, monkeypatch, fmt,
+                                                                               point):
+    fresh, dst = tmp_path / "fresh", tmp_path / "cut"
+    pack(packed["gt"], str(fresh), fmt=fmt, shards=3, progress=False)
+    partial = tmp_path / "cut.partial"
+    _stop_at(monkeypatch, partial, fmt, point)
+    with pytest.raises(RuntimeError, match=f"stopped {point}"):
+        pack(packed["gt"], str(dst), fmt=fmt, shards=3, progress=False, workers=1)
+    monkeypatch.undo()
+    assert not dst.exists() and partial.is_dir()
+    encoded = _count_encodes(monkeypatch)
+    report = pack(packed["gt"], str(dst), fmt=fmt, shards=3, progress=False, resume=True)
+    finished_shards = 2 if "second shard" in point else 3
+    assert len(encoded) == PAIRS - 8 * finished_shards  # only the shard never written is encoded
+    assert (report.resumed, report.written) == (8 * finished_shards, PAIRS - 8 * finished_shards)
+    assert not partial.exists()
+    assert sorted(p.name for p in dst.iterdir()) == sorted(p.name for p in fresh.iterdir())
+    for path in fresh.iterdir():
+        assert (dst / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_pack_stopped_right_after_the_rename_leaves_no_state_file(packed, tmp_path, monkeypatch, fmt):
+    fresh, dst = tmp_path / "fresh", tmp_path / "cut"
+    pack(packed["gt"], str(fresh), fmt=fmt, shards=3, progress=False)
+    _stop_at(monkeypatch, tmp_path / "cut.partial", fmt, "just after the rename")
+    with pytest.raises(RuntimeError, match="stopped"):
+        pack(packed["gt"], str(dst), fmt=fmt, shards=3, progress=False)
+    monkeypatch.undo()
+    assert STATE_FILE not in {p.name for p in dst.iterdir()}
+    assert sorted(p.name for p in dst.iterdir()) == sorted(p.name for p in fresh.iterdir())
+
+
+def test_a_cut_shard_is_rewritten_not_kept(packed, tmp_path, monkeypatch):
+    dst, partial = tmp_path / "cut", tmp_path / "cut.partial"
+    _stop_at(monkeypatch, partial, "wds", "after the second shard, before its index")
+    with pytest.raises(RuntimeError):
+        pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False)
+    monkeypatch.undo()
+    shard = partial / "shard-00001-of-00003.tar"
+    shard.write_bytes(shard.read_bytes()[:-5000])  # its last member and the end of the archive lost
+    encoded = _count_encodes(monkeypatch)
+    report = pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False, resume=True)
+    assert len(encoded) == 16 and (report.resumed, report.written) == (8, 16)
+    assert main(["verify", str(dst), "--quiet"]) == 0
+
+
+def test_shard_resume_refuses_a_kept_shards_source_that_changed(packed, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    shutil.copytree(packed["gt"], src)
+    dst = tmp_path / "cut"
+    _stop_at(monkeypatch, tmp_path / "cut.partial", "tfrecord", "after the second shard, before its index")
+    with pytest.raises(RuntimeError):
+        pack(str(src), str(dst), fmt="tfrecord", shards=3, progress=False)
+    monkeypatch.undo()
+    kept = src / "img003.png"  # in the first shard, complete
+    kept.write_bytes(kept.read_bytes() + b"\0")
+    with pytest.raises(DatasetError, match="changed since") as e:
+        pack(str(src), str(dst), fmt="tfrecord", shards=3, progress=False, resume=True)
+    assert str(kept) in str(e.value) and "'img003'" in str(e.value)
+
+
+def test_bad_input_in_the_first_shard_leaves_no_partial_build(packed, tmp_path, monkeypatch):
+    dst, partial = tmp_path / "out", tmp_path / "out.partial"
+    real = pack_module._encode_file
+
+    def failing_at(n):
+        def encode(path, encoding):
+            if Path(path).name == f"img{n:03d}.png":
+                raise DatasetError(f"{path}: simulated bad input")
+            return real(path, encoding)
+        return encode
+
+    monkeypatch.setattr(pack_module, "_encode_file", failing_at(3))  # in the first shard: nothing complete
+    with pytest.raises(DatasetError, match="simulated bad input"):
+        pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False, workers=1)
+    assert not partial.exists()
+    monkeypatch.setattr(pack_module, "_encode_file", failing_at(11))  # in the second: the first one is kept
+    with pytest.raises(DatasetError, match="simulated bad input"):
+        pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False, workers=1)
+    assert (partial / "shard-00000-of-00003.idx").is_file()
+    with pytest.raises(DatasetError, match="--resume"):
+        pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False)
+    monkeypatch.undo()
+    assert pack(packed["gt"], str(dst), fmt="wds", shards=3, progress=False, resume=True).resumed == 8
+
+
 def test_pack_refuses_bad_shard_options(packed, tmp_path):
     with pytest.raises(ConfigError, match=f"--shards 99 is more than the {PAIRS} images"):
         pack(packed["gt"], str(tmp_path / "x"), fmt="wds", shards=99, progress=False)
@@ -223,8 +372,6 @@ def test_pack_refuses_bad_shard_options(packed, tmp_path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_verify_and_inspect_read_shards_and_name_a_corrupt_value(packed, fmt, tmp_path, capsys):
-    from dali_sr.cli import main
-
     assert main(["verify", packed[f"gt_{fmt}"], "--pair", packed[f"lq_{fmt}"], "--scale", "2", "--quiet"]) == 0
     assert main(["inspect", packed[f"gt_{fmt}"]]) == 0
     out = capsys.readouterr().out
@@ -237,6 +384,35 @@ def test_verify_and_inspect_read_shards_and_name_a_corrupt_value(packed, fmt, tm
     assert main(["verify", str(folder), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert str(shard) in out or "key 'img008'" in out
+
+
+def test_verify_names_tar_members_that_escape_the_folder(packed, tmp_path, capsys):
+    folder = copy_side(packed, "wds", tmp_path)
+    shard = folder / "shard-00001-of-00003.tar"
+    with tarfile.open(shard) as tar:
+        originals = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    escaping = {"../escape.png": b"x", "/abs/olute.png": b"y", "a/../../up.png": b"z"}
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for member, data in originals:
+            tar.addfile(member, io.BytesIO(data))
+        for name, data in escaping.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("img999.png")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    with tarfile.open(shard) as tar:  # the index of the samples, as dali-sr wrote it, at their new offsets
+        members = [tar_shards_module.Member(m.name, m.offset_data, m.size) for m in tar.getmembers()
+                   if m.name in {o.name for o, _ in originals}]
+    tar_shards_module.write_index(folder / "shard-00001-of-00003.idx", members)
+    assert main(["verify", str(folder), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "4 problems:" in out
+    for name in escaping:
+        assert f"[data] tar_member: {shard}: member {name!r} escapes the shard's folder" in out
+    assert f"[data] tar_member: {shard}: member 'img999.png' is a link to '/etc/passwd'" in out
+    assert main(["verify", packed["gt_wds"], "--quiet"]) == 0
 
 
 # -- bad shards are named -------------------------------------------------------------------------------------------

@@ -4,11 +4,15 @@ By default values follow BasicSR's `make_lmdb_from_imgs` rule: `cv2.imencode('.p
 cv2.imread(path, cv2.IMREAD_UNCHANGED), [cv2.IMWRITE_PNG_COMPRESSION, level])`; meta lines
 are `{key}.png ({h},{w},{c}) {level}`. `codec` picks another storage codec (`storage.codecs`:
 jpeg, lossless jpeg2000 and htj2k, raw), named in the meta line's extension and last column.
-Keys and file selection: `pack_sources`.
+Keys and file selection: `pack_sources`. Every source is read by `source_image.read_source_image`:
+its header first (refused above `max_pixels` before decoding), and only a complete decode is stored
+(a truncated JPEG or PNG is refused, not stored with grey fill).
 
 The LMDB is built in the sibling folder `DST.partial` (no `meta_info.txt`, so no loader takes it
 for a finished LMDB), `meta_info.txt` is written last, and the folder is renamed to DST only
-when complete. `resume` continues a partial build, skipping the keys it already holds.
+when complete (`partial_lmdb`). `resume` continues a partial build, skipping the keys it already
+holds, and refuses if the source file of one of them changed since (`source_stamps`). A run that
+stops before storing anything leaves no partial build behind.
 Worker threads read and encode (OpenCV releases the GIL), one writer commits in batches, and
 the map doubles whenever it is full.
 
@@ -17,7 +21,6 @@ cv2, lmdb and tqdm are imported only when packing runs, so `dali-sr --help` stay
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +30,16 @@ from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
 from ..storage.codecs import DEFAULT_LEVEL, DEFAULT_QUALITY, check_codec, encode, meta_tag
 from ..storage.formats import CODECS, LOSSLESS
-from ..storage.headers import read_header, sniff_codec
 from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
 from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbWriter
-from .partial_lmdb import check_destination, finish, open_partial, partial_path, stored_shape
+from .partial_lmdb import check_destination, discard_if_empty, finish, open_partial, partial_path, stored_shape
 from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
-
+from .source_image import (DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels, read_source_image,
+                           source_image_size)
+from .source_stamps import Source, stamp_file
 
 
 @dataclass(frozen=True)
@@ -53,62 +57,44 @@ class PackReport:
 
 
 @dataclass(frozen=True)
-class _Codec:
+class _Encoding:
+    """How a source file becomes a stored value: the codec and its setting, and the largest source it decodes."""
+
     name: str
     level: int = DEFAULT_LEVEL
     quality: int = DEFAULT_QUALITY
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     @property
     def tag(self) -> str:
         return meta_tag(self.name, self.level, self.quality)
 
 
-def _encode_file(path: str, codec: _Codec) -> tuple[bytes, tuple[int, int, int]]:
-    """The value for one image file in `codec` (PNG: BasicSR's) and the (h, w, c) it stores."""
-    import cv2
-
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
-    value = encode(img, codec.name, path, codec.level, codec.quality)
-    if codec.name == "png":  # BasicSR's meta: the shape OpenCV read
+def _encode_file(path: str, encoding: _Encoding) -> tuple[bytes, tuple[int, int, int]]:
+    """The value for one image file in `encoding` (PNG: BasicSR's) and the (h, w, c) it stores."""
+    img = read_source_image(path, encoding.max_pixels)
+    value = encode(img, encoding.name, path, encoding.level, encoding.quality)
+    if encoding.name == "png":  # BasicSR's meta: the shape OpenCV read
         return value, (*img.shape[:2], 1 if img.ndim == 2 else img.shape[2])
     return value, stored_shape(value, path)
 
 
-def _check_header(path: str) -> int:
-    """Cheap check that `path` holds an image we can store (format, size cap); returns its size in bytes."""
-    import numpy as np
-
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(64 << 10)
-            if head[:3] == b"\xff\xd8\xff" and size > len(head):  # frame size may sit after big EXIF segments
-                head += f.read()
-    except OSError as e:
-        raise DatasetError(f"cannot read {path}: {e.strerror}; check it exists and is readable") from None
-    if not head:
-        raise DatasetError(f"{path}: empty file (0 bytes); re-create or remove it")
-    codec = sniff_codec(head)
-    if codec in CODECS:
-        read_header(np.frombuffer(head, dtype=np.uint8), path)
-    elif codec not in ("BMP", "TIFF", "WebP"):
-        raise DatasetError(f"{path}: not a PNG, JPEG, JPEG 2000, PPM/PGM, BMP, TIFF or WebP image (unknown "
-                           f"content); re-create or remove it")
-    return size
+def _check_source(path: str, max_pixels: int) -> Source:
+    """Before anything is written: `path` holds a supported image within `max_pixels` by its header (what
+    `read_source_image` checks first); its stamp, for `--resume`."""
+    source_image_size(path, max_pixels)
+    return Source(path, stamp_file(path))
 
 
-def _verify_decodes(path: str) -> None:
-    import cv2
-
-    if cv2.imread(path, cv2.IMREAD_UNCHANGED) is None:
-        raise DatasetError(f"{path}: OpenCV cannot decode this image (corrupt or truncated); re-create or remove it")
+def _check_decodes(path: str, max_pixels: int) -> None:
+    """`--verify`: the full, complete decode that packing `path` will make."""
+    read_source_image(path, max_pixels)
 
 
-def _check_options(codec: _Codec, lossy: bool, commit_every: int, map_size: Optional[int],
+def _check_options(codec: _Encoding, lossy: bool, commit_every: int, map_size: Optional[int],
                    preset) -> None:
     check_codec(codec.name, codec.level, codec.quality)
+    check_max_pixels(codec.max_pixels)
     if codec.name not in LOSSLESS and not lossy:
         raise ConfigError(f"--codec {codec.name} is lossy: stored GT would no longer be the ground truth; pass --lossy "
                           f"to confirm (fine for LQ inputs), or use a lossless codec ({', '.join(LOSSLESS)})")
@@ -125,7 +111,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
          workers: Optional[int] = None, commit_every: int = DEFAULT_COMMIT_EVERY, resume: bool = False,
          force: bool = False, only_im4: bool = False, list_file: Optional[str] = None,
          map_size: Optional[int] = None, verify: bool = False, progress: bool = True, fmt: str = "lmdb",
-         shards: int = 1) -> PackReport:
+         shards: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> PackReport:
     """Pack the images under `src` into the BasicSR LMDB folder `dst` (see the module doc), or with `fmt`
     'tfrecord' | 'wds' into `shards` TFRecord files or WebDataset tars (`pack_shards`).
 
@@ -135,13 +121,14 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
     list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
     map_size: initial LMDB map size in bytes (default: estimated; it doubles when full);
-    verify: decode every image before writing anything (else only headers are checked first and
-    an undecodable image stops the run when reached, leaving a partial build to `resume`).
+    verify: decode every image completely before writing anything (else only headers are checked first and
+    an image that does not decode completely stops the run when reached, leaving a partial build to `resume`
+    if anything was stored); max_pixels: refuse sources above this many pixels (h x w) by their header.
     Raises `DatasetError` / `ConfigError` naming the file and the fix.
     """
     t0 = time.perf_counter()
     workers = check_workers(workers)
-    stored = _Codec(codec, level, quality)
+    stored = _Encoding(codec, level, quality, max_pixels)
     _check_options(stored, lossy, commit_every, map_size, preset)
     src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
@@ -151,20 +138,23 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
         raise ConfigError("--shards is for --format tfrecord or wds; an LMDB is one file")
     check_destination(src_p, dst_p, force, resume, "pack", None if fmt == "lmdb" else is_shard_folder_file)
     items = selection.items
+    paths = [it.path for it in items]
+    sources: dict[str, Source] = {}
     with progress_bar(len(items), "check", "img", progress) as bar:
-        source_bytes = 0
-        for size in ordered_map(_check_header, [it.path for it in items], workers):
-            source_bytes += size
+        for item, source in zip(items, ordered_map(lambda path: _check_source(path, max_pixels), paths, workers)):
+            sources[item.key] = source
             bar.update()
     if verify:
         with progress_bar(len(items), "decode", "img", progress) as bar:
-            for _ in ordered_map(_verify_decodes, [it.path for it in items], workers):
+            for _ in ordered_map(lambda path: _check_decodes(path, max_pixels), paths, workers):
                 bar.update()
     if fmt != "lmdb":
-        return _pack_shards(items, dst_p, fmt, shards, stored, workers, resume, progress, selection.ignored, t0)
+        return _pack_shards(items, sources, dst_p, fmt, shards, stored, workers, resume, progress,
+                            selection.ignored, t0)
     partial = partial_path(dst)
+    source_bytes = sum(source.stamp[0] for source in sources.values())
     initial = map_size if map_size is not None else max(64 << 20, 4 * source_bytes)
-    env, shapes = open_partial(partial, resume, stored.name, stored.tag, initial, "pack")
+    env, shapes = open_partial(partial, resume, stored.name, stored.tag, initial, "pack", sources)
     try:
         wanted = {it.key for it in items}
         extra = sorted(set(shapes) - wanted)
@@ -190,21 +180,25 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
                 except Exception:  # noqa: BLE001 - the first error is the one to report
                     pass
         final_map = env.info()["map_size"]
-    finally:
+    except BaseException:
         env.close()
+        discard_if_empty(partial)  # stopped before storing anything: nothing to resume
+        raise
+    env.close()
     finish(partial, dst_p, shapes, stored.name, stored.tag)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
                       ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
                       seconds=time.perf_counter() - t0)
 
 
-def _pack_shards(items: list[PackItem], dst: Path, fmt: str, shards: int, stored: _Codec, workers: int,
-                 resume: bool, progress: bool, ignored: int, t0: float) -> PackReport:
+def _pack_shards(items: list[PackItem], sources: dict[str, Source], dst: Path, fmt: str, shards: int,
+                 stored: _Encoding, workers: int, resume: bool, progress: bool, ignored: int, t0: float) -> PackReport:
     items = sorted(items, key=lambda it: it.key)
     with progress_bar(len(items), f"pack {dst.name}", "img", progress) as bar:
         written, kept, value_bytes = write_shards(
             items, dst, fmt, shards, stored.name, stored.tag,
-            lambda run: ordered_map(lambda it: _encode_file(it.path, stored), run, workers), resume, bar.update)
+            lambda run: ordered_map(lambda it: _encode_file(it.path, stored), run, workers), resume, bar.update,
+            sources)
     return PackReport(dst=str(dst), images=len(items), written=written, resumed=kept, ignored=ignored,
                       codec=stored.name, tag=stored.tag, value_bytes=value_bytes, map_size=0,
                       seconds=time.perf_counter() - t0)
@@ -288,10 +282,13 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                    help="initial LMDB map size, e.g. 64M or 2G (default: estimated from the files; it doubles "
                         "whenever full)")
     p.add_argument("--verify", action="store_true",
-                   help="decode every image before writing anything (slower; by default headers are checked first "
-                        "and an undecodable image stops the run when reached, resumable with --resume)")
-    p.add_argument("--resume", action="store_true", help="continue the partial build DST.partial of an "
-                                                         "interrupted run, skipping the keys it holds")
+                   help="decode every image completely before writing anything (slower; by default headers are "
+                        "checked first and an image that does not decode completely stops the run when reached, "
+                        "resumable with --resume)")
+    add_max_pixels_argument(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the partial build DST.partial of an interrupted run, skipping the keys it holds "
+                        "(refused if the source file of one of them changed since: size or modification time)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing DST (LMDB folders only); without --resume, also discard a partial build")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -305,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
              quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
              only_im4=args.only_im4, list_file=args.list_file, map_size=args.map_size, verify=args.verify,
-             progress=not args.quiet, fmt=args.fmt, shards=args.shards)
+             progress=not args.quiet, fmt=args.fmt, shards=args.shards, max_pixels=args.max_pixels)
     rate = r.written / r.seconds if r.seconds > 0 else 0.0
     extra = f", {r.resumed} kept from the partial build" if r.resumed else ""
     left = f"; left out {r.ignored} files (non-image, hidden or dropped by the preset)" if r.ignored else ""

@@ -4,11 +4,14 @@
 An LMDB folder holds `data.mdb` (keys are ASCII names without extension) and `meta_info.txt`
 (read by `storage.meta_files`); a shard folder `shards.txt`, its shards and `meta_info.txt`. A folder
 is walked recursively (hidden files and folders skipped); a file's key is its relative path without
-extension.
+extension. A partial build (`DST.partial`, or a folder with its state file) is refused, saying how to
+finish it.
 """
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -21,6 +24,7 @@ from ..storage.formats import listed_extensions
 from ..storage.meta_files import META_TXT, MetaLine, read_meta_info_txt
 from ..storage.s3 import is_s3_url
 from ..storage.shards import ShardStorage, shard_format
+from .partial_lmdb import unfinished_build
 
 HEAD_BYTES = 4096  # enough for every header `read_header` parses (JPEG frames past it: read the whole value)
 
@@ -39,6 +43,9 @@ class StoredImages:
         self._lmdb: Optional[LmdbStorage] = None
         self._shards: Optional[ShardStorage] = None
         self._files: dict[str, str] = {}
+        unfinished = unfinished_build(path)
+        if unfinished is not None:
+            raise DatasetError(unfinished)
         fmt = shard_format(path)
         if fmt is not None:
             self.kind, self._shards = "shards", ShardStorage(path, fmt)
@@ -145,6 +152,21 @@ class StoredImages:
             return
         for raw, value in self._lmdb.stored_items():
             yield raw.decode("ascii"), len(value), value[:HEAD_BYTES]
+
+    def tar_members(self) -> Iterator[tuple[str, tarfile.TarInfo]]:
+        """(shard, member) for every member header of every tar of a WebDataset shard folder, in order (nothing for
+        other kinds); `tarfile.TarError` for a tar whose headers cannot be read."""
+        if self.kind != "shards" or self._shards.format != "webdataset":
+            return
+        for shard in self._shards.shards:
+            where = self._shards.files.describe(shard)
+            if is_s3_url(self.path):  # one GET of the whole object
+                opened = tarfile.open(fileobj=io.BytesIO(self._shards.files.read(shard)), mode="r:")
+            else:
+                opened = tarfile.open(where, mode="r:")
+            with opened as tar:
+                for member in tar:
+                    yield where, member
 
     def data_bytes(self) -> Optional[int]:
         """Size of an LMDB's data.mdb, or of a local shard folder's shards, on disk; None for folders."""

@@ -1,9 +1,12 @@
 """`dali-sr verify PATH [--pair LQ_PATH --scale S]`: decode every stored image and report what would break training.
 
-Per image: a readable, supported header (`read_header`), bytes that decode, and a decoded size
-equal to the header's. Per LMDB: `meta_info.txt` present, listing exactly the keys in data.mdb,
-with each line's shape (h,w,c; c=1 for gray) and codec tag matching the value. With `--pair`:
-both sides checked, the same keys on both, and GT (h, w) = S x LQ (h, w) for every key.
+Per image: a readable, supported header (`read_header`), bytes that decode, a decoded size
+equal to the header's, a JPEG that reaches its end-of-image marker, and no grey fill at the bottom
+where a truncated JPEG was decoded (`grey_fill_row`). Per LMDB: `meta_info.txt` present, listing
+exactly the keys in data.mdb, with each line's shape (h,w,c; c=1 for gray) and codec tag matching
+the value. Per WebDataset shard: no member whose name escapes the folder (absolute, `..`) and no
+links. With `--pair`: both sides checked, the same keys on both, and GT (h, w) = S x LQ (h, w) for
+every key. A partial build is refused, saying how to finish it (`stored_images`).
 """
 from __future__ import annotations
 
@@ -11,10 +14,13 @@ import argparse
 import json
 import os
 import sys
+import tarfile
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Optional
+
+import numpy as np
 
 from ..cli_types import positive_int
 from ..errors import ConfigError, DatasetError
@@ -22,7 +28,9 @@ from ..storage.codecs import codec_of_tag, decode
 from ..storage.formats import CODECS
 from ..storage.headers import SNIFF_BYTES, read_header, sniff_codec
 from ..parallel import check_workers, default_workers, run_pool
+from ..storage.backends import check_relative_key
 from ..storage.meta_files import Shape
+from .source_image import jpeg_complete
 from .stored_images import StoredImages
 
 SHOWN = 20
@@ -32,8 +40,8 @@ SHOWN = 20
 class Problem:
     key: Optional[str]  # None for problems of a whole side (no meta_info.txt)
     side: str  # "data" (single PATH), "gt", "lq", or "pair" (scale)
-    kind: str  # read, header, corrupt, shape, meta_line, no_meta, not_in_meta, missing_value, meta_shape,
-    #            meta_codec, unpaired, scale
+    kind: str  # read, header, corrupt, grey_fill, shape, meta_line, no_meta, not_in_meta, missing_value,
+    #            meta_shape, meta_codec, tar_member, unpaired, scale
     message: str
 
 
@@ -101,10 +109,57 @@ def _check_value(images: StoredImages, key: str) -> _Checked:
     if shape[:2] != stored:  # OpenCV's IMREAD_UNCHANGED does not apply the Exif orientation
         problems.append(("shape", f"{name}: header says {stored[0]}x{stored[1]} but it decodes to "
                                   f"{shape[0]}x{shape[1]}; re-create it"))
-    # OpenCV 4 decodes a truncated JPEG to a partly grey image (with a warning): look for the end marker.
-    if codec == "jpeg" and not value[-64:].tobytes().rstrip(b"\x00").endswith(b"\xff\xd9"):
+    # OpenCV's imread decodes a truncated JPEG to a partly grey image (with a warning): look for the end marker.
+    if codec == "jpeg" and not jpeg_complete(value.tobytes()):
         problems.append(("corrupt", f"{name}: JPEG value has no end marker (truncated); re-create it"))
+    row = grey_fill_row(img)
+    if row is not None:
+        problems.append(("grey_fill", f"{name}: rows {row}..{img.shape[0] - 1} are uniform grey (128 in every channel) "
+                                      f"from a block boundary down, as libjpeg fills the missing part of a truncated "
+                                      f"JPEG; it was decoded from a damaged source, re-create it from a complete one"))
     return _Checked(codec, shape, problems)
+
+
+def grey_fill_row(img: np.ndarray) -> Optional[int]:
+    """The first row of the grey fill libjpeg decodes for the missing part of a truncated JPEG, or None.
+
+    libjpeg-turbo decodes the blocks after the end of a truncated scan as zero coefficients: every pixel 128
+    in every channel, from the cut to the bottom. Whole rows of it start at an 8-row block boundary (one row
+    below with vertically subsampled chroma, whose upsampling blends the block row above into it). So: at
+    least 8 rows down to the bottom, each exactly 128 throughout, starting at such a row, not at row 0 (a
+    uniformly grey image is a real image). 8-bit gray and colour images only (a JPEG has no alpha).
+    """
+    if img.dtype != np.uint8 or (img.ndim == 3 and img.shape[2] not in (1, 3)) or not (img[-1] == 128).all():
+        return None
+    row = img.shape[0] - 1
+    while row > 0 and (img[row - 1] == 128).all():
+        row -= 1
+    if row == 0 or img.shape[0] - row < 8 or row % 8 > 1:
+        return None
+    return row
+
+
+def _tar_member_problems(images: StoredImages) -> list[tuple[Optional[str], str, str]]:
+    """(key, kind, message) for the members of a WebDataset shard folder that escape it or are links."""
+    out: list[tuple[Optional[str], str, str]] = []
+    shard = images.path
+    try:
+        for shard, member in images.tar_members():
+            try:
+                check_relative_key(member.name, shard)
+            except DatasetError:
+                out.append((None, "tar_member", f"{shard}: member {member.name!r} escapes the shard's folder (an "
+                                                f"absolute path or '..'); tar would extract it elsewhere, re-create "
+                                                f"the shard with dali-sr pack --format wds"))
+                continue
+            if member.issym() or member.islnk():
+                out.append((None, "tar_member", f"{shard}: member {member.name!r} is a link to "
+                                                f"{member.linkname!r}; shards hold regular files only, re-create the "
+                                                f"shard with dali-sr pack --format wds"))
+    except tarfile.TarError as e:
+        out.append((None, "tar_member", f"{shard}: its tar headers cannot be read ({e}); re-create the shard with "
+                                        f"dali-sr pack --format wds"))
+    return out
 
 
 def _meta_problems(images: StoredImages, checked: dict[str, _Checked]) -> list[tuple[Optional[str], str, str]]:
@@ -150,6 +205,7 @@ def _check_side(images: StoredImages, side: str, workers: int, progress: bool,
         problems.extend(Problem(key, side, kind, message) for kind, message in result.problems)
     if images.kind == "lmdb":
         problems.extend(Problem(key, side, kind, message) for key, kind, message in _meta_problems(images, checked))
+    problems.extend(Problem(key, side, kind, message) for key, kind, message in _tar_member_problems(images))
     codecs = Counter(r.codec for r in results if r.codec is not None)
     return SideReport(images.path, images.kind, len(keys), dict(sorted(codecs.items()))), checked
 
