@@ -17,6 +17,7 @@ from ..errors import DatasetError
 from ..storage.headers import PNG_END, png_chunks, read_header, sniff_codec
 
 DEFAULT_MAX_PIXELS = 1 << 26  # 67,108,864: 8192 x 8192, above 8K UHD frames and 61-megapixel photographs
+HEAD_BYTES = 1 << 16  # where headers lie in all but unusual files
 _OTHER_FORMATS = {"BMP": "bmp", "TIFF": "tiff", "WebP": "webp"}  # read by OpenCV only; sized by Pillow
 
 
@@ -126,6 +127,21 @@ def check_pixels(path: str, height: int, width: int, max_pixels: int) -> None:
     if height * width > max_pixels:
         raise DatasetError(f"{path}: {height}x{width} = {height * width:,} pixels, above the limit of "
                            f"{max_pixels:,}; split the image, or raise --max-pixels if the machine has the memory")
+
+
+def source_image_size(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) of the image at `path` from its header, refused above `max_pixels` as `read_source_image`
+    refuses it: for checks before anything is written. Reads the file's first 64 KiB (all of it when the header
+    lies further, as a JPEG frame after large Exif segments or a TIFF directory at the end)."""
+    head = read_file_bytes(path, HEAD_BYTES)
+    try:
+        _, height, width = source_size(head, path)
+    except DatasetError:
+        if len(head) < HEAD_BYTES:
+            raise
+        _, height, width = source_size(read_file_bytes(path), path)
+    check_pixels(path, height, width, max_pixels)
+    return height, width
 
 
 def _check_complete(data: bytes, codec: str, path: str) -> None:

@@ -7,10 +7,9 @@ from typing import Optional
 
 from ..errors import DatasetError
 from ..storage.headers import PNG_MAGIC, jpeg_frame, png_chunks
-from .source_image import DEFAULT_MAX_PIXELS, png_ihdr, read_file_bytes, read_source_image
+from .source_image import DEFAULT_MAX_PIXELS, HEAD_BYTES, png_ihdr, read_file_bytes, read_source_image
 
 Shape = tuple[int, int, int]
-_HEAD_BYTES = 65536  # the chunks or segments before the image data, in all but unusual files
 
 
 def _png_shape(start: bytes, whole: bool, path: str) -> Optional[Shape]:
@@ -39,13 +38,13 @@ def _jpeg_shape(data: bytes) -> Optional[Shape]:
 def probe_shape(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Shape:
     """(h, w, c) of `cv2.imread(path, IMREAD_UNCHANGED)` (c = 1 for gray): from the header when exact, else decoded;
     a one-line `DatasetError` for an image of more than `max_pixels` pixels (never decoded)."""
-    start = read_file_bytes(path, _HEAD_BYTES)
+    start = read_file_bytes(path, HEAD_BYTES)
     shape = None
     if start.startswith(PNG_MAGIC):
-        shape = _png_shape(start, len(start) < _HEAD_BYTES, path)
+        shape = _png_shape(start, len(start) < HEAD_BYTES, path)
     elif start[:3] == b"\xff\xd8\xff":
         shape = _jpeg_shape(start)
-        if shape is None and len(start) == _HEAD_BYTES:  # frame header after large APP segments
+        if shape is None and len(start) == HEAD_BYTES:  # frame header after large APP segments
             shape = _jpeg_shape(read_file_bytes(path))
     if shape is not None and shape[0] * shape[1] <= max_pixels:
         return shape
