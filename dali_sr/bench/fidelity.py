@@ -11,7 +11,13 @@ the two results are compared by PSNR (dB, on [0, 1]; higher is closer):
   BasicSR's DiffJPEG at the same quality, next to DiffJPEG's own PSNR against its input (how strong the
   compression is);
 - Poisson noise levels: dali_sr counts at 256 levels, BasicSR at 2^ceil(log2(distinct levels)): the share
-  of images with fewer than 129 distinct levels (where the two differ).
+  of images with fewer than 129 distinct levels (where the two differ);
+- unsharp masking (`usm`, `gt_usm`): dali_sr's (two 1-D blur passes in float32) and BasicSR's `USMSharp` (one
+  51 x 51 pass in float32), each against the same formula in float64: the largest difference and the share
+  of values more than 1e-5 off. Both round their sums; where |residual| x 255 lies within ~1e-4 of the
+  threshold that decides the mask, either may land on the other side.
+
+Resizes also include `nearest` (the same formula in both: torch's floor(i / factor)).
 """
 from __future__ import annotations
 
@@ -102,6 +108,35 @@ def jpeg_fidelity(images: list[np.ndarray], quality: int) -> tuple[list[float], 
     return [psnr(g, r) for g, r in zip(got, refs)], [psnr(r, x) for r, x in zip(refs, images)]
 
 
+def usm_float64(img: np.ndarray, radius: int = 51, weight: float = 0.5, threshold: float = 10) -> np.ndarray:
+    """BasicSR's `USMSharp` formula in float64 (its Gaussian is separable: two 1-D passes, reflect-101 borders)."""
+    g = cv2.getGaussianKernel(radius, 0)
+    x = img.astype(np.float64)
+    residual = x - cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT_101)
+    soft = cv2.sepFilter2D((np.abs(residual) * 255 > threshold).astype(np.float64), cv2.CV_64F, g, g,
+                           borderType=cv2.BORDER_REFLECT_101)
+    return soft * np.clip(x + weight * residual, 0, 1) + (1 - soft) * x
+
+
+def usm_fidelity(images: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Largest difference and share of values more than 1e-5 apart: dali_sr's USM and BasicSR's `USMSharp`
+    against the float64 formula, and against each other (over all images)."""
+    from ..degrade.chain import Usm
+    from ..pipelines import degrade
+
+    ours = _dali(lambda x: degrade.usm(x, Usm("u", 1.0), False), images)
+    sharpen = basicsr.USMSharp(51)
+    theirs = [sharpen(_nchw(x))[0].numpy().transpose(1, 2, 0) for x in images]
+    exact = [usm_float64(x) for x in images]
+
+    def apart(a: list[np.ndarray], b: list[np.ndarray]) -> dict[str, float]:
+        diffs = np.concatenate([np.abs(x.astype(np.float64) - y).ravel() for x, y in zip(a, b)])
+        return {"max": float(f"{diffs.max():.2e}"), "share_above_1e-5": float(f"{np.mean(diffs > 1e-5):.2e}")}
+
+    return {"dali_vs_float64": apart(ours, exact), "basicsr_vs_float64": apart(theirs, exact),
+            "dali_vs_basicsr": apart(ours, theirs)}
+
+
 def distinct_levels(images: list[np.ndarray]) -> list[int]:
     """Distinct values of each image rounded to 1/255 levels (what sets BasicSR's Poisson level count)."""
     return [len(np.unique(np.clip(np.round(x * 255), 0, 255))) for x in images]
@@ -115,11 +150,12 @@ def fidelity(path: str, crop: int) -> dict[str, Any]:
     """Every figure of the module docstring, per step and setting (median and minimum over the images)."""
     names, images = photographs(path, crop)
     report: dict[str, Any] = {"images": names, "crop": crop, "resize": {}, "jpeg": {}}
-    for mode in ("bicubic", "area", "bilinear"):
+    for mode in ("bicubic", "area", "bilinear", "nearest"):
         report["resize"][mode] = {str(f): _row(resize_fidelity(images, mode, f)) for f in FACTORS}
     for q in QUALITIES:
         versus, strength = jpeg_fidelity(images, q)
         report["jpeg"][str(q)] = {"dali_vs_diffjpeg": _row(versus), "diffjpeg_vs_input": _row(strength)}
+    report["usm"] = usm_fidelity(images)
     levels = distinct_levels(images)
     report["poisson_levels"] = {"distinct_levels": dict(zip(names, levels)),
                                 "share_below_129": round(sum(v < 129 for v in levels) / len(levels), 3)}
@@ -136,6 +172,9 @@ def _table(report: dict[str, Any]) -> str:
     for q, r in report["jpeg"].items():
         a, b = r["dali_vs_diffjpeg"], r["diffjpeg_vs_input"]
         lines.append(f"{q:<16} {a['median']:>8.1f} ({a['min']:.1f})   {b['median']:>9.1f} ({b['min']:.1f})")
+    lines += ["", "unsharp masking           largest difference   share of values > 1e-5"]
+    for pair, r in report["usm"].items():
+        lines.append(f"{pair.replace('_', ' '):<25} {r['max']:>18.2e}   {r['share_above_1e-5']:>22.2e}")
     p = report["poisson_levels"]
     lines += ["", f"images with fewer than 129 distinct levels (Poisson levels differ): {p['share_below_129']:.0%}"]
     return "\n".join(lines)
