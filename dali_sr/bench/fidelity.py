@@ -142,8 +142,14 @@ def distinct_levels(images: list[np.ndarray]) -> list[int]:
     return [len(np.unique(np.clip(np.round(x * 255), 0, 255))) for x in images]
 
 
-def _row(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2)}
+def _row(values: list[float]) -> dict[str, Any]:
+    """Median and minimum PSNR, "identical" for equal outputs (infinite PSNR, which JSON cannot hold)."""
+    return {key: "identical" if math.isinf(v) else round(v, 2)
+            for key, v in (("median", statistics.median(values)), ("min", min(values)))}
+
+
+def _db(value: Any, width: int) -> str:
+    return f"{value:>{width}.1f}" if isinstance(value, float) else f"{'same':>{width}}"
 
 
 def fidelity(path: str, crop: int) -> dict[str, Any]:
@@ -167,7 +173,7 @@ def _table(report: dict[str, Any]) -> str:
              f"of dali_sr's step against BasicSR's, median (min)", "",
              "resize factor    " + "  ".join(f"{f:>13}" for f in FACTORS)]
     for mode, rows in report["resize"].items():
-        lines.append(f"{mode:<16} " + "  ".join(f"{r['median']:>6.1f} ({r['min']:>4.1f})" for r in rows.values()))
+        lines.append(f"{mode:<16} " + "  ".join(f"{_db(r['median'], 6)} ({_db(r['min'], 4)})" for r in rows.values()))
     lines += ["", "JPEG quality     dali_sr vs DiffJPEG   DiffJPEG vs input"]
     for q, r in report["jpeg"].items():
         a, b = r["dali_vs_diffjpeg"], r["diffjpeg_vs_input"]
