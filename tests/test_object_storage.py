@@ -126,6 +126,28 @@ def test_a_hung_endpoint_fails_within_the_deadline_naming_the_url(credentials, m
             f"s3: s3://datasets/hung/shards.txt: the S3 endpoint {endpoint} did not answer")
 
 
+def test_an_endpoint_that_stops_answering_mid_epoch_fails_the_loader_within_twice_the_deadline(
+        server, credentials, monkeypatch):
+    endpoint, urls = server
+    faults: dict[str, float] = {}
+    with faulty_proxy(endpoint, faults) as (proxy, _):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy)
+        cfg = {**gt_only(urls["gt_tfrecord"], **QUICK, deadline=2), "prefetch_queue_depth": 1}
+        cfg["io_backend"]["type"] = "tfrecord"
+        with dali_sr.build_loader(cfg) as loader:
+            batches = iter(loader)
+            next(batches)
+            faults["hang"] = 1.0
+            start = time.monotonic()
+            with pytest.raises(DatasetError) as e:
+                list(batches)
+            elapsed = time.monotonic() - start
+    message = one_line(str(e.value))
+    assert message.startswith(f"s3: {urls['gt_tfrecord']}/shard-0000") and "did not answer within" in message
+    assert "earlier requests got no answer either" in message  # the batch read again tried once
+    assert elapsed < 2 * 2 + 5, f"failed after {elapsed:.1f} s, deadline 2 s"
+
+
 # -- transient failures --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt, workers", [("tfrecord", 0), ("wds", 0),
                                           pytest.param("tfrecord", 2, marks=pytest.mark.slow)])
