@@ -227,6 +227,24 @@ def test_commands_name_a_missing_bucket_and_a_prefix_without_shards(server, cred
     assert "s3://datasets/nothing/here/shards.txt is missing; an s3:// prefix is read as a shard folder" in err
 
 
+def test_a_bucket_the_credentials_may_not_look_at_is_not_called_missing(credentials, monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.session.Session().client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
+    stub = Stubber(client)
+    for bucket in ("b", "gone"):
+        stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
+        stub.add_client_error("head_bucket", service_error_code="403" if bucket == "b" else "404",
+                              http_status_code=403 if bucket == "b" else 404)
+    monkeypatch.setattr(S3Objects, "_new_client", staticmethod(lambda session, connect, read: client))
+    with stub:
+        assert S3Objects("s3://b/p").exists("shards.txt") is False  # GetObject rights only: a missing object
+        with pytest.raises(DatasetError, match=r"^s3://gone/p/shards.txt: bucket gone not found at http://127.0.0.1:9;"):
+            S3Objects("s3://gone/p").exists("shards.txt")
+        stub.assert_no_pending_responses()
+
+
 def test_redact_hides_user_and_password_of_every_url():
     assert redact('x http://u:p@h:1/a "https://tok@h2/b" s3://b/k') == 'x http://***@h:1/a "https://***@h2/b" s3://b/k'
 

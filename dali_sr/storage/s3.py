@@ -289,11 +289,21 @@ class S3Objects:
             return None
 
     def _require_bucket(self, url: str) -> None:
-        """`DatasetError` if the bucket does not exist (a HEAD of a missing object cannot tell)."""
+        """`DatasetError` if the bucket does not exist (a HEAD of a missing object cannot tell). Credentials that
+        may read objects but not look at the bucket (HTTP 403) leave the question open: no error."""
+        import botocore.exceptions as bx
+
+        def head_bucket(client: Any) -> None:
+            try:
+                client.head_bucket(Bucket=self.bucket)
+            except bx.ClientError as e:
+                if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 403:
+                    raise
+
         if self._bucket_found:
             return
         try:
-            self._call(url, lambda client: client.head_bucket(Bucket=self.bucket))
+            self._call(url, head_bucket)
         except MissingFileError:
             raise self._no_bucket(url) from None
         self._bucket_found = True
