@@ -117,20 +117,28 @@ OPTIONS: dict[str, Option] = {
 
 # Keys of a whole BasicSR option file that are read (the rest of such a file is ignored).
 _OPTION_FILE_KEYS = ("scale", "manual_seed")
-# io_backend keys by type (`client_cfg` and `sys_path` belong to BasicSR's private memcached client: accepted, unused)
+# io_backend keys by type (`client_cfg` and `sys_path` belong to BasicSR's private memcached client: accepted, unused);
+# the shard types also take the limits of each read from object storage (s3://)
+OBJECT_STORAGE_KEYS = ("connect_timeout", "read_timeout", "max_attempts", "deadline")
 IO_BACKEND_KEYS = {"disk": (), "lmdb": (), "memcached": ("server_list_cfg", "client_cfg", "sys_path"),
-                   "tfrecord": ("feature", "patch_shape"), "webdataset": ()}
+                   "tfrecord": ("feature", "patch_shape") + OBJECT_STORAGE_KEYS, "webdataset": OBJECT_STORAGE_KEYS}
 
 
 @dataclass(frozen=True)
 class IoOptions:
     """`io_backend` beyond its type: memcached's server list file; for TFRecords without dali_sr's index and
     meta files (the TensorFlow format), the feature holding each record's value and the (h, w, c) of raw
-    uint8 patches."""
+    uint8 patches; for shards under `s3://`, the limits of each read."""
 
     server_list_cfg: Optional[str] = None
     feature: str = "data"
     patch_shape: Optional[tuple[int, int, int]] = None
+    # each read of an object under s3://: seconds to connect and to wait for the server's next bytes, attempts
+    # (transient failures are retried with backoff), and seconds for all attempts together
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    max_attempts: int = 10
+    deadline: float = 25.0
 
 
 def _no_check(cfg: "Config", where: str) -> None:
@@ -362,7 +370,18 @@ def _io_backend(value: Optional[dict], where: str) -> tuple[str, IoOptions]:
     if not isinstance(feature, str) or not feature:
         raise ConfigError(f"{where}: io_backend.feature must be the name of a record's feature, got {feature!r}")
     shape = _patch_shape(value["patch_shape"], where) if value.get("patch_shape") is not None else None
-    return kind, IoOptions(feature=feature, patch_shape=shape)
+    limits = {key: _request_limit(key, value[key], where) for key in OBJECT_STORAGE_KEYS if key in value}
+    return kind, IoOptions(feature=feature, patch_shape=shape, **limits)
+
+
+def _request_limit(key: str, value: Any, where: str) -> Union[int, float]:
+    """An object-storage limit: a positive number of seconds, or a positive integer for `max_attempts`."""
+    whole = key == "max_attempts"
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) \
+            or not 0 < value < float("inf"):
+        raise ConfigError(f"{where}: io_backend.{key} must be a positive {'integer' if whole else 'number of seconds'}"
+                          f", got {value!r}")
+    return value if whole else float(value)
 
 
 def _hflip(section: Mapping[str, Any], v: Mapping[str, Any], where: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,8 +33,9 @@ def s3_server() -> Iterator[str]:
     pytest.importorskip("flask", reason="moto's server mode needs moto[server] (pip install 'moto[server]')")
     pytest.importorskip("moto", reason="the S3 tests need moto[server] (pip install 'moto[server]')")
     port = free_port()
+    log = tempfile.TemporaryFile()  # a file, not a pipe: the server logs every request and would block on a full pipe
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
@@ -43,12 +45,14 @@ def s3_server() -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start: {proc.stderr.read().decode()[-2000:]}")
+                    log.seek(0)
+                    raise RuntimeError(f"moto server did not start: {log.read().decode()[-2000:]}")
                 time.sleep(0.2)
         yield endpoint
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def s3_client(endpoint: str):

@@ -522,9 +522,9 @@ def test_batches_from_s3_equal_the_local_shards(packed, s3_env, fmt):
 
 def test_s3_failures_name_the_url_and_what_to_set(s3_env, monkeypatch, tmp_path):
     def build(url):
-        return dali_sr.build_loader(gt_only_cfg(url, "wds"))
+        return dali_sr.build_loader(gt_only_cfg(url, "wds", max_attempts=2))
 
-    with pytest.raises(DatasetError, match=r"s3://nobucket/x/shards.txt: bucket nobucket does not exist at "
+    with pytest.raises(DatasetError, match=r"s3://nobucket/x/shards.txt: bucket nobucket not found at "
                                            r"http://127.0.0.1:\d+; fix the URL or AWS_ENDPOINT_URL"):
         build("s3://nobucket/x")
     with pytest.raises(DatasetError, match=r"s3://datasets/nn/none/shards.txt is missing"):
@@ -539,8 +539,9 @@ def test_s3_failures_name_the_url_and_what_to_set(s3_env, monkeypatch, tmp_path)
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(DatasetError, match=r"cannot reach the S3 endpoint http://127.0.0.1:\d+; check the server is "
-                                           r"up and AWS_ENDPOINT_URL points at it"):
+    with pytest.raises(DatasetError, match=r"cannot reach the S3 endpoint http://127.0.0.1:\d+ \(gave up after 2 "
+                                           r"attempts in [\d.]+ s\); check the server is up and AWS_ENDPOINT_URL "
+                                           r"points at it"):
         build(s3_env["gt_wds"])
 
 

@@ -16,8 +16,9 @@ walking their framing, keys `{shard}/{record}`.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 
@@ -33,6 +34,9 @@ SHARD_LIST = "shards.txt"
 SHARD_EXTENSIONS = {"tfrecord": ".tfrecord", "webdataset": ".tar"}
 INDEX_EXTENSION = ".idx"
 KEY_FEATURE = "key"
+OPENING_THREADS = 16  # concurrent requests per shard folder in s3:// while it is opened
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,10 @@ def index_name(shard: str) -> str:
     return os.path.splitext(shard)[0] + INDEX_EXTENSION
 
 
-def open_files(root: str) -> Union[LocalFiles, S3Objects]:
-    """Byte-range access to the folder or `s3://` prefix `root`."""
+def open_files(root: str, io: IoOptions = IoOptions()) -> Union[LocalFiles, S3Objects]:
+    """Byte-range access to the folder or `s3://` prefix `root` (with the request limits of `io`)."""
     if is_s3_url(root):
-        return S3Objects(root)
+        return S3Objects(root, io)
     if not os.path.isdir(root):
         raise DatasetError(f"shard folder {root} does not exist; fix dataroot_gt / dataroot_lq (a folder that "
                            f"dali-sr pack --format tfrecord|wds wrote)")
@@ -61,10 +65,17 @@ def open_files(root: str) -> Union[LocalFiles, S3Objects]:
 
 
 def shard_format(root: str) -> Optional[str]:
-    """The io_backend type of the shard folder (or `s3://` prefix) `root` from its `shards.txt`; None if it has none."""
+    """The io_backend type of the shard folder (or `s3://` prefix) `root` from its `shards.txt`; None if a local
+    path has none. An `s3://` prefix can only be a shard folder: `DatasetError` naming a missing bucket or
+    `shards.txt`."""
     files = open_files(root) if is_s3_url(root) or os.path.isdir(root) else None
-    if files is None or not files.exists(SHARD_LIST):
+    if files is None:
         return None
+    if not files.exists(SHARD_LIST):
+        if isinstance(files, LocalFiles):
+            return None
+        raise DatasetError(f"{files.describe(SHARD_LIST)} is missing; an s3:// prefix is read as a shard folder: "
+                           f"pack one with dali-sr pack --format tfrecord|wds and upload it there, or fix the URL")
     first = next((line.strip() for line in _text(files, SHARD_LIST).splitlines() if line.strip()), "")
     return next((fmt for fmt, ext in SHARD_EXTENSIONS.items() if first.endswith(ext)), None)
 
@@ -84,7 +95,7 @@ class ShardStorage:
         self.root = str(root).rstrip("/")
         self.format = fmt
         self.io = io
-        self.files = open_files(self.root)
+        self.files = open_files(self.root, io)
         self.meta_lines: list[MetaLine] = []  # of meta_info.txt (none in TensorFlow's layout)
         if io.patch_shape is not None:
             self.shards, self.meta, self._where = self._tensorflow_layout()
@@ -123,14 +134,30 @@ class ShardStorage:
                                f"pack --format tfrecord|wds")
         return names
 
+    def _per_shard(self, read: Callable[[str], T], shards: Sequence[str]) -> list[T]:
+        """`read(shard)` of every shard, in order; in object storage, several at once, and each shard's version
+        recorded (see `S3Objects.pin`) so that a shard replaced while the dataset is read is found out."""
+        if not isinstance(self.files, S3Objects):
+            return [read(shard) for shard in shards]
+        files = self.files
+
+        def pinned(shard: str) -> T:
+            files.pin(shard)
+            return read(shard)
+
+        with ThreadPoolExecutor(OPENING_THREADS) as pool:
+            return list(pool.map(pinned, shards))
+
     def _index(self, shard: str) -> list:
         name = index_name(shard)
-        if not self.files.exists(name):
+        try:
+            text = _text(self.files, name)
+        except MissingFileError:
             raise DatasetError(f"index {self.files.describe(name)} of shard {shard} is missing; re-create the folder "
-                               f"with dali-sr pack (or write it with DALI's tfrecord2idx / wds2idx)")
+                               f"with dali-sr pack (or write it with DALI's tfrecord2idx / wds2idx)") from None
         if self.format == "tfrecord":
-            return tfrecord.parse_index(_text(self.files, name), self.files.describe(name))
-        return tar_shards.parse_index(_text(self.files, name), self.files.describe(name))
+            return tfrecord.parse_index(text, self.files.describe(name))
+        return tar_shards.parse_index(text, self.files.describe(name))
 
     def _packed_layout(self) -> tuple[list[str], LmdbMeta, dict[str, Location]]:
         shards = self._shard_list()
@@ -141,14 +168,15 @@ class ShardStorage:
         keys = [line.key for line in lines]
         where: dict[str, Location] = {}
         if self.format == "tfrecord":
-            entries = [(shard, offset, size) for shard in shards for offset, size in self._index(shard)]
+            entries = [(shard, offset, size) for shard, index in zip(shards, self._per_shard(self._index, shards))
+                       for offset, size in index]
             if len(entries) != len(keys):
                 raise DatasetError(f"the index files of {self.root} list {len(entries)} records but its meta_info.txt "
                                    f"lists {len(keys)} keys; the folder is incomplete, re-create it with dali-sr pack")
             where = {key: Location(*entry) for key, entry in zip(keys, entries)}
         else:
-            for shard in shards:
-                for m in self._index(shard):
+            for shard, index in zip(shards, self._per_shard(self._index, shards)):
+                for m in index:
                     where[meta_key(m.key)] = Location(shard, m.offset, m.size, m.name)
             missing = [k for k in keys if k not in where]
             if missing:
@@ -162,19 +190,21 @@ class ShardStorage:
             raise DatasetError(f"{self.root}: io_backend.patch_shape is for TFRecords of raw patches; remove it")
         shards = self._shard_list() if self.files.exists(SHARD_LIST) else self._scan_shards()
         where = {}
-        for shard in shards:
-            index = index_name(shard)
-            if self.files.exists(index):
-                entries = tfrecord.parse_index(_text(self.files, index), self.files.describe(index))
-            elif isinstance(self.files, LocalFiles):
-                entries = tfrecord.scan_file(self.files.describe(shard))
-            else:
-                raise DatasetError(f"{self.files.describe(index)} is missing; write the index of each shard with "
-                                   f"DALI's tfrecord2idx and upload it beside the shard")
+        for shard, entries in zip(shards, self._per_shard(self._records, shards)):
             stem = os.path.splitext(shard)[0]
             for number, (offset, size) in enumerate(entries):
                 where[f"{stem}/{number:08d}"] = Location(shard, offset, size)
         return shards, LmdbMeta(list(where), raw_shape=self.io.patch_shape, rgb=True), where
+
+    def _records(self, shard: str) -> list:
+        """The index entries of a TFRecord shard in TensorFlow's layout: its `.idx` file, or (local) its framing."""
+        index = index_name(shard)
+        if self.files.exists(index):
+            return tfrecord.parse_index(_text(self.files, index), self.files.describe(index))
+        if isinstance(self.files, LocalFiles):
+            return tfrecord.scan_file(self.files.describe(shard))
+        raise DatasetError(f"{self.files.describe(index)} is missing; write the index of each shard with DALI's "
+                           f"tfrecord2idx and upload it beside the shard")
 
     def _scan_shards(self) -> list[str]:
         if isinstance(self.files, S3Objects):
