@@ -76,3 +76,16 @@ def test_a_failure_that_recurs_on_the_training_thread_is_the_data_error_itself(c
     failing_reads(monkeypatch, lambda key, again: key.endswith("img004.png"))
     with pytest.raises(DatasetError, match="img004.png: connection reset by peer"):
         all_batches(cfg)
+
+
+def test_a_storage_error_on_naming_a_decode_failure_is_reported_instead_of_dalis(cfg, monkeypatch):
+    """DALI fails to decode an image; reading the batch's images again to name it fails in the storage (an LMDB
+    being written, say): that one-line storage error is what the loader raises, not DALI's raw one."""
+    gt = cfg["dataroot_gt"] + "/img003.png"
+    data = open(gt, "rb").read()
+    with open(gt, "wb") as f:  # a valid header and end, garbage between: DALI's decoder fails on it
+        f.write(data[:33] + bytes(len(data) - 45) + data[-12:])
+    failing_reads(monkeypatch, lambda key, again: key.endswith("img003.png") and any(
+        frame.function == "_named_decode_failure" for frame in inspect.stack()))
+    with pytest.raises(DatasetError, match="img003.png: connection reset by peer"):
+        all_batches(cfg)

@@ -235,11 +235,12 @@ class Loader:
         return self._live
 
     def _named_decode_failure(self, source: PlanSource, error: Exception) -> Optional[DatasetError]:
-        """The bad image behind a DALI error while producing the current batch, if an image is to blame."""
+        """The bad image behind a DALI error while producing the current batch, if an image is to blame; or the
+        storage's own error when its images cannot be read again (an LMDB being written, say)."""
         try:
             suspects = source.suspects(self._epoch, self._batch, failed_row(error))
-        except DatasetError:
-            return None
+        except DatasetError as e:
+            return e.with_traceback(None)
         return decode_failure(self.cfg.name, suspects)
 
     def _raise_source_failure(self, source: PlanSource) -> None:
