@@ -18,6 +18,7 @@ from .errors import DaliSRError, DatasetError
 from .loader import build_loader
 from .models import TinySR
 from .progress import progress
+from .storage.backends import short_data_file
 from .synthetic import cache_dir
 from .synthetic.images import COMPLETE_MARKER, make_paired_dataset
 
@@ -68,11 +69,9 @@ def _short_lmdb(db: Path) -> str:
     except lmdb.Error as e:
         return f"{data} cannot be opened: {e}"
     try:
-        needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+        return short_data_file(env, str(db)) or ""
     finally:
         env.close()
-    size = data.stat().st_size
-    return f"{data} is truncated: {size} of its {needed} bytes" if size < needed else ""
 
 
 def demo_dataset(root: Path, pairs: int) -> dict[str, str]:

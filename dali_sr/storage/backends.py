@@ -81,6 +81,19 @@ def held_by_another_process(file: str) -> bool:
     return False
 
 
+def searchable_folder(root: str, what: str) -> bool:
+    """Whether the folder `root` exists (False if not); a `DatasetError` naming it when it, or a folder above it,
+    may not be searched (a permission error would otherwise pass for a missing or empty folder)."""
+    try:
+        found = Path(root).is_dir()  # raises if a folder above it may not be searched
+        if found and not os.access(root, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), root)
+    except OSError as e:
+        raise DatasetError(f"cannot open {what} {root}: {e.strerror}; make it and the folders above it readable "
+                           f"(chmod a+rx) or fix dataroot_gt / dataroot_lq") from None
+    return found
+
+
 def readers_register(path: str) -> bool:
     """Whether readers of the LMDB folder `path` take part in its lock table: while another process has it open
     (a writer may be at work), if this process may write `lock.mdb` (see the module doc)."""
@@ -93,14 +106,7 @@ class DiskStorage:
 
     def __init__(self, root: str):
         self.root = str(root)
-        try:
-            found = Path(self.root).is_dir()  # raises if a folder above it may not be searched
-            if found and not os.access(self.root, os.X_OK):
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.root)
-        except OSError as e:
-            raise DatasetError(f"cannot open dataset folder {self.root}: {e.strerror}; make it and the folders above "
-                               f"it readable (chmod a+rx) or fix dataroot_gt / dataroot_lq") from None
-        if not found:
+        if not searchable_folder(self.root, "dataset folder"):
             raise DatasetError(f"dataset folder {self.root} does not exist; fix dataroot_gt / dataroot_lq")
         if is_lmdb_folder(self.root):
             raise DatasetError(f"{self.root} is an LMDB folder (it holds data.mdb), read with io_backend disk; set "
@@ -137,6 +143,23 @@ def _open_error(path: str, error: lmdb.Error) -> DatasetError:
         return DatasetError(f"LMDB {path} is already open in this process by code outside dali_sr (py-lmdb allows "
                             f"one handle per path and process); close that handle")
     return DatasetError(f"cannot open LMDB {path}: {error}; check it is a complete BasicSR LMDB folder")
+
+
+def short_data_file(env: lmdb.Environment, path: str) -> Optional[str]:
+    """Why the open LMDB `env` at `path` cannot be read whole: a `data.mdb` shorter than the pages its header says
+    it holds (reading those would kill the process with SIGBUS, as a copy cut short does); None if complete."""
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    size = os.path.getsize(os.path.join(path, "data.mdb"))
+    return f"{os.path.join(path, 'data.mdb')} is truncated: {size} of its {needed} bytes" if size < needed else None
+
+
+def _checked(env: lmdb.Environment, path: str) -> lmdb.Environment:
+    """`env`, once its data file holds every page it needs; closed and a `DatasetError` otherwise."""
+    short = short_data_file(env, path)
+    if short is not None:
+        env.close()
+        raise DatasetError(f"LMDB {path}: {short}; copy it again or re-create it")
+    return env
 
 
 class _SharedEnvs:
@@ -179,11 +202,12 @@ class _SharedEnvs:
                     raise _open_error(path, e) from None
             else:
                 env.reader_check()  # free the slots of readers that died, so a writer may reuse their pages
-                return env, True
+                return _checked(env, path), True
         try:
-            return lmdb.open(path, lock=False, **_READER_OPTIONS), False
+            env = lmdb.open(path, lock=False, **_READER_OPTIONS)
         except lmdb.Error as e:
             raise _open_error(path, e) from None
+        return _checked(env, path), False
 
     def release(self, path: str) -> None:
         key = (os.path.realpath(path), os.getpid())
@@ -215,8 +239,9 @@ class LmdbStorage:
 
     def __init__(self, root: str):
         self.root = str(root)
-        if not os.path.exists(self.root):
-            raise DatasetError(f"LMDB folder {self.root} does not exist; fix dataroot_gt / dataroot_lq")
+        if not searchable_folder(self.root, "LMDB folder"):
+            what = "is a file, not an LMDB folder" if os.path.exists(self.root) else "does not exist"
+            raise DatasetError(f"LMDB folder {self.root} {what}; fix dataroot_gt / dataroot_lq")
         if not is_lmdb_folder(self.root):
             raise DatasetError(f"{self.root} is not an LMDB folder (no data.mdb); set io_backend: {{type: disk}} for "
                                f"a folder of images, or pack it (dali-sr pack)")
