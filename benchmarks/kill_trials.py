@@ -110,10 +110,10 @@ def datasets(cmd: Command, trial: Path) -> dict[str, Optional[dict[str, bytes]]]
     return {name: snapshot(trial / name) for name in cmd.datasets}
 
 
-def _dali_sr(argv: list[str], kill_after: Optional[float]) -> int:
-    """Run `python -m dali_sr ARGV --quiet`; SIGKILL it after `kill_after` seconds. The exit status (-9: killed)."""
-    proc = subprocess.Popen([sys.executable, "-m", "dali_sr", *argv, "--quiet"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def run_killed(argv: list[str], kill_after: Optional[float], what: str) -> int:
+    """Run `argv`; SIGKILL it after `kill_after` seconds (never if None). The exit status: 0, or -9 if killed; a
+    `RuntimeError` naming `what` if it failed."""
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _, err = proc.communicate(timeout=kill_after)
     except subprocess.TimeoutExpired:
@@ -121,8 +121,13 @@ def _dali_sr(argv: list[str], kill_after: Optional[float]) -> int:
         proc.communicate()
         return -9
     if proc.returncode != 0:
-        raise RuntimeError(f"dali-sr {' '.join(argv)} failed ({proc.returncode}): {err.strip()[-500:]}")
+        raise RuntimeError(f"{what} failed ({proc.returncode}): {err.strip()[-800:]}")
     return 0
+
+
+def _dali_sr(argv: list[str], kill_after: Optional[float]) -> int:
+    """`python -m dali_sr ARGV --quiet`, killed after `kill_after` seconds: `run_killed`."""
+    return run_killed([sys.executable, "-m", "dali_sr", *argv, "--quiet"], kill_after, f"dali-sr {' '.join(argv)}")
 
 
 def command_trials(cmd: Command, sources: dict[str, Path], work: Path, trials: int, rng: random.Random) -> dict:
@@ -189,17 +194,7 @@ _LOOP = textwrap.dedent("""
 
 def _loop(cfg: dict, folder: Path, epochs: int, kill_after: Optional[float]) -> int:
     script = _LOOP.format(cfg=cfg, state=str(folder / "state.pt"), log=str(folder / "log.txt"), epochs=epochs)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        return -9
-    if proc.returncode != 0:
-        raise RuntimeError(f"training loop failed ({proc.returncode}): {err.strip()[-800:]}")
-    return 0
+    return run_killed([sys.executable, "-c", script], kill_after, "the training loop")
 
 
 def _digests(log: Path) -> dict[tuple[int, int], set[str]]:

@@ -7,7 +7,6 @@ import pickle
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import dali_sr
@@ -22,6 +21,7 @@ from dali_sr.storage.shards import ShardStorage
 from faults import one_line
 from s3_faults import faulty_proxy, hung_endpoint
 from s3_server import CREDENTIALS, free_port, s3_client, s3_server, upload_folder
+from test_shards import assert_same
 
 FORMATS = {"tfrecord": "tfrecord", "wds": "webdataset"}
 PAIRS = 24
@@ -65,14 +65,6 @@ def tensors(cfg):
     """(lq, gt, names) of every batch of one epoch."""
     with dali_sr.build_loader(cfg) as loader:
         return [(b["lq"].numpy().copy(), b["gt"].numpy().copy(), list(b["gt_path"])) for b in loader]
-
-
-def assert_same_batches(a, b):
-    assert len(a) == len(b) > 0
-    for (lq1, gt1, p1), (lq2, gt2, p2) in zip(a, b):
-        assert p1 == p2
-        np.testing.assert_array_equal(lq1, lq2)
-        np.testing.assert_array_equal(gt1, gt2)
 
 
 def gt_only(url, **io):
@@ -159,7 +151,7 @@ def test_transient_failures_are_retried_until_every_batch_equals_the_local_shard
     with faulty_proxy(endpoint, FAULTS, seed=len(fmt) + workers) as (proxy, stats):
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy)
         got = tensors(remote)
-    assert_same_batches(got, tensors(local))
+    assert_same(got, tensors(local))
     assert all(stats.injected[kind] > 0 for kind in FAULTS), stats
     total = stats.forwarded + sum(stats.injected.values())
     assert 0.15 < sum(stats.injected.values()) / total < 0.45, stats
