@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 import dali_sr
-from dali_sr.pipelines.registry import pipeline_types
+from dali_sr.config import dataset_types
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yml"))
 
@@ -24,7 +24,7 @@ def test_preset_validates(path):
     sections = yaml.safe_load(path.read_text()).get("datasets")
     for phase in list(sections) if sections else (None,):
         cfg = dali_sr.load_config(path, phase=phase)
-        assert cfg.type in pipeline_types()
+        assert cfg.type in dataset_types()
         if cfg.is_train and cfg.type != "FFHQDataset":  # FFHQ trains on whole images
             assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip
             real_esrgan = cfg.degradation is not None and not cfg.degradation.is_bicubic
@@ -63,5 +63,5 @@ def test_option_file_sections():
 def test_video_option_files(name, train_type, val_type, frames):
     path = next(p for p in CONFIGS if p.stem == name)
     train, val = dali_sr.load_config(path), dali_sr.load_config(path, phase="val")
-    assert (train.type, val.type, train.extra["num_frame"]) == (train_type, val_type, frames)
+    assert (train.type, val.type, train.options.num_frame) == (train_type, val_type, frames)
     assert train.use_hflip and train.use_rot and not val.is_train and val.batch_size == 1
