@@ -1,4 +1,7 @@
 """Every shipped preset in configs/ validates and selects a registered pipeline."""
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,12 @@ import dali_sr
 from dali_sr.config import dataset_types
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yml"))
+
+
+def phases(path: Path) -> list:
+    """The phases of a preset's option-file sections, or [None] for a bare dataset section."""
+    sections = yaml.safe_load(path.read_text()).get("datasets")
+    return list(sections) if sections else [None]
 
 
 def test_presets_exist():
@@ -21,8 +30,7 @@ def test_presets_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_preset_validates(path):
-    sections = yaml.safe_load(path.read_text()).get("datasets")
-    for phase in list(sections) if sections else (None,):
+    for phase in phases(path):
         cfg = dali_sr.load_config(path, phase=phase)
         assert cfg.type in dataset_types()
         if cfg.is_train and cfg.type != "FFHQDataset":  # FFHQ trains on whole images
@@ -65,3 +73,16 @@ def test_video_option_files(name, train_type, val_type, frames):
     train, val = dali_sr.load_config(path), dali_sr.load_config(path, phase="val")
     assert (train.type, val.type, train.options.num_frame) == (train_type, val_type, frames)
     assert train.use_hflip and train.use_rot and not val.is_train and val.batch_size == 1
+
+
+def test_every_preset_validates_where_dali_cannot_be_imported():
+    code = ("import sys; sys.modules['nvidia.dali'] = None\n"
+            "import dali_sr, test_configs\n"
+            "for path in test_configs.CONFIGS:\n"
+            "    for phase in test_configs.phases(path):\n"
+            "        print(dali_sr.load_config(path, phase=phase).type)\n")
+    tests = Path(__file__).resolve().parent
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)])))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [dali_sr.load_config(p, phase=phase).type for p in CONFIGS for phase in phases(p)]
