@@ -23,11 +23,11 @@ from .basicsr_realesrgan import BasicSRDegradation, BasicSRRealESRGANDataset, Re
 def options_of(cfg: Config) -> RealESRGANOptions:
     """The baseline's options for a `RealESRGANDataset` config: its own keys, then the common ones."""
     names = {f.name for f in fields(RealESRGANOptions)}
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.extra.items() if k in names and v is not None}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(cfg.options).items() if k in names and v is not None}
     given.update(dataroot_gt=cfg.dataroot_gt, meta_info=cfg.meta_info_file, io_backend=cfg.io_backend,
                  scale=cfg.scale, gt_size=cfg.gt_size, crop_pad_size=cfg.crop_pad_size or cfg.gt_size,
                  use_hflip=cfg.use_hflip, use_rot=cfg.use_rot, batch_size_per_gpu=cfg.batch_size,
-                 gt_usm=bool(cfg.extra.get("sharpen_gt")))
+                 gt_usm=cfg.sharpen_gt)
     return RealESRGANOptions(**given)
 
 

@@ -1,4 +1,4 @@
-"""DALI graph definitions, one module per kind of dataset `type:`, and the registry of types.
+"""DALI graph definitions, one module per kind of dataset `type:`, and the registration of the built-in types.
 
 Installed as `dali_sr.pipelines`.
 """

@@ -524,7 +524,7 @@ def test_the_largest_values_a_config_takes_are_accepted():
 
 
 def test_the_largest_patch_side_is_the_largest_image_side_the_loader_reads():
-    from dali_sr.config import MAX_PATCH_SIDE
+    from dali_sr.config.common import MAX_PATCH_SIDE
     from dali_sr.storage.headers import MAX_SIDE
 
     assert MAX_PATCH_SIDE == MAX_SIDE

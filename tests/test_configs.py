@@ -1,13 +1,22 @@
 """Every shipped preset in configs/ validates and selects a registered pipeline."""
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 import dali_sr
-from dali_sr.pipelines.registry import pipeline_types
+from dali_sr.config import dataset_types
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yml"))
+
+
+def phases(path: Path) -> list:
+    """The phases of a preset's option-file sections, or [None] for a bare dataset section."""
+    sections = yaml.safe_load(path.read_text()).get("datasets")
+    return list(sections) if sections else [None]
 
 
 def test_presets_exist():
@@ -21,10 +30,9 @@ def test_presets_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_preset_validates(path):
-    sections = yaml.safe_load(path.read_text()).get("datasets")
-    for phase in list(sections) if sections else (None,):
+    for phase in phases(path):
         cfg = dali_sr.load_config(path, phase=phase)
-        assert cfg.type in pipeline_types()
+        assert cfg.type in dataset_types()
         if cfg.is_train and cfg.type != "FFHQDataset":  # FFHQ trains on whole images
             assert cfg.gt_size % cfg.scale == 0 and cfg.use_hflip
             real_esrgan = cfg.degradation is not None and not cfg.degradation.is_bicubic
@@ -63,5 +71,18 @@ def test_option_file_sections():
 def test_video_option_files(name, train_type, val_type, frames):
     path = next(p for p in CONFIGS if p.stem == name)
     train, val = dali_sr.load_config(path), dali_sr.load_config(path, phase="val")
-    assert (train.type, val.type, train.extra["num_frame"]) == (train_type, val_type, frames)
+    assert (train.type, val.type, train.options.num_frame) == (train_type, val_type, frames)
     assert train.use_hflip and train.use_rot and not val.is_train and val.batch_size == 1
+
+
+def test_every_preset_validates_where_dali_cannot_be_imported():
+    code = ("import sys; sys.modules['nvidia.dali'] = None\n"
+            "import dali_sr, test_configs\n"
+            "for path in test_configs.CONFIGS:\n"
+            "    for phase in test_configs.phases(path):\n"
+            "        print(dali_sr.load_config(path, phase=phase).type)\n")
+    tests = Path(__file__).resolve().parent
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests.parent), str(tests)])))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [dali_sr.load_config(p, phase=phase).type for p in CONFIGS for phase in phases(p)]

@@ -84,13 +84,13 @@ def test_an_option_file_is_read_unchanged(tmp_path):
     assert steps["d3"].sigma == (1.0, 30.0) and steps["d7"].sigma == (1.0, 25.0) and steps["d7"].poisson_scale == (0.05, 2.5)
     assert steps["d4"].quality == (30.0, 95.0) and isinstance(steps["d8"], OneOf)
     assert isinstance(steps["d8o0s1"], Sinc) and steps["d8o0s1"].prob == 0.8 and isinstance(steps["d8o1s0"], Jpeg)
-    assert cfg.crop_pad_size == 400 and cfg.gt_size == 256 and cfg.extra["gt_usm"] and not cfg.extra["sharpen_gt"]
+    assert cfg.crop_pad_size == 400 and cfg.gt_size == 256 and cfg.gt_usm and not cfg.sharpen_gt
     assert cfg.batch_size == 12 and cfg.use_hflip and not cfg.use_rot
 
 
 def test_realesrnet_sharpens_the_gt_it_degrades():
     cfg = dali_sr.load_config(CONFIGS / "realesrnet_x4plus.yml", dataroot_gt="unused")
-    assert cfg.extra["sharpen_gt"] and not cfg.extra["gt_usm"]
+    assert cfg.sharpen_gt and not cfg.gt_usm
     assert not any(isinstance(s, Usm) for s in cfg.degradation.walk())
 
 

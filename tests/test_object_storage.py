@@ -80,13 +80,15 @@ def build_error(cfg) -> str:
 
 
 # -- limits --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key, value", [("connect_timeout", 0), ("read_timeout", -1), ("deadline", "30"),
-                                        ("deadline", float("nan")), ("read_timeout", float("inf")),
-                                        ("max_attempts", 0), ("max_attempts", 2.5), ("max_attempts", True)])
-def test_request_limits_must_be_positive_numbers(key, value):
+@pytest.mark.parametrize("key, value, expect", [
+    ("connect_timeout", 0, "a positive number of seconds"), ("read_timeout", -1, "a positive number of seconds"),
+    ("deadline", "30", "integer or number"), ("deadline", float("nan"), "a positive number of seconds"),
+    ("read_timeout", float("inf"), "a positive number of seconds"), ("max_attempts", 0, "a positive integer"),
+    ("max_attempts", 2.5, "integer"), ("max_attempts", True, "integer")])
+def test_request_limits_must_be_positive_numbers(key, value, expect):
     with pytest.raises(ConfigError) as e:
         load_config(gt_only("s3://b/p", **{key: value}))
-    assert f"io_backend.{key} must be a positive" in one_line(str(e.value))
+    assert one_line(str(e.value)) == f"config [s3]: 'io_backend.{key}' must be {expect}, got {value!r}"
 
 
 def test_request_limits_reach_the_objects_and_travel_with_them_into_workers():

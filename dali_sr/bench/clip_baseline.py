@@ -26,9 +26,9 @@ CLIP_TYPE = "REDSDataset"
 
 def window_options(cfg: Config) -> dict[str, Any]:
     """`num_frame`, `interval_list`, `random_reverse` of a REDSDataset config (validated by `load_config`)."""
-    x = cfg.extra
-    return {"num_frame": int(x["num_frame"]), "interval_list": list(x.get("interval_list") or [1]),
-            "random_reverse": bool(x.get("random_reverse"))}
+    x = cfg.options
+    return {"num_frame": int(x.num_frame), "interval_list": list(x.interval_list or [1]),
+            "random_reverse": bool(x.random_reverse)}
 
 
 def basicsr_window(index: Any, i: int, num_frame: int, interval_list: Sequence[int],

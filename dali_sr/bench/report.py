@@ -8,6 +8,7 @@ import platform
 import shlex
 import socket
 import sys
+from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -43,6 +44,13 @@ def environment(device_id: Optional[int] = None, launcher: str = "dali-sr") -> d
     }
 
 
+def type_options(cfg: Config) -> dict[str, Any]:
+    """The options of the config's type (`Config.options`), with the GT sharpening flags when one is set."""
+    own = asdict(cfg.options) if is_dataclass(cfg.options) else {}
+    flags = {"sharpen_gt": cfg.sharpen_gt, "gt_usm": cfg.gt_usm} if cfg.sharpen_gt or cfg.gt_usm else {}
+    return {**own, **flags}
+
+
 def build_report(args: argparse.Namespace, cfg: Config, work: Workload, workers: int, on_gpu: bool,
                  contenders: list[Contender], peak: Mapping[str, float], rss: Optional[dict],
                  loader_gpu: Optional[float], launcher: str) -> dict[str, Any]:
@@ -55,7 +63,7 @@ def build_report(args: argparse.Namespace, cfg: Config, work: Workload, workers:
         **environment(cfg.device_id if on_gpu else None, launcher),
         "config": {"path": args.config, "phase": cfg.phase, "name": cfg.name, "type": cfg.type,
                    "io_backend": cfg.io_backend, "dataroot_gt": cfg.dataroot_gt, "dataroot_lq": cfg.dataroot_lq,
-                   "meta_info_file": cfg.meta_info_file, **cfg.extra, "samples": len(work.index),
+                   "meta_info_file": cfg.meta_info_file, **type_options(cfg), "samples": len(work.index),
                    "scale": cfg.scale, "gt_size": cfg.gt_size, "use_hflip": cfg.use_hflip, "use_rot": cfg.use_rot,
                    "color": cfg.color, "batch_size": cfg.batch_size, "num_threads": cfg.num_threads,
                    "prefetch_queue_depth": cfg.prefetch_queue_depth, "hw_decoder_load": cfg.hw_decoder_load,

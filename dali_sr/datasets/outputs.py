@@ -61,7 +61,7 @@ class SourceOutputs:
 
     lq: ImageSide
     gt: ImageSide
-    flips: tuple[str, ...]  # per-row augment flags the graph applies, a subset of FLIPS in that order
+    flips: tuple[str, ...]  # per-row augment flags the graph applies: of hflip, vflip, transpose (BasicSR's order)
     training: bool
     stacked: bool  # a row holds several LQ frames to stack into one FHWC sequence (clip types)
     degradation: Optional[Chain] = None  # LQ made from GT in the graph
@@ -83,9 +83,6 @@ class SourceOutputs:
     def graph_outputs(self) -> tuple[str, ...]:
         """What the graph returns, in order: `lq` (unless GT alone), `gt`, `gt_usm` when asked, `idx`."""
         return ("lq",) * self.yields_lq + ("gt",) + (("gt_usm",) if self.gt_usm else ()) + ("idx",)
-
-
-FLIPS = ("hflip", "vflip", "transpose")  # BasicSR's augment order
 
 
 def side(name: str, columns: tuple[str, ...], pixels: bool, training: bool) -> ImageSide:

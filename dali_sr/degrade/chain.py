@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
-from .schema import check_keys, closest, distribution, names, number, odd_sizes, probability, value_range
+from ..schema.fields import check_keys
+from ..schema.suggest import closest
+from ..schema.values import distribution, names, number, odd_sizes, probability, value_range
 
 KERNELS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = ("area", "bilinear", "bicubic", "nearest", "matlab")
@@ -368,12 +370,3 @@ def finish_chain(steps: tuple[Step, ...], scale: int, where: str, source: Any = 
     if end == "gt" and scale > 1:
         steps += (Resize(f"d{len(steps)}", 1.0, modes=("matlab",), to="lq"),)
     return Chain(steps, scale, source)
-
-
-def chain_option(value: Any, scale: Optional[int], where: str) -> Optional[Chain]:
-    """The `degradation` config value as a `Chain` (None when absent)."""
-    if value is None:
-        return None
-    if scale is None:
-        raise ConfigError(f"{where}: missing 'scale' (the SR factor; 1 for restoration)")
-    return parse_chain(value, scale, where)

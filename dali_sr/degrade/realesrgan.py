@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from .chain import KERNELS, RANDOM_MODES, Blur, Chain, Jpeg, Noise, OneOf, Resize, Sinc, Usm, finish_chain
-from .schema import distribution, names, odd_sizes, probability, value_range
+from ..schema.values import distribution, names, odd_sizes, probability, value_range
 
 _KERNEL_LIST = ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"]
 _KERNEL_PROB = [0.45, 0.25, 0.12, 0.03, 0.12, 0.03]

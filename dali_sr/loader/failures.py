@@ -1,34 +1,14 @@
 """Naming what failed when DALI cannot decode a batch: which of its stored images is bad, and why."""
 from __future__ import annotations
 
-import os
-import re
-import sys
-from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from nvidia.dali import fn, pipeline_def, types
 
 from ..errors import DatasetError
 from ..storage.headers import read_header
-
-_SAMPLE_RE = re.compile(r"sample #(\d+)")
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Drop what native libraries print on file descriptor 2 (libpng's `libpng error:`, nvImageCodec's parser
-    lines) while a known-bad image is decoded again: the error message says it once, in one line."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from .dali_internals import quiet_native_stderr
 
 
 def _decoded_shape(encoded: np.ndarray) -> Optional[tuple[int, int]]:
@@ -51,7 +31,7 @@ def _decoded_shape(encoded: np.ndarray) -> Optional[tuple[int, int]]:
 
 def _problem(name: str, encoded: np.ndarray) -> Optional[str]:
     """Why DALI cannot use this image (it does not decode, or not to its header's size); None if it can."""
-    with _quiet_stderr():
+    with quiet_native_stderr():
         shape = _decoded_shape(encoded)
     if shape is None:
         return f"cannot decode {name}: corrupt or truncated image data; re-create the file"
@@ -60,12 +40,6 @@ def _problem(name: str, encoded: np.ndarray) -> Optional[str]:
         return (f"{name}: its header says {header.height}x{header.width} but it decodes to {shape[0]}x{shape[1]}; "
                 f"the file is corrupt, re-create it")
     return None
-
-
-def failed_row(error: Exception) -> Optional[int]:
-    """The DALI row a decoder error names (`sample #N`), if it names one."""
-    match = _SAMPLE_RE.search(str(error))
-    return int(match.group(1)) if match else None
 
 
 def decode_failure(dataset: str, suspects: Sequence[tuple[str, np.ndarray]]) -> Optional[DatasetError]:

@@ -20,16 +20,14 @@ import numpy as np
 from nvidia.dali import Pipeline, pipeline_def
 from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
-from ..config import Config
+from ..config import Config, DatasetType, dataset_type, load_config
 from ..datasets.plan import Sampling, check_epoch_size
 from ..datasets.source import PlanSource
 from ..device import resolve_device
 from ..errors import ConfigError, DaliSRError, DatasetError, TransientReadWarning
-from ..pipelines.registry import PipelineSpec, get_pipeline, load_config
-from .failures import decode_failure, failed_row
+from .dali_internals import failed_row, shut_down
+from .failures import decode_failure
 from .resume import checked_epoch, checked_position, checkpoint_start, identity
-
-
 
 SOURCE_ATTEMPTS = 3  # reads of one batch by a pipeline before a failure that does not recur is reported
 
@@ -63,32 +61,25 @@ def pipeline_seed(seed: int, rank: int, start: tuple[int, int]) -> int:
     return int(np.random.SeedSequence([seed, rank, *start]).generate_state(1, np.uint32)[0])
 
 
-def dali_pipeline(spec: PipelineSpec, cfg: Config, source: PlanSource, on_gpu: bool,
+def dali_pipeline(spec: DatasetType, cfg: Config, source: PlanSource, on_gpu: bool,
                   checkpoint: Optional[bytes] = None) -> Pipeline:
-    """The (not yet built) DALI pipeline of `spec`'s graph fed by `source`, on GPU `cfg.device_id` if `on_gpu`,
-    restored from `checkpoint` if given.
+    """The (not yet built) DALI pipeline of the graph of type `spec` fed by `source`, on GPU `cfg.device_id` if
+    `on_gpu`, restored from `checkpoint` if given.
 
     With `source_workers`, the source runs in that many spawned worker processes (spawn, not fork:
     a training process has usually started CUDA before it builds its loader).
     """
-    define = spec.define
+    graph_of = spec.graph
     workers = dict(py_num_workers=cfg.source_workers, py_start_method="spawn") if cfg.source_workers else {}
     restore = dict(enable_checkpointing=True, checkpoint=checkpoint) if checkpointed(cfg) else {}
 
     @pipeline_def(enable_conditionals=True)
     def graph():
-        return define(cfg, source, on_gpu)
+        return graph_of(cfg, source, on_gpu)
 
     return graph(batch_size=source.rows_per_batch, num_threads=cfg.num_threads,
                  device_id=cfg.device_id if on_gpu else None, prefetch_queue_depth=cfg.prefetch_queue_depth,
                  seed=pipeline_seed(cfg.seed, source.sampling.rank, source.start), **workers, **restore)
-
-
-def shut_down(pipe: Optional[Pipeline]) -> None:
-    """Stop a pipeline's threads (and source workers) now, not whenever it is garbage-collected: its prefetched
-    batches may still read LMDB memory that the storages are about to unmap."""
-    if pipe is not None:
-        pipe._shutdown()  # noqa: SLF001 - DALI's own cleanup (Pipeline.__del__ calls it); no public equivalent
 
 
 @dataclass
@@ -107,7 +98,7 @@ class Loader:
     def __init__(self, cfg: Config, rank: Optional[int] = None, world_size: Optional[int] = None):
         self.cfg = cfg
         self.rank, self.world_size = _dist_rank_world(rank, world_size)
-        self.spec = get_pipeline(cfg.type)
+        self.spec = dataset_type(cfg.type)
         self.on_gpu = resolve_device(cfg.device)
         self.index = self.spec.dataset.build_index(cfg)
         try:

@@ -91,7 +91,7 @@ def warm(config: str, phase: Optional[str] = None, workers: Optional[int] = None
          progress: bool = True) -> list[Warmed]:
     """Pre-load the storages of the dataset `config` (a YAML path or dict; `phase` picks an option file's
     section)."""
-    from ..pipelines.registry import load_config
+    from ..config import load_config
 
     cfg = load_config(config, phase)
     workers = check_workers(workers)

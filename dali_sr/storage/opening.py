@@ -1,32 +1,51 @@
-"""Opening a dataset side's storage from its io_backend, and the key list of the storages that have one."""
+"""Opening a dataset side's storage: the table of openers by io_backend type, and the key list of the storages
+that have one."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
-from ..config import SHARD_BACKENDS, IoOptions
 from ..errors import DatasetError
 from .backends import DiskStorage, LmdbStorage, Storage
+from .io_options import IoOptions
 from .meta_files import LmdbMeta, read_lmdb_meta
 from .s3 import is_s3_url
 from .shards import ShardStorage
 
 
+@dataclass(frozen=True)
+class Opener:
+    """How an io_backend type opens a root (`open(root, io)`), and whether it reads `s3://` roots too."""
+
+    open: Callable[[str, IoOptions], Storage]
+    object_storage: bool = False
+
+
+def _memcached(root: str, io: IoOptions) -> Storage:
+    from .memcached import MemcachedStorage, read_server_list  # its client library only when a config uses it
+
+    return MemcachedStorage(root, read_server_list(io.server_list_cfg))
+
+
+# One opener per type of `io_options.BACKEND_KEYS`: a folder, a BasicSR LMDB, a folder behind memcached, or shards
+# (local or s3://).
+OPENERS: dict[str, Opener] = {
+    "disk": Opener(lambda root, io: DiskStorage(root)),
+    "lmdb": Opener(lambda root, io: LmdbStorage(root)),
+    "memcached": Opener(_memcached),
+    "tfrecord": Opener(lambda root, io: ShardStorage(root, "tfrecord", io), object_storage=True),
+    "webdataset": Opener(lambda root, io: ShardStorage(root, "webdataset", io), object_storage=True),
+}
+
+
 def open_storage(root: str, io_backend: str, io: IoOptions = IoOptions()) -> Storage:
-    """The storage of one side: a folder (`disk`), a BasicSR LMDB, a folder behind memcached, or shards
-    (local or `s3://`)."""
-    if io_backend in SHARD_BACKENDS:
-        return ShardStorage(root, io_backend, io)
-    if is_s3_url(root):
+    """The storage of one side, opened by its io_backend type's opener."""
+    opener = OPENERS[io_backend]
+    if is_s3_url(root) and not opener.object_storage:
         raise DatasetError(f"{root}: io_backend {io_backend} reads local paths; for object storage pack the data into "
                            f"shards (dali-sr pack --format tfrecord|wds), upload them and set io_backend: "
                            f"{{type: tfrecord}} or {{type: webdataset}}")
-    if io_backend == "lmdb":
-        return LmdbStorage(root)
-    if io_backend == "memcached":
-        from .memcached import MemcachedStorage, read_server_list
-
-        return MemcachedStorage(root, read_server_list(io.server_list_cfg))
-    return DiskStorage(root)
+    return opener.open(root, io)
 
 
 def keyed_meta(store: Storage) -> Optional[LmdbMeta]:

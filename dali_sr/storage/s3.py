@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
-from ..config import IoOptions
 from ..errors import DatasetError, MissingFileError
+from .io_options import IoOptions
 
 S3_SCHEME = "s3://"
 BACKOFF_FIRST = 0.1  # seconds: the longest pause before the second attempt; doubles with each attempt

@@ -22,9 +22,9 @@ from typing import Callable, Iterator, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 
-from ..config import IoOptions
 from ..errors import DatasetError, MissingFileError, listing
 from . import tar_shards, tfrecord
+from .io_options import IoOptions
 from .local_files import LocalFiles
 from .meta_files import META_TXT, LmdbMeta, MetaLine, meta_key, parse_meta_info_txt
 from .codecs import codec_of_tag

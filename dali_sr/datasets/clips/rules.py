@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ...config import Config
+from .options import ClipOptions
 from .windows import ClipWindow
 
 # BasicSR's REDS validation partitions (clips left out of training).
@@ -41,14 +42,13 @@ class ClipRules:
 def clip_rules(cfg: Config, window: ClipWindow, clip_key: bool = False, depth: int = 1,
                frames_per_clip: Optional[int] = None) -> ClipRules:
     """Rules of a type whose training window is `window`, with the config's options applied."""
-    x = cfg.extra
+    x: ClipOptions = cfg.options
     if not cfg.is_train:
         window = window.test
-    partition = PARTITIONS[x["val_partition"]] if x.get("val_partition") else None
+    partition = PARTITIONS[x.val_partition] if x.val_partition else None
     # BasicSR reads `test_mode` only in REDSRecurrentDataset (training on the held-out clips); REDSDataset ignores it
-    keep = partition is not None and (not cfg.is_train or (window.every_frame_gt and bool(x.get("test_mode"))))
-    return ClipRules(window=window, clip_key=clip_key, depth=depth, num_frame=int(x.get("num_frame") or 0),
-                     interval_list=tuple(x.get("interval_list") or (1,)), random_reverse=bool(x.get("random_reverse")),
-                     padding=x.get("padding") or "reflection_circle", flip_sequence=bool(x.get("flip_sequence")),
-                     partition=partition, keep_partition=keep, frame_tmpl=x.get("frame_tmpl"),
-                     frames_per_clip=frames_per_clip)
+    keep = partition is not None and (not cfg.is_train or (window.every_frame_gt and x.test_mode))
+    return ClipRules(window=window, clip_key=clip_key, depth=depth, num_frame=x.num_frame or 0,
+                     interval_list=x.interval_list, random_reverse=x.random_reverse, padding=x.padding,
+                     flip_sequence=x.flip_sequence, partition=partition, keep_partition=keep,
+                     frame_tmpl=x.frame_tmpl, frames_per_clip=frames_per_clip)

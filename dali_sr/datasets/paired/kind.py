@@ -3,32 +3,35 @@
 (GT alone, as BasicSR's for StyleGAN2: whole images, `use_hflip`, mean/std)."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import make_dataclass, replace
 
-from ...config import Option, TypeOptions
+from ...config import Config, TypeOptions
 from ...degrade.realesrgan import (CROP_PAD_SIZE, DATASET_DEFAULTS, MODEL_DEFAULTS, MODELS, USM_KEYS,
                                    realesrgan_chain, usm_semantics)
 from ...errors import ConfigError
+from ...schema.fields import ANY, NONE, Field, flag, text
 from ..kind import DatasetKind
 from .index import build_paired_index
 from .source import PairedSource
 
 PAIRED = DatasetKind(TypeOptions(), build_paired_index, PairedSource)
 
-_ANY = (int, float, bool, str, list, tuple, type(None))  # checked by the chain's own validation, naming the key
-_MODEL_KEYS = tuple(MODEL_DEFAULTS) + USM_KEYS + ("model_type", "queue_size", "high_order_degradation", "gt_size")
-_REALESRGAN_OPTIONS = {
-    "meta_info": Option((str, type(None)), None),  # RealESRGANDataset's name of meta_info_file
-    **{key: Option(_ANY, None) for key in DATASET_DEFAULTS},
-    **{key: Option(_ANY, None) for key in MODEL_DEFAULTS},
-    **{key: Option((bool, type(None)), None) for key in USM_KEYS},
-    "model_type": Option((str, type(None)), None),
-    "queue_size": Option((int, type(None)), None, lambda v: v is None or v > 0, "a positive integer"),
-    "high_order_degradation": Option((bool,), True),
+_REALESRGAN_KEYS = {
+    "meta_info": text(),  # RealESRGANDataset's name of meta_info_file
+    **{key: Field(ANY) for key in (*DATASET_DEFAULTS, *MODEL_DEFAULTS)},  # checked by the chain, naming the key
+    **{key: Field((bool, NONE)) for key in USM_KEYS},
+    "model_type": text(),
+    "queue_size": Field((int, NONE), None, lambda v: v > 0, "a positive integer"),
+    "high_order_degradation": flag(True),
 }
+# RealESRGANDataset's keys as given (None: Real-ESRGAN x4plus's value): `Config.options` of the type.
+RealESRGANOptions = make_dataclass("RealESRGANOptions", [(key, object, None) for key in _REALESRGAN_KEYS],
+                                   frozen=True)
+RealESRGANOptions.__module__ = __name__  # where pickle finds it (a Config travels to source worker processes)
+_MODEL_KEYS = tuple(MODEL_DEFAULTS) + USM_KEYS + ("model_type", "queue_size", "high_order_degradation", "gt_size")
 
 
-def _prepare_realesrgan(v: dict, where: str) -> tuple[dict, dict]:
+def _prepare_realesrgan(v: dict, where: str) -> dict:
     """Real-ESRGAN's keys -> the common ones: GT only, its chain as `degradation`, 400 x 400 windows."""
     for key, why in (("dataroot_lq", "makes its LQ from GT"), ("degradation", "builds its degradation from the "
                      "Real-ESRGAN keys; for a chain of your own use PairedImageDataset with a degradation list")):
@@ -48,21 +51,28 @@ def _prepare_realesrgan(v: dict, where: str) -> tuple[dict, dict]:
         v["meta_info_file"] = v["meta_info"]
     if v["scale"] is None:
         raise ConfigError(f"{where}: missing 'scale' (the SR factor; 1 for restoration)")
-    sharpen_input, sharpen_gt, gt_usm = usm_semantics(v)
-    if v["color"] == "y" and (sharpen_gt or gt_usm):
-        raise ConfigError(f"{where}: color: y is not available with sharpened GT outputs; remove 'color'")
+    sharpen_input = usm_semantics(v)[0]
     v["degradation"] = realesrgan_chain({k: v[k] for k in (*DATASET_DEFAULTS, *MODEL_DEFAULTS)}, v["scale"],
                                         sharpen_input, where)
     v["crop_pad_size"] = v["crop_pad_size"] or CROP_PAD_SIZE
-    extra: dict[str, Any] = {"sharpen_gt": sharpen_gt, "gt_usm": gt_usm}
-    return v, extra
+    return v
 
 
-REALESRGAN = DatasetKind(TypeOptions(_REALESRGAN_OPTIONS, option_file_keys=_MODEL_KEYS, prepare=_prepare_realesrgan),
+def _finish_realesrgan(cfg: Config, where: str) -> Config:
+    """The model's GT outputs: GT sharpened itself (RealESRNetModel with gt_usm) or a sharpened GT patch beside
+    the plain GT (RealESRGANModel's losses)."""
+    _, sharpen_gt, gt_usm = usm_semantics(vars(cfg.options))
+    if cfg.color == "y" and (sharpen_gt or gt_usm):
+        raise ConfigError(f"{where}: color: y is not available with sharpened GT outputs; remove 'color'")
+    return replace(cfg, sharpen_gt=sharpen_gt, gt_usm=gt_usm)
+
+
+REALESRGAN = DatasetKind(TypeOptions(_REALESRGAN_KEYS, RealESRGANOptions, model_keys=_MODEL_KEYS,
+                                     prepare=_prepare_realesrgan, finish=_finish_realesrgan),
                          build_paired_index, PairedSource)
 
 
-def _prepare_ffhq(v: dict, where: str) -> tuple[dict, dict]:
+def _prepare_ffhq(v: dict, where: str) -> dict:
     """BasicSR's FFHQDataset: GT alone, so no LQ keys; `scale` is 1 unless given."""
     for key in ("dataroot_lq", "degradation"):
         if v[key] is not None:
@@ -70,7 +80,7 @@ def _prepare_ffhq(v: dict, where: str) -> tuple[dict, dict]:
                               f"PairedImageDataset)")
     if v["scale"] is None:
         v["scale"] = 1
-    return v, {}
+    return v
 
 
 FFHQ = DatasetKind(TypeOptions(needs_gt_size=False, makes_lq=False, prepare=_prepare_ffhq), build_paired_index,

@@ -28,8 +28,7 @@ def paired_outputs(cfg: Config, index: PairedIndex) -> SourceOutputs:
     return SourceOutputs(lq=lq, gt=side("gt", ("gt",), index.gt_arrays is not None, train),
                          flips=flips(train, cfg.use_hflip, cfg.use_rot, cfg.use_vflip), training=train,
                          stacked=False, degradation=cfg.degradation, draws=draw_columns(cfg),
-                         final_crop=cfg.crop_pad_size is not None, sharpen_gt=cfg.extra.get("sharpen_gt", False),
-                         gt_usm=cfg.extra.get("gt_usm", False),
+                         final_crop=cfg.crop_pad_size is not None, sharpen_gt=cfg.sharpen_gt, gt_usm=cfg.gt_usm,
                          yields_lq=index.lq is not None or cfg.degradation is not None,
                          stored_y=cfg.io_options.patch_shape is not None and cfg.io_options.patch_shape[2] == 1)
 

@@ -1,25 +1,13 @@
-"""Checks of degradation settings: numbers, ranges and probability lists, each failing with a one-line
-`ConfigError` that names the setting (`where` says which step or option file key it belongs to)."""
+"""Checks of single option values: numbers, [low, high] ranges, probability lists, names from a list and odd
+kernel sizes, each returning the value in its checked form or failing with a one-line `ConfigError` that names
+the key (`where` says which step or section it belongs to)."""
 from __future__ import annotations
 
-import difflib
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..errors import ConfigError
-
-
-def closest(name: str, valid: Sequence[str]) -> str:
-    """"; did you mean 'x'?" for the valid name closest to `name`, or ""."""
-    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def check_keys(values: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
-    """Refuse a key outside `valid`, suggesting the closest one."""
-    for key in values:
-        if key not in valid:
-            raise ConfigError(f"{where}: unknown key '{key}'{closest(str(key), valid)}")
+from .suggest import closest
 
 
 def number(value: Any, key: str, where: str, low: float = -math.inf, high: float = math.inf) -> float:
@@ -32,6 +20,7 @@ def number(value: Any, key: str, where: str, low: float = -math.inf, high: float
 
 
 def probability(value: Any, key: str, where: str) -> float:
+    """A number in [0, 1]."""
     return number(value, key, where, 0.0, 1.0)
 
 

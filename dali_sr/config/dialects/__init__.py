@@ -1,0 +1,14 @@
+"""Option-file dialects, one module each: how a file (or dict) gives the section of one dataset. Adding a dialect
+is adding its module and its place in `DIALECTS`."""
+from __future__ import annotations
+
+from . import basicsr, section
+from .dialect import Dialect, Options
+
+# Tried in order: the first that detects a mapping reads it (a bare dataset section takes what none other does).
+DIALECTS: tuple[Dialect, ...] = (basicsr.DIALECT, section.DIALECT)
+
+
+def dialect_of(opts: Options) -> Dialect:
+    """The dialect `opts` is written in."""
+    return next(d for d in DIALECTS if d.detect(opts))
