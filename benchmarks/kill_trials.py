@@ -250,7 +250,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
     args = parser.parse_args(argv)
-    from dali_sr.bench.runner import environment
+    from dali_sr.bench.report import environment
 
     rng = random.Random(args.seed)
     chosen = set(args.only.split(",")) if args.only else None

@@ -28,7 +28,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     sys.path.insert(0, str(REPO / "tests"))
     from s3_faults import hung_endpoint
 
-    from dali_sr.bench.runner import environment
+    from dali_sr.bench.report import environment
     from dali_sr.config import IoOptions
     from dali_sr.errors import DatasetError
     from dali_sr.storage.shards import ShardStorage

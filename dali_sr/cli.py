@@ -1,31 +1,50 @@
-"""`dali-sr` command line: demo, train-demo, the benchmarks (bench, bench-matrix, bench-source, bench-storage,
-bench-memcached-clients, roi-probe, degrade-fidelity, gpu-suite), show, and the dataset preparation and checking
-commands (pack, warm, downscale, extract-subimages, extract-tfrecords, meta-info, regroup-reds, verify, inspect). Each command module adds its own parser; this module only gathers them."""
+"""`dali-sr`: prepare, check and measure super-resolution training data for dali_sr's DALI loaders.
+
+Each command module adds its own parser (its `add_parser`); this module gathers them, in the
+order the help lists them. The parsers import neither DALI, PyTorch nor OpenCV: a command imports
+what it needs when it runs, so `--help` answers at once.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from types import ModuleType
 from typing import Optional, Sequence
 
+from . import __version__, bench, demo, show
 from .errors import DaliSRError
+from .prep import downscale, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages, verify, warm
+
+DESCRIPTION = """\
+Prepare, check and measure super-resolution training data for dali_sr's DALI loaders.
+
+Prepare a dataset: pack images into LMDBs or shards, cut large images into sub-images, make LQ
+images by MATLAB's bicubic downscaling, turn FFHQ's TFRecords into folders or LMDBs, write
+meta_info files, regroup the REDS validation clips. Check it: verify decodes every image, inspect
+counts images, codecs and sizes from the headers, warm pre-loads it into the page cache or
+memcached, show reads a config's samples as the loader would. Measure: bench times dali_sr on your
+config against a BasicSR-style DataLoader; demo trains a tiny network on a built-in dataset."""
+EPILOG = "Run 'dali-sr COMMAND --help' for a command's options."
+
+
+# The command modules, in the order the help lists their commands: preparing, checking, measuring.
+COMMANDS: tuple[ModuleType, ...] = (pack, subimages, downscale, extract_tfrecords, meta_cmd, regroup, verify,
+                                    inspect_cmd, warm, show, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import bench, demo, show
-    from .bench import (fidelity, gpu_suite, matrix, memcached_clients, roi_probe, source_time, storage_backends,
-                        train_demo)
-    from .prep import downscale, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages, verify, warm
-
-    parser = argparse.ArgumentParser(prog="dali-sr", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for module in (demo, train_demo, bench, matrix, source_time, storage_backends, memcached_clients, roi_probe,
-                   fidelity, gpu_suite, show, pack, warm, downscale, subimages, extract_tfrecords, meta_cmd, regroup,
-                   verify, inspect_cmd):
+    """The `dali-sr` parser with every command's subparser."""
+    parser = argparse.ArgumentParser(prog="dali-sr", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"dali-sr {__version__}")
+    sub = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
         module.add_parser(sub)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run `dali-sr` with `argv` (default: this process's arguments); the exit code."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,42 +1,46 @@
-"""`dali-sr demo`: a built-in paired dataset -> dali_sr loader -> a tiny SR network's training steps."""
+"""`dali-sr demo`: a built-in paired dataset -> dali_sr loader -> a tiny SR network's training steps.
+
+OpenCV, PyTorch and DALI are imported by the functions that run the command, not with the module, so
+`dali-sr --help` stays fast.
+"""
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import lmdb
 import numpy as np
-import torch
-from torch import nn
 
 from .cli_types import positive_int
 from .device import resolve_device
 from .errors import DaliSRError, DatasetError
-from .loader import build_loader
-from .models import TinySR
 from .progress import progress
 from .storage.backends import short_data_file
 from .synthetic import cache_dir
-from .synthetic.images import COMPLETE_MARKER, make_paired_dataset
 
+if TYPE_CHECKING:
+    import torch
 
-# What a demo folder holds (`make_paired_dataset` and the preview); any other entry means it is not one.
-DEMO_ENTRIES = frozenset({"gt", "lq", "gt.lmdb", "lq.lmdb", COMPLETE_MARKER, "preview.png"})
+# What a demo folder holds (`make_paired_dataset`, with its completion marker, and the preview); any other entry
+# means it is not one.
+DEMO_ENTRIES = frozenset({"gt", "lq", "gt.lmdb", "lq.lmdb", "preview.png"})
 
 
 def check_cache_folder(root: Path) -> None:
     """A `DaliSRError` unless `root` is missing (and can be made), empty, or a demo folder (the dataset is
     written there)."""
+    from .synthetic.images import COMPLETE_MARKER
+
     if root.exists() and not root.is_dir():
         raise DaliSRError(f"--cache {root} is a file; give a folder for the demo dataset")
     above = next((p for p in root.absolute().parents if p.exists()), None)
     if not root.exists() and above is not None and not above.is_dir():
         raise DaliSRError(f"--cache {root}: {above} is a file, so no folder can be made under it; give a folder path")
     try:
-        strangers = sorted(p.name for p in root.iterdir() if p.name not in DEMO_ENTRIES) if root.is_dir() else []
+        strangers = (sorted(p.name for p in root.iterdir() if p.name not in DEMO_ENTRIES | {COMPLETE_MARKER})
+                     if root.is_dir() else [])
     except OSError as e:
         raise DaliSRError(f"--cache {root} cannot be read: {e.strerror}; give a folder you can read and write") \
             from None
@@ -77,6 +81,8 @@ def _short_lmdb(db: Path) -> str:
 def demo_dataset(root: Path, pairs: int) -> dict[str, str]:
     """The demo's dataroots in `root`, made there unless already whole; a `DaliSRError` naming the folder if it
     cannot be written, or if the dataset already there is damaged."""
+    from .synthetic.images import COMPLETE_MARKER, make_paired_dataset
+
     existed = (root / COMPLETE_MARKER).is_file()
     try:
         roots = make_paired_dataset(str(root), n=pairs)
@@ -102,6 +108,9 @@ def demo_config(roots: dict[str, str], device: str, batch: int) -> dict[str, Any
 
 def _preview(path: Path, lq: torch.Tensor, sr: torch.Tensor, gt: torch.Tensor, count: int = 4) -> None:
     """Rows of [LQ (nearest-upsampled) | network output | GT] as one PNG."""
+    import cv2
+    import torch
+
     scale = gt.shape[-1] // lq.shape[-1]
     rows = []
     for i in range(min(count, lq.shape[0])):
@@ -130,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, cfg: dict[str, Any], preview: Path) -> int:
     """The demo's loader over `cfg` feeding `args.steps` training steps; a summary and the preview at the end."""
+    import torch
+    from torch import nn
+
+    from .loader import build_loader
+    from .models import TinySR
+
     with build_loader(cfg) as loader:
         where = f"cuda:{loader.cfg.device_id}" if loader.on_gpu else "cpu"
         print(f"[2/3] {cfg['type']} pipeline on {where}: {len(loader)} batches/epoch of {args.batch}, "

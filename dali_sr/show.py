@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DaliSRError, DatasetError, listing
-from .loader import Loader, build_loader
 from .parallel import default_workers, ordered_map
 from .progress import tracked
+
+if TYPE_CHECKING:
+    from .loader import Loader
 
 SHOWN = 10
 
@@ -53,6 +55,8 @@ def check_samples(loader: Loader, progress: bool = True) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .loader import build_loader  # DALI: imported when the command runs, not for its --help
+
     overrides = {"device": args.device} if args.device is not None else {}
     with build_loader(args.config, phase=args.phase, **overrides) as loader:
         cfg = loader.cfg

@@ -13,6 +13,3 @@ register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
 register_dataset_type("FFHQDataset", FFHQ, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
-
-# The import path of `load_config` that dali_sr.bench still uses (the same function as `dali_sr.load_config`).
-from dali_sr.config import load_config  # noqa: E402,F401

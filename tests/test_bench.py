@@ -1,9 +1,11 @@
-"""`dali-sr bench`: the BasicSR-style baseline's crops, the process-tree CPU count, the report."""
+"""`dali-sr bench`: the BasicSR-style baseline's crops, the process-tree CPU count, the report, RealESRGANDataset
+configs."""
 from __future__ import annotations
 
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -12,15 +14,18 @@ from pathlib import Path
 import cv2
 import lmdb
 import numpy as np
+import nvidia.dali
 import pytest
 import torch
+import yaml
 
-from dali_sr import cli, load_config
+from dali_sr import build_loader, cli, load_config
 from dali_sr.errors import ConfigError
-from dali_sr.bench import proctree, runner
+from dali_sr.bench import contenders, proctree, runner, synthetic_configs
 from dali_sr.bench.baseline import BasicSRPairedDataset
 from dali_sr.datasets.paired.index import build_paired_index
 from dali_sr.synthetic.images import make_paired_dataset, natural_image
+from test_degraded_loader import gt_lmdb, realesrgan_cfg
 
 SCALE = 4
 
@@ -114,28 +119,38 @@ def test_bench_writes_json_and_table(lmdb_config, tmp_path, capsys):
     assert rc == 0
     assert proctree.tree() == [os.getpid()]  # the DataLoader workers were shut down
     report = json.loads(out.read_text())
-    for key in ("date", "command", "hostname", "cpu_count", "device", "versions", "config", "settings", "results",
-                "ratios", "peak_rss_mib", "rss_epochs"):
-        assert key in report
-    assert report["device"] == "cpu"
-    assert set(report["versions"]) >= {"dali", "torch", "cv2"}
+    assert report["device"] == "cpu" and report["cpus_usable"] == len(os.sched_getaffinity(0))
+    assert (report["versions"]["dali"], report["versions"]["torch"], report["versions"]["cv2"]) == (
+        nvidia.dali.__version__, torch.__version__, cv2.__version__)
     assert report["config"]["num_threads"] == 1 and report["config"]["samples"] == 24
-    assert set(report["results"]) == {"dali_sr", "baseline", "decode_only", "decode_dali"}
+    assert report["settings"] == {"workers": 1, "runs": 2, "batches": 2, "warmup": 1, "set": ["num_threads=1"]}
+    assert list(report["results"]) == ["dali_sr", "baseline", "decode_only", "decode_dali"]
     for result in report["results"].values():
-        assert result["pairs_per_s"] > 0 and result["cpu_s_per_1000_pairs"] > 0 and result["cores_busy"] > 0
-        assert len(result["runs"]) == 2 and all(r["pairs"] == 8 for r in result["runs"])
-        latency = result["latency_ms"]
-        assert 0 < latency["p50"] <= latency["p99"]
-        for run in result["runs"]:  # cores busy = CPU seconds / wall seconds of the run
+        runs = result["runs"]
+        assert [r["pairs"] for r in runs] == [8, 8]  # 2 batches of 4 per run
+        for run in runs:  # each run's rate and cores busy are its own counts over its own time
+            assert run["pairs_per_s"] == pytest.approx(run["pairs"] / run["seconds"], rel=1e-3)
             assert run["cores_busy"] == pytest.approx(run["cpu_seconds"] / run["seconds"], rel=0.1, abs=0.02)
-    assert report["results"]["dali_sr"]["gpu_memory_mib"] is None  # no GPU here
-    assert set(report["ratios"]) == {"dali_sr/baseline", "dali_sr/decode_only", "dali_sr/decode_dali"}
-    assert all(v > 0 for v in report["ratios"].values())
+        # the contender's figures are the medians of its runs
+        assert result["pairs_per_s"] == pytest.approx(statistics.median(r["pairs_per_s"] for r in runs), abs=0.01)
+        assert result["cpu_s_per_1000_pairs"] == pytest.approx(
+            statistics.median(1000 * r["cpu_seconds"] / r["pairs"] for r in runs), abs=1e-3)
+        assert result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
+    rates = {name: r["pairs_per_s"] for name, r in report["results"].items()}
+    assert report["ratios"] == pytest.approx({f"dali_sr/{name}": rates["dali_sr"] / rate
+                                              for name, rate in rates.items() if name != "dali_sr"}, rel=1e-2)
+    assert report["results"]["dali_sr"]["gpu_memory_mib"] is None and report["baseline_note"] is None
     rss = report["peak_rss_mib"]
-    assert rss["worker_processes"] == 1 and rss["workers"] > 0 and rss["tree"] > rss["main"] > 0
-    assert len(report["rss_epochs"]["rss_mib"]) == 2 and "gpu_mib" not in report["rss_epochs"]
+    assert rss["worker_processes"] == 1 and rss["tree"] == pytest.approx(rss["main"] + rss["workers"], abs=0.2)
+    epochs = report["rss_epochs"]
+    assert len(epochs["rss_mib"]) == 2 and "gpu_mib" not in epochs
+    assert epochs["growth_mib"] == pytest.approx(epochs["rss_mib"][1] - epochs["rss_mib"][0], abs=0.2)
     table = capsys.readouterr().out
-    assert "pairs/s" in table and "dali_sr/baseline" in table and "p99 ms" in table
+    for name, r in report["results"].items():  # a row per contender: its rate, CPU cost, latency and every run
+        (row,) = [line.split() for line in table.splitlines() if line.startswith(name + " ")]
+        assert row[1:4] == [f"{r['pairs_per_s']:.1f}", f"{r['cpu_s_per_1000_pairs']:.2f}", f"{r['cores_busy']:.2f}"]
+        assert row[-2:] == [f"{run['pairs_per_s']:.1f}" for run in r["runs"]]
+    assert "   ".join(f"{k}: {v:.2f}x" for k, v in report["ratios"].items()) in table
 
 
 def test_skip_baseline(lmdb_config, capsys):
@@ -155,9 +170,9 @@ def test_synthetic_config_is_the_target_setting(lmdb_config, tmp_path, monkeypat
         return {"gt_lmdb": str(data / "gt.lmdb"), "lq_lmdb": str(data / "lq.lmdb")}
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
-    monkeypatch.setattr(runner, "make_paired_dataset", fake_dataset)
+    monkeypatch.setattr(synthetic_configs, "make_paired_dataset", fake_dataset)
     args = cli.build_parser().parse_args(["bench", "synthetic", "--synthetic", "32"])
-    cfg = runner._config(args)
+    cfg = runner.resolve_config(args)
     assert made == {"root": str(tmp_path / "bench-32"), "n": 32}
     assert (cfg.io_backend, cfg.scale, cfg.gt_size, cfg.batch_size) == ("lmdb", 4, 128, 16)
     assert cfg.use_hflip and cfg.use_rot and cfg.is_train
@@ -168,10 +183,10 @@ def test_codec_packs_the_synthetic_pairs_once(tmp_path, monkeypatch):
     from dali_sr.storage.codecs import decode
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
-    monkeypatch.setattr(runner, "make_paired_dataset",
+    monkeypatch.setattr(synthetic_configs, "make_paired_dataset",
                         lambda root, n, size: make_paired_dataset(root, n=n, size=64, scale=4))
     args = cli.build_parser().parse_args(["bench", "synthetic", "--synthetic", "3", "--codec", "raw"])
-    cfg = runner._config(args)
+    cfg = runner.resolve_config(args)
     root = tmp_path / "bench-3"
     assert (cfg.dataroot_gt, cfg.dataroot_lq, cfg.name) == (str(root / "gt_raw.lmdb"), str(root / "lq_raw.lmdb"),
                                                             "synthetic-3-raw")
@@ -180,14 +195,14 @@ def test_codec_packs_the_synthetic_pairs_once(tmp_path, monkeypatch):
             png = cv2.imread(str(root / "gt" / f"{key.decode()}.png"), cv2.IMREAD_UNCHANGED)
             assert np.array_equal(decode(np.frombuffer(value, np.uint8)), png)
     stamp = (root / "gt_raw.lmdb" / "data.mdb").stat().st_mtime_ns
-    runner._config(args)
+    runner.resolve_config(args)
     assert (root / "gt_raw.lmdb" / "data.mdb").stat().st_mtime_ns == stamp
 
 
 def test_codec_needs_a_synthetic_config(lmdb_config):
     args = cli.build_parser().parse_args(["bench", str(lmdb_config), "--codec", "raw"])
     with pytest.raises(ConfigError, match="--codec applies only to CONFIG 'synthetic' or 'synthetic-clips'"):
-        runner._config(args)
+        runner.resolve_config(args)
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -224,14 +239,14 @@ def test_decode_dali_contender_counts_samples(lmdb_config):
     from dali_sr.bench.decode_dali import _flat_batches
 
     cfg = load_config(str(lmdb_config), device="cpu", num_threads=1)
-    with runner.build_loader(cfg) as loader:
-        work = runner.workload(cfg, loader)
+    with build_loader(cfg) as loader:
+        work = contenders.workload(cfg, loader)
         flat = _flat_batches(work.values, len(work.index), 4, seed=0)
         seen = [next(flat) for _ in range(6)]  # one epoch of 24 pairs
         assert all(len(batch) == 8 for batch in seen)
         gts = {bytes(b[k]) for b in seen for k in range(0, 8, 2)}
         assert len(gts) == 24  # every pair's GT exactly once per epoch
-        stream = runner.decode_contenders(cfg, work, workers=1, on_gpu=False)[1].stream
+        stream = contenders.decode_contenders(cfg, work, workers=1, on_gpu=False)[1].stream
         assert next(stream) == 4
         stream.close()
 
@@ -251,3 +266,20 @@ def test_a_gt_only_config_refuses_the_baseline(lmdb_config, capsys):
     assert cli.main(["bench", str(lmdb_config), "--runs", "1", "--batches", "1", "--set", "dataroot_lq=null"]) == 2
     assert "the BasicSR-style baseline reads stored LQ images, and this config makes its LQ from GT; pass " \
            "--skip-baseline" in capsys.readouterr().err
+
+
+def test_a_realesrgan_config_is_measured_against_decode_only_and_says_where_basicsrs_is(tmp_path, capsys):
+    root = gt_lmdb(tmp_path, [(64, 64), (72, 60), (80, 90), (64, 70)])
+    config = tmp_path / "resr.yml"
+    config.write_text(yaml.safe_dump(realesrgan_cfg(root, num_threads=1, batch_size_per_gpu=2)))
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", str(config), "--runs", "1", "--batches", "2", "--warmup", "1", "--workers", "1",
+                     "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["results"]) == ["dali_sr", "decode_only", "decode_dali"]
+    assert [r["runs"][0]["pairs"] for r in report["results"].values()] == [4, 4, 4]
+    assert "BasicSR's dataset + feed_data is measured by `python -m benchmarks.realesrgan CONFIG`" in \
+        report["baseline_note"]
+    assert report["baseline_note"] in capsys.readouterr().out
+    with build_loader(str(config)) as loader:  # decode-only reads the GT alone: the LQ is made in the graph
+        assert [name for _, name in contenders.workload(loader.cfg, loader).values(0)] == ["img000"]

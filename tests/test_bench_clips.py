@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -16,7 +17,7 @@ import yaml
 
 from conftest import nearest_upsample
 from dali_sr import build_loader, cli, load_config
-from dali_sr.bench import proctree, runner
+from dali_sr.bench import contenders, proctree, runner, synthetic_configs
 from dali_sr.bench.clip_baseline import BasicSRClipDataset, basicsr_window, clip_baseline_batches
 from dali_sr.datasets.clips.index import ClipIndex
 from dali_sr.config import Config
@@ -259,24 +260,25 @@ def test_decode_only_decodes_the_frames_of_a_sample(nn_clips, loader_of, monkeyp
         decoded.append((name, img.shape))
         return img
 
-    monkeypatch.setattr(runner, "imdecode", recording_imdecode)
+    monkeypatch.setattr(contenders, "imdecode", recording_imdecode)
     gt_shape, lq_shape = (LQ_HW[0] * SCALE, LQ_HW[1] * SCALE, 3), (*LQ_HW, 3)
-    work = runner.workload(cfg, loader)
-    assert work.unit == "clips" and work.index is index and work.baseline is clip_baseline_batches
+    work = contenders.workload(cfg, loader)
+    assert work.unit == "clips" and work.index is index
+    assert runner.BENCH.baselines["REDSDataset"].batches is clip_baseline_batches
     intervals = set()
     for i in range(len(index)):
         random.seed(i)
         c, centre, frames = basicsr_window(index, i, num_frame=3, interval_list=[1, 2, 3], random_reverse=True)
         random.seed(i)
         decoded.clear()
-        runner.cv2_decode(work, i)
+        contenders.cv2_decode(work, i)
         clip = index.clips[c]
         assert decoded == [(f"{clip}/{f:08d}", lq_shape) for f in frames] + [(f"{clip}/{centre:08d}", gt_shape)]
         assert frames[1] == centre and len(set(np.diff(frames))) == 1
         intervals.add(frames[1] - frames[0])
     assert intervals == {-3, -2, -1, 1, 2, 3}  # the draw reads the config's interval_list and random_reverse
     decoded.clear()
-    stream = runner._decode_samples(work, threads=2, batch_size=4, seed=0)
+    stream = contenders.decode_samples(work, threads=2, batch_size=4, seed=0)
     assert next(stream) == 4 and len(decoded) >= 4 * 4  # a batch of samples of 3 LQ frames + 1 GT frame
     stream.close()
 
@@ -290,8 +292,8 @@ def test_synthetic_clips_config_is_the_reds_setting(tmp_path, monkeypatch):
         return {"gt_lmdb": "GT", "lq_lmdb": "LQ", "meta_info_file": "META"}
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
-    monkeypatch.setattr(runner, "make_clip_dataset", fake_dataset)
-    section = runner._synthetic_clips(3, "png")
+    monkeypatch.setattr(synthetic_configs, "make_clip_dataset", fake_dataset)
+    section = synthetic_configs.synthetic_clips(3, "png")
     assert made == {"root": str(tmp_path / "bench-clips-3"), "clips": 3, "frames": 20}
     assert section == {"type": "REDSDataset", "name": "synthetic-clips-3-png", "io_backend": {"type": "lmdb"},
                        "dataroot_gt": "GT", "dataroot_lq": "LQ", "meta_info_file": "META", "scale": 4,
@@ -310,9 +312,13 @@ def test_clip_report_counts_clips(nn_clips, tmp_path, monkeypatch, capsys):
     assert report["unit"] == "clips" and report["config"]["samples"] == 2 * FRAMES
     assert report["config"]["num_frame"] == 3 and report["config"]["interval_list"] == [1, 2]
     assert set(report["results"]) == {"dali_sr", "baseline", "decode_only", "decode_dali"}
-    for result in report["results"].values():
-        assert result["clips_per_s"] > 0 and result["cpu_s_per_1000_clips"] > 0
-        assert [r["clips"] for r in result["runs"]] == [8, 8]
+    for result in report["results"].values():  # 2 runs of 2 batches of 4 clips; the medians of the runs
+        runs = result["runs"]
+        assert [r["clips"] for r in runs] == [8, 8]
+        assert result["clips_per_s"] == pytest.approx(statistics.median(r["clips"] / r["seconds"] for r in runs),
+                                                      rel=1e-3)
+        assert result["cpu_s_per_1000_clips"] == pytest.approx(
+            statistics.median(1000 * r["cpu_seconds"] / r["clips"] for r in runs), abs=1e-3)
     table = capsys.readouterr().out
     assert "clips/s" in table and "CPU s/1000 clips" in table and "16 clips of 3 LQ frames" in table
     assert proctree.tree() == [os.getpid()]
@@ -323,7 +329,7 @@ def test_bench_synthetic_clips_end_to_end(tmp_path, monkeypatch, capsys):
         return make_clip_dataset(root, clips=clips, frames=FRAMES, gt_hw=(64, 64), scale=SCALE)
 
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path))
-    monkeypatch.setattr(runner, "make_clip_dataset", tiny_clips)
+    monkeypatch.setattr(synthetic_configs, "make_clip_dataset", tiny_clips)
     out = tmp_path / "bench.json"
     assert cli.main(["bench", "synthetic-clips", "--synthetic", "3", "--runs", "1", "--batches", "2",
                      "--warmup", "1", "--workers", "1", "--set", "gt_size=32", "--set", "batch_size_per_gpu=4",
@@ -333,6 +339,7 @@ def test_bench_synthetic_clips_end_to_end(tmp_path, monkeypatch, capsys):
     assert report["config"]["samples"] == 3 * FRAMES and report["config"]["num_frame"] == 5
     assert set(report["results"]) == {"dali_sr", "baseline", "decode_only", "decode_dali"}
     for result in report["results"].values():
-        assert result["clips_per_s"] > 0 and [r["clips"] for r in result["runs"]] == [8]
+        (run,) = result["runs"]
+        assert run["clips"] == 8 and result["clips_per_s"] == pytest.approx(8 / run["seconds"], rel=1e-3)
     assert "clips/s" in capsys.readouterr().out
     assert proctree.tree() == [os.getpid()]

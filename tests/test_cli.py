@@ -1,10 +1,21 @@
-"""The dali-sr command: demo (the README's main job), show, errors."""
+"""The dali-sr command: its commands and help, demo (the README's main job), show, errors."""
 import subprocess
 import sys
 
 import cv2
+import pytest
 
+import dali_sr
 from dali_sr.cli import main
+
+# What `dali-sr --help` lists, in its order: preparing a dataset, checking it, measuring.
+COMMANDS = ["pack", "extract-subimages", "downscale", "extract-tfrecords", "meta-info", "regroup-reds", "verify",
+            "inspect", "warm", "show", "bench", "demo"]
+HEAVY = {"torch", "nvidia.dali", "cv2"}  # what a command imports only when it runs
+
+
+def _dali_sr(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dali_sr", *argv], capture_output=True, text=True)
 
 
 def test_demo_trains_on_the_builtin_dataset(tmp_path, capsys):
@@ -40,7 +51,19 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "did you mean 'gt_size'" in proc.stderr
 
 
-def test_every_command_has_help():
-    for cmd in ([], ["demo"], ["bench"], ["show"]):
-        proc = subprocess.run([sys.executable, "-m", "dali_sr", *cmd, "--help"], capture_output=True, text=True)
-        assert proc.returncode == 0 and "usage: dali-sr" in proc.stdout
+def test_help_lists_the_user_commands_in_order_and_version_answers():
+    proc = _dali_sr("--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: dali-sr [-h] [--version] COMMAND ...")
+    listing = proc.stdout.split("\ncommands:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in listing if line.startswith("    ") and not line.startswith("     ")] == COMMANDS
+    version = _dali_sr("--version")
+    assert version.returncode == 0 and version.stdout == f"dali-sr {dali_sr.__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS], ids=["dali-sr"] + COMMANDS)
+def test_help_imports_neither_torch_nor_dali_nor_opencv(command):
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "dali_sr", *command, "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith(f"usage: {' '.join(['dali-sr', *command])} ")
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "dali_sr.cli" in imported and imported & HEAVY == set()

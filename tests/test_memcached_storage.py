@@ -19,7 +19,6 @@ pytest.importorskip("pylibmc", reason="pip install pylibmc (a memcached client o
 Client = pytest.importorskip("pymemcache.client.base", reason="pip install pymemcache (a memcached client of "
                                                                "io_backend memcached)").Client
 
-from dali_sr.bench.memcached_clients import measure  # noqa: E402
 from dali_sr.errors import ConfigError, DatasetError  # noqa: E402
 from dali_sr.storage.memcached import (  # noqa: E402
     CLIENTS, HASHED_KEY_PREFIX, MAX_KEY_BYTES, MemcachedStorage, MemcachedWarning, cache_key, read_server_list)
@@ -306,12 +305,3 @@ def test_constructor_errors(tmp_path):
         MemcachedStorage(str(tmp_path / "gt"), [])
     with pytest.raises(DatasetError, match="does not exist; fix dataroot_gt"):
         MemcachedStorage(str(tmp_path / "nope"), [("127.0.0.1", 11211)])
-
-
-def test_client_measurement(server):
-    host, port, _ = server
-    report = measure([(host, port)], value_bytes=50_000, values=4, repeats=3, threads=(1, 2))
-    assert {(r["client"], r["threads"]) for r in report["results"]} == {(c, n) for c in CLIENTS for n in (1, 2)}
-    assert all(len(r["pass_ms"]) == 3 and r["median_us_per_get"] > 0 for r in report["results"])
-    assert set(report["fastest"]) == {"1", "2"}
-    assert stats(host, port)["curr_items"] == 0

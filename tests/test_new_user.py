@@ -342,13 +342,6 @@ def test_extract_subimages_warns_about_16_bit_inputs(tmp_path):
     assert "the loader reads 8-bit images only" in proc.stderr
 
 
-def test_roi_probe_creates_its_output_folder(tmp_path):
-    out = tmp_path / "new" / "results"
-    assert main(["roi-probe", "--device", "cpu", "--codecs", "png", "--iterations", "1", "--out", str(out),
-                 "--name", "p"]) == 0
-    assert (out / "p.json").is_file() and (out / "p.md").is_file()
-
-
 def test_progress_off_a_terminal_is_plain_lines(tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -17,11 +17,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import Config
+from .. import Config
 from ..errors import DaliSRError, DatasetError
-from ..datasets.paired.index import PairedIndex
-from ..storage.backends import Storage
 
+PAIRED_TYPE = "PairedImageDataset"
 PREFETCH_FACTOR = 2  # DataLoader's default: batches each worker keeps ready
 
 
@@ -33,8 +32,9 @@ def imdecode(buf: np.ndarray, name: str) -> np.ndarray:
     return img
 
 
-def read_float(store: Storage, key: str) -> np.ndarray:
-    """BasicSR's `imfrombytes(store.get(key), float32=True)`: HWC BGR float32 in [0, 1]."""
+def read_float(store: Any, key: str) -> np.ndarray:
+    """BasicSR's `imfrombytes(store.get(key), float32=True)` of a loader index's storage: HWC BGR float32 in
+    [0, 1]."""
     return imdecode(store.get(key), store.label(key)).astype(np.float32) / 255.0
 
 
@@ -89,9 +89,9 @@ def img2tensor(img: np.ndarray) -> torch.Tensor:
 
 
 class BasicSRPairedDataset(Dataset):
-    """BasicSR's `PairedImageDataset.__getitem__` over a `PairedIndex` (enlarged as `EnlargedSampler`)."""
+    """BasicSR's `PairedImageDataset.__getitem__` over a loader's paired index (enlarged as `EnlargedSampler`)."""
 
-    def __init__(self, cfg: Config, index: PairedIndex):
+    def __init__(self, cfg: Config, index: Any):
         self.cfg, self.index = cfg, index
         self.mean = torch.tensor(cfg.mean).view(-1, 1, 1) if cfg.mean is not None else None
         self.std = torch.tensor(cfg.std).view(-1, 1, 1) if cfg.std is not None else None
@@ -164,6 +164,6 @@ def dataloader_batches(dataset: Dataset, cfg: Config, workers: int, on_gpu: bool
         raise type(e)(_one_line(e)) from None
 
 
-def baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool) -> Iterator[dict]:
+def baseline_batches(cfg: Config, index: Any, workers: int, on_gpu: bool) -> Iterator[dict]:
     """Endless BasicSR-style `PairedImageDataset` batches (see `dataloader_batches`)."""
     return dataloader_batches(BasicSRPairedDataset(cfg, index), cfg, workers, on_gpu)

@@ -17,8 +17,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import Dataset
 
-from ..datasets.clips.index import ClipIndex
-from ..config import Config
+from .. import Config
 from ..errors import DatasetError
 from .baseline import augment, dataloader_batches, img2tensor, paired_random_crop, read_float
 
@@ -27,12 +26,12 @@ CLIP_TYPE = "REDSDataset"
 
 def window_options(cfg: Config) -> dict[str, Any]:
     """`num_frame`, `interval_list`, `random_reverse` of a REDSDataset config (validated by `load_config`)."""
-    x = cfg.extra
-    return {"num_frame": int(x["num_frame"]), "interval_list": list(x.get("interval_list") or [1]),
-            "random_reverse": bool(x.get("random_reverse"))}
+    x = cfg.options
+    return {"num_frame": int(x.num_frame), "interval_list": list(x.interval_list or [1]),
+            "random_reverse": bool(x.random_reverse)}
 
 
-def basicsr_window(index: ClipIndex, i: int, num_frame: int, interval_list: Sequence[int],
+def basicsr_window(index: Any, i: int, num_frame: int, interval_list: Sequence[int],
                    random_reverse: bool) -> tuple[int, int, list[int]]:
     """BasicSR's temporal draw for sample `i` with module `random`: (clip number, centre, the T frames).
 
@@ -54,9 +53,9 @@ def basicsr_window(index: ClipIndex, i: int, num_frame: int, interval_list: Sequ
 
 
 class BasicSRClipDataset(Dataset):
-    """BasicSR's `REDSDataset.__getitem__` over the loader's `ClipIndex` (enlarged as `EnlargedSampler`)."""
+    """BasicSR's `REDSDataset.__getitem__` over the loader's clip index (enlarged as `EnlargedSampler`)."""
 
-    def __init__(self, cfg: Config, index: ClipIndex):
+    def __init__(self, cfg: Config, index: Any):
         self.cfg, self.index, self.options = cfg, index, window_options(cfg)
 
     def __len__(self) -> int:
@@ -75,6 +74,6 @@ class BasicSRClipDataset(Dataset):
                 "key": ix.key(clip, int(ix.sample_frame[i]))}
 
 
-def clip_baseline_batches(cfg: Config, index: ClipIndex, workers: int, on_gpu: bool) -> Iterator[dict]:
+def clip_baseline_batches(cfg: Config, index: Any, workers: int, on_gpu: bool) -> Iterator[dict]:
     """Endless BasicSR-style `REDSDataset` batches: `lq` (B, T, C, h, w), `gt` (B, C, H, W), `key` (list of str)."""
     return dataloader_batches(BasicSRClipDataset(cfg, index), cfg, workers, on_gpu)

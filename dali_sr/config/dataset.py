@@ -1,8 +1,8 @@
 """`Config`: one dataset's settings, validated and typed, as the loader and the datasets read them."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from ..degrade.chain import Chain
 from ..storage.io_options import IoOptions
@@ -54,11 +54,3 @@ class Config:
     @property
     def out_channels(self) -> int:
         return 1 if self.color == "y" else 3
-
-    @property
-    def extra(self) -> Mapping[str, Any]:
-        """The type's options as a mapping, with the GT sharpening flags when one is set: the untyped form that
-        code outside the package read before `options`, `sharpen_gt` and `gt_usm` existed."""
-        own = asdict(self.options) if is_dataclass(self.options) else {}
-        flags = {"sharpen_gt": self.sharpen_gt, "gt_usm": self.gt_usm} if self.sharpen_gt or self.gt_usm else {}
-        return {**own, **flags}

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Optional, Union
 
 import yaml
 
-from ...errors import ConfigError
+from dali_sr.errors import ConfigError
+
 from .kernels import KERNEL_TYPES
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The `RealESRGANDataset` baseline of `dali-sr bench`: BasicSR's work with the same CPU budget.
+"""The `RealESRGANDataset` baseline of `python -m benchmarks.realesrgan`: BasicSR's work with the same CPU budget.
 
 BasicSR's dataset (decode, flips, crop-or-pad to 400, three kernels per sample) runs in DataLoader
 workers, and the model's `feed_data` degradation in PyTorch on the loader's device (the GPU when the
@@ -13,22 +13,21 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ..config import Config
-from ..datasets.paired.index import PairedIndex
-from ..degrade.chain import Usm
-from ..loader import Loader
-from .baseline import dataloader_batches
+from dali_sr import Config, Loader
+from dali_sr.bench.baseline import dataloader_batches
+from dali_sr.degrade.chain import Usm
+
 from .basicsr_realesrgan import BasicSRDegradation, BasicSRRealESRGANDataset, RealESRGANOptions, worker_init_fn
 
 
 def options_of(cfg: Config) -> RealESRGANOptions:
     """The baseline's options for a `RealESRGANDataset` config: its own keys, then the common ones."""
     names = {f.name for f in fields(RealESRGANOptions)}
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.extra.items() if k in names and v is not None}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(cfg.options).items() if k in names and v is not None}
     given.update(dataroot_gt=cfg.dataroot_gt, meta_info=cfg.meta_info_file, io_backend=cfg.io_backend,
                  scale=cfg.scale, gt_size=cfg.gt_size, crop_pad_size=cfg.crop_pad_size or cfg.gt_size,
                  use_hflip=cfg.use_hflip, use_rot=cfg.use_rot, batch_size_per_gpu=cfg.batch_size,
-                 gt_usm=bool(cfg.extra.get("sharpen_gt")))
+                 gt_usm=cfg.sharpen_gt)
     return RealESRGANOptions(**given)
 
 
@@ -37,7 +36,7 @@ def model_of(cfg: Config) -> str:
     return "RealESRGANModel" if isinstance(cfg.degradation.steps[0], Usm) else "RealESRNetModel"
 
 
-def realesrgan_baseline_batches(cfg: Config, index: PairedIndex, workers: int, on_gpu: bool) -> Iterator[dict]:
+def realesrgan_baseline_batches(cfg: Config, index: Any, workers: int, on_gpu: bool) -> Iterator[dict]:
     """Endless (lq, gt[, gt_usm]) batches: BasicSR's dataset in `workers` DataLoader workers, then `feed_data`."""
     opts = options_of(cfg)
     device = torch.device("cuda", cfg.device_id) if on_gpu else torch.device("cpu")

@@ -1,4 +1,4 @@
-"""`dali-sr degrade-fidelity PATH`: how far the degradation steps DALI cannot reproduce exactly are from BasicSR's.
+"""`python -m benchmarks.fidelity PATH`: how far the degradation steps DALI cannot reproduce exactly are from BasicSR's.
 
 On the photographs at PATH (a folder or an LMDB; a square window of each, `--crop`), each step runs in the
 DALI graph (CPU) and in PyTorch as BasicSR runs it, on the same input and with the same parameters, and
@@ -22,22 +22,27 @@ Resizes also include `nearest` (the same formula in both: torch's floor(i / fact
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
-from pathlib import Path
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
+from nvidia.dali import fn, pipeline_def
 
-from ..cli_types import positive_int
-from ..degrade.chain import RESIZE_MODES
-from ..errors import DaliSRError
-from ..prep.stored_images import StoredImages
+from dali_sr.bench.report import environment, write_json
+from dali_sr.cli_types import positive_int
+from dali_sr.degrade.chain import RESIZE_MODES, Usm
+from dali_sr.errors import DaliSRError
+from dali_sr.pipelines import degrade
+from dali_sr.prep.stored_images import StoredImages
+
 from . import basicsr_realesrgan as basicsr
-from .runner import environment
+from .command import run_command
+
+PROG = "python -m benchmarks.fidelity"
 
 FACTORS = (0.25, 0.37, 0.5, 0.8, 1.25)
 QUALITIES = (30, 60, 90)
@@ -67,8 +72,6 @@ def photographs(path: str, crop: int) -> tuple[list[str], list[np.ndarray]]:
 
 def _dali(build: Callable, *inputs: list) -> list[np.ndarray]:
     """Per-sample outputs of `build(*nodes)` on DALI's CPU backend, for per-sample `inputs`."""
-    from nvidia.dali import fn, pipeline_def
-
     @pipeline_def(batch_size=len(inputs[0]), num_threads=2, device_id=None, enable_conditionals=True, seed=0)
     def pipe():
         nodes = fn.external_source(lambda: [list(x) for x in inputs], num_outputs=len(inputs), batch=True,
@@ -86,8 +89,6 @@ def _nchw(img: np.ndarray) -> torch.Tensor:
 
 def resize_fidelity(images: list[np.ndarray], mode: str, factor: float) -> list[float]:
     """PSNR per image of dali_sr's resize `mode` by `factor` against torch's `F.interpolate(scale_factor=...)`."""
-    from ..pipelines import degrade
-
     side = images[0].shape[0]
     out = math.floor(side * factor)
     roi = float(side) if mode == "area" else out / factor  # as `degrade.draws.resize_draw` sets them
@@ -100,8 +101,6 @@ def resize_fidelity(images: list[np.ndarray], mode: str, factor: float) -> list[
 
 def jpeg_fidelity(images: list[np.ndarray], quality: int) -> tuple[list[float], list[float]]:
     """(PSNR of dali_sr's JPEG against BasicSR's DiffJPEG, PSNR of DiffJPEG against its input) per image."""
-    from ..pipelines import degrade
-
     n = len(images)
     got = _dali(degrade.jpeg, images, [np.array(quality, np.int32)] * n)
     refs = [basicsr.jpeg(_nchw(x), torch.tensor([float(quality)]))[0].numpy().transpose(1, 2, 0) for x in images]
@@ -121,9 +120,6 @@ def usm_float64(img: np.ndarray, radius: int = 51, weight: float = 0.5, threshol
 def usm_fidelity(images: list[np.ndarray]) -> dict[str, dict[str, float]]:
     """Largest difference and share of values more than 1e-5 apart: dali_sr's USM and BasicSR's `USMSharp`
     against the float64 formula, and against each other (over all images)."""
-    from ..degrade.chain import Usm
-    from ..pipelines import degrade
-
     ours = _dali(lambda x: degrade.usm(x, Usm("u", 1.0), False), images)
     sharpen = basicsr.USMSharp(51)
     theirs = [sharpen(_nchw(x))[0].numpy().transpose(1, 2, 0) for x in images]
@@ -169,7 +165,7 @@ def fidelity(path: str, crop: int) -> dict[str, Any]:
 
 
 def _table(report: dict[str, Any]) -> str:
-    lines = [f"degrade-fidelity: {len(report['images'])} images, {report['crop']}x{report['crop']} windows; PSNR (dB) "
+    lines = [f"{PROG}: {len(report['images'])} images, {report['crop']}x{report['crop']} windows; PSNR (dB) "
              f"of dali_sr's step against BasicSR's, median (min)", "",
              "resize factor    " + "  ".join(f"{f:>13}" for f in FACTORS)]
     for mode, rows in report["resize"].items():
@@ -186,22 +182,29 @@ def _table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `degrade-fidelity` subcommand."""
-    p = subparsers.add_parser(
-        "degrade-fidelity", help="PSNR of the degradation steps DALI runs differently from BasicSR, on your photos",
-        description=__doc__.split("\n\n")[1].replace("\n", " "))
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.split("\n\n")[1].replace("\n", " "))
     p.add_argument("path", metavar="PATH", help="a folder of photographs or an LMDB")
     p.add_argument("--crop", type=positive_int, default=240, help="side of the centred window of each image "
                                                                   "(default 240; smaller images are skipped)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
-    p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    report = {**environment(), **fidelity(args.path, args.crop)}
+    """Measure, print the table, write the JSON; the exit code."""
+    report = {**environment(launcher=PROG), **fidelity(args.path, args.crop)}
     print(_table(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.json, report)
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

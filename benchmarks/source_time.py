@@ -1,4 +1,4 @@
-"""`dali-sr bench-source`: the external source's own cost per batch, on the thread that runs it.
+"""`python -m benchmarks.source_time`: the external source's own cost per batch, on the thread that runs it.
 
 The source is the Python part of a loader: it reads the stored values of a batch (LMDB or files),
 parses their headers, draws the crop windows and, for raw storage, cuts the windows out of the
@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional, Sequence
 
-from ..cli_types import choice_list, positive_int, positive_int_list
-from ..storage.formats import CODECS
+from dali_sr import build_loader
+from dali_sr.bench.report import environment, write_json
+from dali_sr.bench.synthetic_configs import synthetic_pairs
+from dali_sr.cli_types import choice_list, positive_int, positive_int_list
+from dali_sr.storage.formats import CODECS
+
+from .command import run_command
+
+PROG = "python -m benchmarks.source_time"
 
 
 def _batch_reader(loader: Any) -> Callable[[int], Any]:
@@ -25,8 +33,6 @@ def _batch_reader(loader: Any) -> Callable[[int], Any]:
 
 def time_source(cfg_dict: dict, batches: int) -> dict[str, Any]:
     """Median wall / CPU seconds per batch of the source of `cfg_dict` over its first `batches` batches."""
-    from ..loader import build_loader
-
     with build_loader(cfg_dict) as loader:
         read = _batch_reader(loader)
         count = min(batches, len(loader))
@@ -45,33 +51,28 @@ def time_source(cfg_dict: dict, batches: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .runner import _synthetic, environment, write_json
-
+    """Time the source per codec and batch size; print the table (and write the JSON)."""
     results = []
     for codec in args.codecs:
         for size in args.batch_sizes:
-            cfg = dict(_synthetic(args.synthetic, codec), batch_size_per_gpu=size, device="cpu",
+            cfg = dict(synthetic_pairs(args.synthetic, codec), batch_size_per_gpu=size, device="cpu",
                        dataset_enlarge_ratio=8)  # enough batches of 64 in epoch 0
             results.append({"codec": codec, **time_source(cfg, args.batches)})
-    print(f"dali-sr bench-source: {args.synthetic} synthetic pairs (480x480 GT, x4, gt_size 128, hflip+rot), "
+    print(f"{PROG}: {args.synthetic} synthetic pairs (480x480 GT, x4, gt_size 128, hflip+rot), "
           f"LMDB; median over {args.batches - 1} batches of epoch 0 (enlarge ratio 8)")
     print(f"{'codec':<6} {'batch':>5} {'wall ms/batch':>14} {'CPU ms/batch':>13} {'us/sample':>10} "
           f"{'samples/s/core':>15}")
     for r in results:
         print(f"{r['codec']:<6} {r['batch_size']:>5} {r['wall_ms_per_batch']:>14.2f} {r['cpu_ms_per_batch']:>13.2f} "
               f"{r['us_per_sample']:>10.1f} {r['samples_per_s_per_core']:>15.0f}")
-    if args.json:
-        from ..pipelines.registry import load_config
-
-        cfg = load_config(_synthetic(args.synthetic, args.codecs[0]), device="cpu")
-        write_json(args.json, {**environment(), "results": results})
+    write_json(args.json, {**environment(launcher=PROG), "results": results})
     return 0
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `bench-source` subcommand to the `dali-sr` subparsers."""
-    p = subparsers.add_parser(
-        "bench-source", help="time the loader's external source alone (per batch, on its thread)",
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
         description="Time the Python external source of the synthetic paired dataset (the part of a loader that "
                     "reads values and headers and draws windows, without the DALI graph) for each storage codec "
                     "and batch size: median wall and CPU ms per batch, and samples/s of source work per core.")
@@ -82,5 +83,13 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                                                                      "first is not timed)")
     p.add_argument("--synthetic", type=positive_int, default=512, help="synthetic pairs (default 512)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON")
-    p.set_defaults(func=run)
     return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

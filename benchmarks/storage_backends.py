@@ -1,4 +1,4 @@
-"""`dali-sr bench-storage`: the same PNG pairs read by dali_sr from each io_backend, in one run.
+"""`python -m benchmarks.storage_backends`: the same PNG pairs read by dali_sr from each io_backend, in one run.
 
 The cached synthetic pairs of `dali-sr bench synthetic` are read from their LMDBs (the reference), from
 TFRecord and WebDataset shards holding the very same value bytes, from their folders behind a memcached
@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from ..cli_types import non_negative_int, positive_int
-from ..errors import ConfigError
-from . import DEFAULT_SYNTHETIC
+from dali_sr import build_loader
+from dali_sr.bench import DEFAULT_SYNTHETIC
+from dali_sr.bench.contenders import Contender, dali_contender
+from dali_sr.bench.measure import measure, rss_epochs, summarize
+from dali_sr.bench.report import check_json_path, environment, write_json
+from dali_sr.bench.synthetic_configs import synthetic_pairs
+from dali_sr.cli_types import non_negative_int, positive_int
+from dali_sr.errors import ConfigError, MissingFileError
+from dali_sr.prep.pack_shards import write_shards
+from dali_sr.prep.pack_sources import PackItem
+from dali_sr.prep.partial_lmdb import stored_shape
+from dali_sr.storage.memcached import MemcachedStorage, read_server_list
+from dali_sr.storage.meta_files import read_meta_info_txt
+from dali_sr.storage.s3 import S3Objects
+
+from .command import run_command
+
+PROG = "python -m benchmarks.storage_backends"
 
 BACKENDS = ("lmdb", "tfrecord", "webdataset", "memcached", "s3")
 SHARDS = 4
@@ -25,11 +41,6 @@ SHARDS = 4
 
 def _shards_of(folder: str, dst: Path, fmt: str) -> str:
     """The PNG files of `folder` as shards at `dst`, value bytes unchanged (built once)."""
-    from ..prep.pack_shards import write_shards
-    from ..prep.pack_sources import PackItem
-    from ..prep.partial_lmdb import stored_shape
-    from ..storage.meta_files import read_meta_info_txt
-
     if (dst / "meta_info.txt").is_file():
         return str(dst)
     names = sorted(os.listdir(folder))
@@ -48,9 +59,6 @@ def _shards_of(folder: str, dst: Path, fmt: str) -> str:
 def _upload(folder: str, url: str) -> str:
     """Upload a shard folder under `url`, unless the same folder is there already (its meta_info.txt is
     written last, so a half-done upload is redone)."""
-    from ..errors import MissingFileError
-    from ..storage.s3 import S3Objects
-
     target = f"{url.rstrip('/')}/{Path(folder).name}"
     objects = S3Objects(target)
     try:
@@ -66,9 +74,7 @@ def _upload(folder: str, url: str) -> str:
 def backend_configs(n: int, backends: list[str], memcached_servers: Optional[str],
                     s3_url: Optional[str]) -> dict[str, dict[str, Any]]:
     """One config per backend over the same `n` cached synthetic pairs."""
-    from .runner import SYNTHETIC
-
-    base = SYNTHETIC["synthetic"][0](n, "png")
+    base = synthetic_pairs(n, "png")
     root = Path(base["dataroot_gt"]).parent
     folders = {side: str(root / side) for side in ("gt", "lq")}
     configs: dict[str, dict[str, Any]] = {}
@@ -98,10 +104,6 @@ def _value_bytes_per_pair(loader) -> float:
 
 def bench_storage(args: argparse.Namespace) -> dict[str, Any]:
     """Measure every backend of `args.backends` (see the module doc); the report as a dict."""
-    from ..loader import build_loader
-    from ..storage.memcached import MemcachedStorage, read_server_list
-    from .runner import Contender, _dali_samples, _rss_epochs, environment, measure, summarize
-
     backends = args.backends
     if "memcached" in backends and not args.memcached_servers:
         raise ConfigError("--backends memcached needs --memcached-servers FILE (host:port lines)")
@@ -119,8 +121,7 @@ def bench_storage(args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
         threads = {"num_threads": args.threads} if args.threads else {}
         loaders = {b: stack.enter_context(build_loader(cfg, **threads)) for b, cfg in configs.items()}
-        contenders = [Contender(b, _dali_samples(loader), loader.cfg.prefetch_queue_depth)
-                      for b, loader in loaders.items()]
+        contenders: list[Contender] = [dali_contender(loader, b) for b, loader in loaders.items()]
         try:
             measure(contenders, args.runs, args.batches, args.warmup, None, "pairs")
         finally:
@@ -131,10 +132,10 @@ def bench_storage(args: argparse.Namespace) -> dict[str, Any]:
             per_pair = _value_bytes_per_pair(loader)
             results[b]["value_bytes_per_pair"] = round(per_pair)
             results[b]["value_mib_per_s"] = round(results[b]["pairs_per_s"] * per_pair / 2**20, 2)
-            results[b]["rss_epochs"] = _rss_epochs(loader, args.rss_epochs, None, None)
+            results[b]["rss_epochs"] = rss_epochs(loader, args.rss_epochs, None, None)
         reference = results[backends[0]]["pairs_per_s"]
         cfg = loaders[backends[0]].cfg
-    return {**environment(), "pairs": args.synthetic, "backends": backends, "reference": backends[0],
+    return {**environment(launcher=PROG), "pairs": args.synthetic, "backends": backends, "reference": backends[0],
             "config": {"scale": cfg.scale, "gt_size": cfg.gt_size, "batch_size": cfg.batch_size,
                        "num_threads": cfg.num_threads, "use_hflip": cfg.use_hflip, "use_rot": cfg.use_rot},
             "settings": {"runs": args.runs, "batches": args.batches, "warmup": args.warmup, "shards": SHARDS},
@@ -144,7 +145,7 @@ def bench_storage(args: argparse.Namespace) -> dict[str, Any]:
 
 def table(report: dict[str, Any]) -> str:
     c, s = report["config"], report["settings"]
-    lines = [f"dali-sr bench-storage: {report['pairs']} synthetic PNG pairs, x{c['scale']}, gt_size {c['gt_size']}, "
+    lines = [f"{PROG}: {report['pairs']} synthetic PNG pairs, x{c['scale']}, gt_size {c['gt_size']}, "
              f"batch {c['batch_size']}, {c['num_threads']} threads; median of {s['runs']} runs x {s['batches']} "
              f"batches", "",
              f"{'backend':<11} {'pairs/s':>8}  {'MiB/s':>7}  {'cores':>5}  {'p99 ms':>7}  RSS over epochs (MiB)"]
@@ -165,10 +166,10 @@ def _backend_list(text: str) -> list[str]:
     return names
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `bench-storage` subcommand to the `dali-sr` subparsers."""
-    p = subparsers.add_parser(
-        "bench-storage", help="the same PNG pairs through each io_backend (LMDB, shards, memcached, S3)",
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
         description="Read the cached synthetic PNG pairs of `dali-sr bench synthetic` from each io_backend with "
                     "the same config, in alternating timed runs: the LMDBs, TFRecord and WebDataset shards of the "
                     "same value bytes, the folders behind a memcached cluster (warmed first) and the TFRecord "
@@ -189,16 +190,22 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--rss-epochs", type=non_negative_int, default=0,
                    help="then run each backend this many full epochs and report RSS after each (default 0)")
     p.add_argument("--json", default=None, metavar="PATH", help="write every figure and the environment to PATH")
-    p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run `dali-sr bench-storage`; returns the exit code."""
-    from .runner import check_json_path, write_json
-
+    """Measure, print the table, write the JSON; the exit code."""
     check_json_path(args.json)
     report = bench_storage(args)
     print(table(report))
     write_json(args.json, report)
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

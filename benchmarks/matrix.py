@@ -1,7 +1,8 @@
-"""`dali-sr bench-matrix`: dali_sr over a grid of settings, per workload and codec, against one baseline each.
+"""`python -m benchmarks.matrix`: dali_sr over a grid of settings, per workload and codec, against one baseline
+each.
 
-A group is one workload stored in one codec: DIV2K-like pairs (the `bench synthetic` data,
-480x480 GT, x4) at each GT size, or REDS-like clips (`bench synthetic-clips`: 5 LQ frames,
+A group is one workload stored in one codec: DIV2K-like pairs (the `dali-sr bench synthetic` data,
+480x480 GT, x4) at each GT size, or REDS-like clips (`dali-sr bench synthetic-clips`: 5 LQ frames,
 GT 256, x4). Per group, the BasicSR-style DataLoader (`--workers` workers; pinned memory and a
 side-stream copy on a GPU), cv2 decode-only (`--workers` threads) and DALI decode-only (the
 most threads of the grid) are measured once, in alternating runs. Then every dali_sr cell
@@ -14,13 +15,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from ..cli_types import choice_list, fraction_list, positive_int, positive_int_list
-from ..storage.formats import CODECS
+from dali_sr import build_loader, load_config
+from dali_sr.bench import gpu_memory
+from dali_sr.bench.contenders import baseline_contender, dali_contender, decode_contenders, workload
+from dali_sr.bench.measure import measure, summarize
+from dali_sr.bench.report import command_line, environment
+from dali_sr.bench.runner import BENCH
+from dali_sr.bench.synthetic_configs import SYNTHETIC
+from dali_sr.cli_types import choice_list, fraction_list, positive_int, positive_int_list
+from dali_sr.device import resolve_device
+from dali_sr.errors import DaliSRError
+from dali_sr.storage.formats import CODECS
+
+from .command import run_command
+from .matrix_report import markdown, plot
+
+PROG = "python -m benchmarks.matrix"
 
 DEFAULT_THREADS = [2, 4, 8, 16]
 DEFAULT_HW_LOADS = [0.65, 0.9, 1.0]
@@ -38,8 +54,6 @@ class Group:
 
 
 def _groups(args: argparse.Namespace) -> list[Group]:
-    from .runner import SYNTHETIC
-
     make_pairs, make_clips = SYNTHETIC["synthetic"][0], SYNTHETIC["synthetic-clips"][0]
     out = [Group(f"pairs-gt{gt}-{codec}", "pairs", codec, {**make_pairs(args.pairs, codec), "gt_size": gt})
            for gt in args.gt_sizes for codec in args.codecs]
@@ -56,11 +70,6 @@ def _cells(args: argparse.Namespace, codec: str, on_gpu: bool) -> list[dict[str,
 
 def _run_cell(section: dict[str, Any], overrides: dict[str, Any], args: argparse.Namespace, gpu: Optional[int],
               unit: str, refs: dict[str, dict]) -> dict[str, Any]:
-    from ..pipelines.registry import load_config
-    from ..loader import build_loader
-    from . import gpu_memory
-    from .runner import dali_contender, measure, summarize
-
     cfg = load_config(section, device=args.device, batch_size_per_gpu=args.batch, **overrides)
     base = gpu_memory.idle_mib(gpu)  # earlier cells' DALI pools returned first
     with build_loader(cfg) as loader:
@@ -77,16 +86,14 @@ def _run_cell(section: dict[str, Any], overrides: dict[str, Any], args: argparse
             "prefetch_queue_depth": cfg.prefetch_queue_depth, **ratios, "gpu_memory_mib": held, **result}
 
 
-def _run_group(group: Group, args: argparse.Namespace, on_gpu: bool, gpu: Optional[int]) -> dict[str, Any]:
-    from ..pipelines.registry import load_config
-    from ..loader import build_loader
-    from .runner import baseline_contender, decode_contenders, measure, summarize, workload
-
+def run_group(group: Group, args: argparse.Namespace, on_gpu: bool, gpu: Optional[int]) -> dict[str, Any]:
+    """One group: the baseline and both decode-only contenders in alternating runs, then every dali_sr cell."""
     cfg = load_config(group.section, device=args.device, batch_size_per_gpu=args.batch, num_threads=max(args.threads))
     print(f"== {group.name}", flush=True)
     with build_loader(cfg) as loader:
         work = workload(cfg, loader)
-        refs = [baseline_contender(cfg, work, args.workers, on_gpu), *decode_contenders(cfg, work, args.workers, on_gpu)]
+        refs = [baseline_contender(cfg, work, args.workers, on_gpu, BENCH.baselines[cfg.type]),
+                *decode_contenders(cfg, work, args.workers, on_gpu)]
         try:
             measure(refs, args.runs, args.batches, args.warmup, gpu, work.unit)
         finally:
@@ -115,8 +122,6 @@ def _default_name(device: str, cpus: int) -> str:
 
 def _write(report: dict[str, Any], out: Path, name: str) -> tuple[Path, Path, bool]:
     """NAME.json, NAME.md and NAME.png (if matplotlib is there) in `out`; (json, md, plotted)."""
-    from .matrix_report import markdown, plot
-
     paths = {ext: out / f"{name}.{ext}" for ext in ("json", "md", "png")}
     paths["json"].write_text(json.dumps(report, indent=2) + "\n")
     paths["md"].write_text(markdown(report, paths["png"].name))
@@ -125,24 +130,19 @@ def _write(report: dict[str, Any], out: Path, name: str) -> tuple[Path, Path, bo
 
 def _measure(args: argparse.Namespace, out: Path) -> tuple[Path, Path, bool]:
     """Every group measured in turn; the files are rewritten after each, so a stopped run keeps what it finished."""
-    from ..pipelines.registry import load_config
-    from ..device import resolve_device
-    from ..errors import DaliSRError
-    from .runner import environment
-
     groups = _groups(args)
     if not groups:
         raise DaliSRError("nothing to measure: give --codecs with --gt-sizes, or --clip-codecs")
     probe = load_config(groups[0].section, device=args.device)
     on_gpu = resolve_device(probe.device)
     gpu = probe.device_id if on_gpu else None
-    env = environment(probe.device_id if on_gpu else None)
+    env = environment(probe.device_id if on_gpu else None, PROG)
     settings = {k: getattr(args, k) for k in ("codecs", "gt_sizes", "clip_codecs", "threads", "hw_loads", "prefetch",
                                               "workers", "batch", "pairs", "clips", "runs", "batches", "warmup")}
     name = args.name or _default_name(env["device"], env["cpus_usable"])
     report = {**env, "settings": settings, "planned": [g.name for g in groups], "groups": []}
     for g in groups:
-        report["groups"].append(_run_group(g, args, on_gpu, gpu))
+        report["groups"].append(run_group(g, args, on_gpu, gpu))
         files = _write(report, out, name)
     return files
 
@@ -151,23 +151,21 @@ _REPORT_KEYS = ("groups", "settings", "device", "cpus_usable", "date", "command"
 
 
 def merge(paths: list[str]) -> dict[str, Any]:
-    """One report from the JSON files of several `bench-matrix` runs on one device (groups in file order)."""
-    from ..errors import DaliSRError
-    from .runner import command_line
-
+    """One report from the JSON files of several matrix runs on one device (groups in file order)."""
     reports = []
     for path in paths:
         try:
             report = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
-            raise DaliSRError(f"--merge {path}: cannot read it as JSON ({e}); give bench-matrix JSON files") from None
+            raise DaliSRError(f"--merge {path}: cannot read it as JSON ({e}); give benchmarks.matrix JSON "
+                              f"files") from None
         lacking = [k for k in _REPORT_KEYS if k not in report] if isinstance(report, dict) else ["groups"]
         if lacking:
-            raise DaliSRError(f"--merge {path}: not a bench-matrix JSON file (no {', '.join(map(repr, lacking))}); "
-                              f"give NAME.json files")
+            raise DaliSRError(f"--merge {path}: not a benchmarks.matrix JSON file (no "
+                              f"{', '.join(map(repr, lacking))}); give NAME.json files")
         reports.append((path, report))
     first_path, first = reports[0]
-    merged = {**first, "command": command_line(), "groups": [], "planned": [], "parts": []}
+    merged = {**first, "command": command_line(PROG), "groups": [], "planned": [], "parts": []}
     seen: dict[str, str] = {}
     for path, r in reports:
         for key in ("device", "cpus_usable"):
@@ -192,9 +190,7 @@ def merge(paths: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The `dali-sr bench-matrix` command: every group (or the merged --merge files), then the files."""
-    from ..errors import DaliSRError
-
+    """The command: every group (or the merged --merge files), then the files."""
     out = Path(args.out)
     if not out.is_dir():
         raise DaliSRError(f"--out {out}: the folder does not exist")
@@ -210,10 +206,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `bench-matrix` subcommand to the `dali-sr` subparsers."""
-    p = subparsers.add_parser(
-        "bench-matrix", help="dali_sr over codecs x threads x decoder load x prefetch, against the baseline",
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
         description="Measure dali_sr on the synthetic DIV2K-like pairs (per GT size) and REDS-like clips, stored in "
                     "each codec, for every num_threads x hw_decoder_load x prefetch_queue_depth; per group also the "
                     "BasicSR-style DataLoader, cv2 decode-only and DALI decode-only. Writes NAME.json, NAME.md "
@@ -238,9 +234,17 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--warmup", type=positive_int, default=3, help="untimed batches per contender first (default 3)")
     p.add_argument("--out", default="benchmarks/results", help="folder for the files (default benchmarks/results)")
     p.add_argument("--merge", nargs="+", metavar="JSON", default=None,
-                   help="measure nothing: merge these bench-matrix JSON files (runs of one machine, e.g. a grid "
+                   help="measure nothing: merge these JSON files (runs of one machine, e.g. a grid "
                         "split over several commands) into NAME.json/.md/.png")
     p.add_argument("--name", default=None, help="file name stem (default h100-<date> on an H100, "
                                                 "cpu-<N>core-matrix-<date> on a CPU)")
-    p.set_defaults(func=run)
     return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

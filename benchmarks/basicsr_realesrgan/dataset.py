@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from ...errors import ConfigError, DatasetError
+from dali_sr.errors import ConfigError, DatasetError
+
 from .kernels import KERNEL_PAD, KERNEL_SIZES, Rngs, pad_kernel, random_mixed_kernel, sinc_kernel
 from .options import RealESRGANOptions
 

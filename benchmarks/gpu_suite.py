@@ -1,4 +1,4 @@
-"""`dali-sr gpu-suite`: the GPU evidence in one command, most important first, within a time budget.
+"""`python -m benchmarks.gpu_suite`: the GPU evidence in one command, most important first, within a time budget.
 
 Steps, in order: the environment (versions, GPU, whether the hardware JPEG decoder works), the
 synthetic datasets (built on every core, the time counted), the `gpu`-marked tests (JUnit XML),
@@ -9,11 +9,12 @@ over several epochs, a short EDSR training run with the fastest lossless codec a
 run on RealESRGANDataset batches (data time against step time). After every step the JSON, markdown and
 plot are rewritten, so a stopped run keeps what it finished; a step that would start after the
 budget is spent is skipped and listed as such. `--device cpu --size tiny` runs the whole suite on
-a CPU in a minute or two (the gpu tests then skip), which is how it is tested.
+a CPU in a few minutes (the gpu tests then skip): a dry run before a GPU machine is booked.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import shlex
 import subprocess
@@ -23,15 +24,38 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
-from ..cli_types import positive_int
+import cv2
+import numpy as np
+import nvidia.dali.backend as dali_backend
+import torch
 
+from dali_sr import build_loader, load_config
+from dali_sr.bench import gpu_memory as memory
+from dali_sr.bench.measure import loader_gpu_memory, rss_epochs
+from dali_sr.bench.report import environment as bench_environment
+from dali_sr.bench.runner import bench_report
+from dali_sr.bench.synthetic_configs import synthetic_clips, synthetic_pairs
+from dali_sr.cli_types import positive_int
+from dali_sr.device import resolve_device
+from dali_sr.errors import DaliSRError
+from dali_sr.parallel import usable_cpus
+
+from . import train_demo
+from .command import run_command
+from .matrix import Group, run_group
+from .matrix_report import plot, results
+from .realesrgan import COMPARISON as REALESRGAN, synthetic_realesrgan
+from .roi_case import CODECS as ROI_CODECS, OPERATORS as ROI_OPERATORS
+from .roi_probe import child_case
+
+PROG = "python -m benchmarks.gpu_suite"
 PAIR_CODECS = ("jpeg", "png", "htj2k", "jpeg2000", "raw")  # JPEG first: the headline target
 CLIP_CODECS = ("png", "jpeg")
 LOSSLESS_TRAIN = ("htj2k", "jpeg2000", "raw", "png")
 GPU_DECODED = ("jpeg", "jpeg2000", "htj2k")
-REPO_TESTS = Path(__file__).resolve().parents[2] / "tests"  # present in a checkout, not in an installed wheel
+REPO = Path(__file__).resolve().parents[1]  # the checkout whose tests the gpu_tests step runs
 
 
 @dataclass(frozen=True)
@@ -82,28 +106,29 @@ SIZES = {
 class Suite:
     """The steps, the budget, and the report files (`NAME.json`, `NAME.md`, `NAME.png` in `out`)."""
 
-    def __init__(self, args: argparse.Namespace, size: SuiteSize):
-        self.args, self.size = args, size
+    def __init__(self, args: argparse.Namespace, size: SuiteSize, clock: Callable[[], float] = time.monotonic):
+        self.args, self.size, self.clock = args, size, clock
         self.out = Path(args.out)
-        self.start = time.monotonic()
+        self.start = clock()
         self.deadline = self.start + 60 * args.budget_min
-        self.report: dict[str, Any] = {"command": shlex.join(["dali-sr"] + sys.argv[1:]), "size": args.size,
+        self.report: dict[str, Any] = {"command": shlex.join(PROG.split() + sys.argv[1:]), "size": args.size,
                                        "budget_min": args.budget_min, "sizes": asdict(size), "steps": [],
                                        "skipped": []}
         self.name = args.name
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        """Seconds of the budget left."""
+        return self.deadline - self.clock()
 
     def step(self, name: str, run: Callable[[], Any], needs_s: float = 10.0) -> Any:
         """Run one step unless fewer than `needs_s` seconds of the budget are left; record it; rewrite the files."""
         if self.left() < needs_s:
             self.report["skipped"].append(name)
-            print(f"gpu-suite: skipped {name}: {max(self.left(), 0):.0f} s of the budget left", flush=True)
+            print(f"gpu_suite: skipped {name}: {max(self.left(), 0):.0f} s of the budget left", flush=True)
             self.write()
             return None
-        print(f"gpu-suite: {name} ({self.left():.0f} s of the budget left)", flush=True)
-        t0 = time.monotonic()
+        print(f"gpu_suite: {name} ({self.left():.0f} s of the budget left)", flush=True)
+        t0 = self.clock()
         entry: dict[str, Any] = {"name": name}
         try:
             entry["result"] = result = run()
@@ -111,18 +136,17 @@ class Suite:
         except Exception as e:  # noqa: BLE001 - a failed step is recorded and the suite goes on
             result = None
             entry["status"], entry["error"] = "failed", f"{type(e).__name__}: {e}".splitlines()[0]
-            print(f"gpu-suite: {name} failed: {entry['error']}", flush=True)
-        entry["seconds"] = round(time.monotonic() - t0, 1)
+            print(f"gpu_suite: {name} failed: {entry['error']}", flush=True)
+        entry["seconds"] = round(self.clock() - t0, 1)
         self.report["steps"].append(entry)
         self.write()
         return result
 
     def write(self) -> None:
-        from .matrix_report import plot
-
+        """Rewrite NAME.json, NAME.md and (with throughput groups and matplotlib) NAME.png."""
         if self.name is None:  # named after the machine, once the environment step has read it
             return
-        self.report["elapsed_s"] = round(time.monotonic() - self.start, 1)
+        self.report["elapsed_s"] = round(self.clock() - self.start, 1)
         paths = {ext: self.out / f"{self.name}.{ext}" for ext in ("json", "md", "png")}
         paths["json"].write_text(json.dumps(self.report, indent=2) + "\n")
         paths["md"].write_text(markdown(self.report, paths["png"].name))
@@ -136,9 +160,6 @@ class Suite:
 # -- the steps ----------------------------------------------------------------------------------------
 def hardware_jpeg_decoder() -> str:
     """Whether nvImageCodec's hardware JPEG backend (the NVJPG engines) decodes a test JPEG on this GPU."""
-    import cv2
-    import numpy as np
-
     try:
         from nvidia import nvimgcodec
 
@@ -152,22 +173,12 @@ def hardware_jpeg_decoder() -> str:
 
 def environment(device: str) -> dict[str, Any]:
     """Versions, the machine and the GPU; printed as well."""
-    import importlib.metadata
-
-    import nvidia.dali.backend as dali_backend
-    import torch
-
-    from ..device import resolve_device
-    from ..parallel import usable_cpus
-    from .runner import environment as bench_environment
-    from ..pipelines.registry import load_config
-
     on_gpu = resolve_device(device)
     probe = load_config({"type": "PairedImageDataset", "scale": 4, "gt_size": 32, "device": device})
-    env = bench_environment(probe.device_id if on_gpu else None)
+    env = bench_environment(probe.device_id if on_gpu else None, PROG)
     codec_builds = [d for d in ("nvidia-nvimgcodec-cu12", "nvidia-nvimgcodec-cu13")
-                    if _installed(importlib.metadata, d)]
-    dali_builds = [d for d in ("nvidia-dali-cuda120", "nvidia-dali-cuda130") if _installed(importlib.metadata, d)]
+                    if _installed(d)]
+    dali_builds = [d for d in ("nvidia-dali-cuda120", "nvidia-dali-cuda130") if _installed(d)]
     env["versions"].update(dali_build=", ".join(dali_builds) or "unknown",
                            nvimgcodec=", ".join(f"{d} {importlib.metadata.version(d)}" for d in codec_builds)
                            or str(dali_backend.GetNvimgcodecVersion()),
@@ -183,10 +194,10 @@ def environment(device: str) -> dict[str, Any]:
     return env
 
 
-def _installed(metadata: Any, name: str) -> bool:
+def _installed(name: str) -> bool:
     try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
         return False
     return True
 
@@ -202,28 +213,24 @@ def _driver_version() -> Optional[str]:
 
 def build_datasets(size: SuiteSize) -> dict[str, Any]:
     """Every dataset the measuring steps read, built (or found in the cache) now, on every core."""
-    from .runner import _synthetic, _synthetic_clips
-
     times = {}
     for codec in PAIR_CODECS:
         t0 = time.monotonic()
-        _synthetic(size.pairs, codec, size.side)
+        synthetic_pairs(size.pairs, codec, size.side)
         times[f"pairs-{codec}"] = round(time.monotonic() - t0, 2)
     for codec in CLIP_CODECS:
         t0 = time.monotonic()
-        _synthetic_clips(size.clips, codec, size.clip_frames, size.clip_hw)
+        synthetic_clips(size.clips, codec, size.clip_frames, size.clip_hw)
         times[f"clips-{codec}"] = round(time.monotonic() - t0, 2)
     return {"seconds": times, "total_s": round(sum(times.values()), 2)}
 
 
-def gpu_tests(out: Path, timeout: float) -> dict[str, Any]:
-    """`pytest -m gpu` of this checkout's tests, JUnit XML into `out`; the counts."""
-    if not REPO_TESTS.is_dir():
-        raise FileNotFoundError(f"no tests at {REPO_TESTS}: run the suite from a checkout of dali_sr")
-    xml = out / "gpu-tests.xml"
-    run = subprocess.run([sys.executable, "-m", "pytest", str(REPO_TESTS), "-m", "gpu", "-q", "-rs",
-                          "-p", "no:cacheprovider", f"--junitxml={xml}"], capture_output=True, text=True,
-                         timeout=max(timeout, 1), cwd=REPO_TESTS.parent)
+def gpu_tests(out: Path, timeout: float, repo: Path = REPO) -> dict[str, Any]:
+    """`pytest -m gpu` of the checkout's tests (its pytest `testpaths`) in `repo`, JUnit XML into `out`; the
+    counts."""
+    xml = out.resolve() / "gpu-tests.xml"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-rs", "-p", "no:cacheprovider",
+                          f"--junitxml={xml}"], capture_output=True, text=True, timeout=max(timeout, 1), cwd=repo)
     suites = ElementTree.parse(xml).getroot()
     suite = suites if suites.tag == "testsuite" else suites[0]
     counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
@@ -236,7 +243,7 @@ def gpu_tests(out: Path, timeout: float) -> dict[str, Any]:
 
 
 def _group_args(size: SuiteSize, device: str, codec: str, on_gpu: bool) -> argparse.Namespace:
-    """A `bench-matrix` group's settings: JPEG over threads x decoder load; codecs decoded on the GPU (and raw)
+    """A `benchmarks.matrix` group's settings: JPEG over threads x decoder load; codecs decoded on the GPU (and raw)
     with a few threads; PNG (decoded on the CPU) with the baseline's CPU budget."""
     if codec == "jpeg":
         threads = list(size.jpeg_threads)
@@ -250,98 +257,80 @@ def _group_args(size: SuiteSize, device: str, codec: str, on_gpu: bool) -> argpa
 
 
 def throughput_group(size: SuiteSize, device: str, on_gpu: bool, kind: str, codec: str) -> dict[str, Any]:
-    """One `bench-matrix` group: the baseline and both decode-only contenders, then the dali_sr cells."""
-    from ..pipelines.registry import load_config
-    from .matrix import Group, _run_group
-    from .runner import _synthetic, _synthetic_clips
-
+    """One `benchmarks.matrix` group: the baseline and both decode-only contenders, then the dali_sr cells."""
     if kind == "pairs":
-        section = {**_synthetic(size.pairs, codec, size.side), "gt_size": size.gt_size}
+        section = {**synthetic_pairs(size.pairs, codec, size.side), "gt_size": size.gt_size}
     else:
-        section = {**_synthetic_clips(size.clips, codec, size.clip_frames, size.clip_hw), "gt_size": size.clip_gt_size}
+        section = {**synthetic_clips(size.clips, codec, size.clip_frames, size.clip_hw), "gt_size": size.clip_gt_size}
     gpu = load_config(section, device=device).device_id if on_gpu else None
-    return _run_group(Group(f"{kind}-gt{section['gt_size']}-{codec}", kind, codec, section),
+    return run_group(Group(f"{kind}-gt{section['gt_size']}-{codec}", kind, codec, section),
                       _group_args(size, device, codec, on_gpu), on_gpu, gpu)
 
 
-def roi_probe(on_gpu: bool, iterations: int, deadline: float) -> dict[str, Any]:
-    """Every (codec, ROI operator) case in its own process; crashes recorded, not fatal."""
-    from . import roi_probe as probe
-
+def roi_probe(on_gpu: bool, iterations: int, budget_left: Callable[[], float]) -> dict[str, Any]:
+    """Every (codec, ROI operator) case in its own process while 15 s of the budget are left; crashes recorded,
+    not fatal."""
     cases, skipped = [], []
-    for codec in probe.CODECS:
-        for op in probe.OPERATORS:
-            left = deadline - time.monotonic()
+    for codec in ROI_CODECS:
+        for op in ROI_OPERATORS:
+            left = budget_left()
             if left < 15:
                 skipped.append(f"{codec}/{op}")
                 continue
             cases.append({"codec": codec, "operator": op,
-                          **probe._child(codec, op, on_gpu, iterations, min(120.0, left))})
+                          **child_case(codec, op, on_gpu, iterations, min(120.0, left))})
     return {"cases": cases, "skipped": skipped}
 
 
 def gpu_memory(size: SuiteSize, device: str, on_gpu: bool) -> dict[str, Any]:
     """The loader's GPU memory (and RSS) after each of several epochs at the memory batch and GT size (PNG pairs)."""
-    from ..loader import build_loader
-    from ..pipelines.registry import load_config
-    from . import gpu_memory as memory
-    from .runner import _loader_gpu_memory, _rss_epochs, _synthetic
-
-    cfg = load_config({**_synthetic(size.pairs, "png", size.side), "gt_size": size.memory_gt_size},
+    cfg = load_config({**synthetic_pairs(size.pairs, "png", size.side), "gt_size": size.memory_gt_size},
                       device=device, batch_size_per_gpu=size.memory_batch)
     gpu = cfg.device_id if on_gpu else None
     base = memory.idle_mib(gpu)
     with build_loader(cfg) as loader:
-        first = _loader_gpu_memory(loader, gpu, base)
-        epochs = _rss_epochs(loader, size.memory_epochs, gpu, base)
+        first = loader_gpu_memory(loader, gpu, base)
+        epochs = rss_epochs(loader, size.memory_epochs, gpu, base)
     return {"batch": cfg.batch_size, "gt_size": cfg.gt_size, "after_first_epoch_mib": first, **(epochs or {})}
 
 
 def train(size: SuiteSize, device: str, codec: str) -> dict[str, Any]:
     """A short EDSR-baseline run (AMP) with `codec`, fed by the baseline and by dali_sr: data against step time."""
-    from .train_demo import train_report
-
     args = argparse.Namespace(pairs=size.pairs, side=size.side, codec=codec, gt_size=size.train_gt_size,
                               batch=size.train_batch, steps=size.train_steps, warmup=max(1, size.train_steps // 5),
                               workers=size.workers, loaders="both", model="edsr-baseline", dataset="pairs",
                               no_amp=False, device=device, overrides=[], json=None)
-    report = train_report(args)
+    report = train_demo.train_report(args)
     return {"codec": codec, "settings": report["settings"],
             "results": {name: {k: v for k, v in r.items() if k not in ("data_ms", "step_ms", "loss")}
                         for name, r in report["results"].items()}}
 
 
 def _realesrgan_section(size: SuiteSize) -> dict[str, Any]:
-    from .runner import _synthetic_realesrgan
-
-    return {**_synthetic_realesrgan(size.pairs, "png", size.side), "gt_size": size.resr_gt_size,
+    return {**synthetic_realesrgan(size.pairs, "png", size.side), "gt_size": size.resr_gt_size,
             "crop_pad_size": size.resr_window, "batch_size_per_gpu": size.resr_batch}
 
 
 def realesrgan(size: SuiteSize, device: str, on_gpu: bool) -> dict[str, Any]:
     """`RealESRGANDataset` (Real-ESRGAN x4plus) against BasicSR's dataset in `workers` DataLoader workers + its
     `feed_data` on the same device: pairs/s, the ratio, distinct settings per batch."""
-    from .runner import bench_report
-
     threads = size.gpu_threads if on_gpu else size.workers
     args = argparse.Namespace(config=_realesrgan_section(size), phase=None, device=device, codec="png",
                               synthetic=None, overrides=[f"num_threads={threads}"], workers=size.workers,
                               runs=size.runs, batches=max(2, size.batches // 2), warmup=size.warmup, rss_epochs=0,
                               skip_baseline=False, compare_gt_only=False, json=None)
-    report = bench_report(args)
+    report = bench_report(args, REALESRGAN)
     return {"num_threads": threads, "workers": size.workers, "results": report["results"],
             "ratios": report["ratios"], "settings_per_batch": report["degradation_settings_per_batch"]}
 
 
 def train_realesrnet(size: SuiteSize, device: str) -> dict[str, Any]:
     """Real-ESRNet training (RRDB, AMP) on RealESRGANDataset batches, fed by BasicSR's work and by dali_sr."""
-    from .train_demo import train_report
-
     args = argparse.Namespace(pairs=size.pairs, side=size.side, codec="png", gt_size=size.resr_gt_size,
                               batch=size.resr_batch, steps=size.train_steps, warmup=max(1, size.train_steps // 5),
                               workers=size.workers, loaders="both", model="rrdb", dataset="realesrgan", no_amp=False,
                               device=device, overrides=[f"crop_pad_size={size.resr_window}"], json=None)
-    report = train_report(args)
+    report = train_demo.train_report(args)
     return {"settings": report["settings"],
             "results": {name: {k: v for k, v in r.items() if k not in ("data_ms", "step_ms", "loss")}
                         for name, r in report["results"].items()}}
@@ -360,10 +349,8 @@ def fastest_lossless(report: dict[str, Any]) -> str:
 # -- the report ---------------------------------------------------------------------------------------
 def markdown(report: dict[str, Any], plot_name: str) -> str:
     """Environment, every step's status and time, its figures, the throughput targets, and what was skipped."""
-    from .matrix_report import results
-
     env = report.get("environment", {})
-    lines = [f"# dali-sr gpu-suite on {env.get('device', '?')}", "",
+    lines = [f"# benchmarks.gpu_suite on {env.get('device', '?')}", "",
              f"- command: `{report['command']}` (size {report['size']}, budget {report['budget_min']} min)",
              f"- date {env.get('date', '?')}, {env.get('cpu_cores', '?')} CPU cores, "
              f"elapsed {report.get('elapsed_s', 0)} s",
@@ -385,7 +372,7 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
 
 
 def throughput_groups(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pairs and clips groups measured so far (`bench-matrix` groups)."""
+    """The pairs and clips groups measured so far (`benchmarks.matrix` groups)."""
     return [s["result"] for s in report["steps"] if s["status"] == "ok" and s["name"].startswith(("pairs-", "clips-"))]
 
 
@@ -428,10 +415,9 @@ def _figures(step: dict[str, Any]) -> str:
     return ""
 
 
-def run(args: argparse.Namespace) -> int:
-    """The `dali-sr gpu-suite` command."""
-    from ..errors import DaliSRError
-
+def run(args: argparse.Namespace, clock: Callable[[], float] = time.monotonic) -> int:
+    """Every step in turn within the budget (read from `clock`), then the report; the exit code (1 if a step
+    failed)."""
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise DaliSRError(f"--out {out} is a file; give a folder for the suite's files")
@@ -439,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
     size = SIZES[args.size]
     if args.workers:
         size = replace(size, workers=args.workers)
-    suite = Suite(args, size)
+    suite = Suite(args, size, clock)
     env = suite.step("environment", lambda: environment(args.device), needs_s=0)
     if env is None:
         return 1
@@ -452,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     for codec in PAIR_CODECS:
         suite.step(f"pairs-{codec}", lambda c=codec: throughput_group(size, device, on_gpu, "pairs", c))
     suite.step("realesrgan", lambda: realesrgan(size, device, on_gpu))
-    suite.step("roi_probe", lambda: roi_probe(on_gpu, size.probe_iterations, suite.deadline), needs_s=20)
+    suite.step("roi_probe", lambda: roi_probe(on_gpu, size.probe_iterations, suite.left), needs_s=20)
     for codec in CLIP_CODECS:
         suite.step(f"clips-{codec}", lambda c=codec: throughput_group(size, device, on_gpu, "clips", c))
     suite.step("gpu_memory", lambda: gpu_memory(size, device, on_gpu))
@@ -461,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
     suite.write()
     print((out / f"{suite.name}.md").read_text())
     failed = [s["name"] for s in suite.report["steps"] if s["status"] != "ok"]
-    print(f"gpu-suite: {len(suite.report['steps'])} steps run, {len(failed)} failed"
+    print(f"{PROG}: {len(suite.report['steps'])} steps run, {len(failed)} failed"
           + (f" ({', '.join(failed)})" if failed else "") + f", {len(suite.report['skipped'])} skipped; "
           f"files {out / suite.name}.json/.md/.png")
     return 1 if failed else 0
@@ -474,17 +460,24 @@ def _machine(env: dict[str, Any]) -> str:
     return next((w.lower() for w in env["device"].split() if any(ch.isdigit() for ch in w)), "gpu")
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `gpu-suite` subcommand to the `dali-sr` subparsers."""
-    p = subparsers.add_parser("gpu-suite", help="the GPU evidence in one command: tests, throughput, ROI, memory, "
-                                                "training, within a time budget", description=__doc__.split("\n\n")[0])
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="benchmarks/results", help="folder for NAME.json/.md/.png and gpu-tests.xml")
     p.add_argument("--name", default=None, help="file name stem (default gpu-suite-<gpu>-<date>)")
     p.add_argument("--budget-min", type=float, default=8.0, help="minutes for the whole suite (default 8)")
     p.add_argument("--device", default="gpu", choices=("gpu", "cpu", "auto"), help="default gpu")
     p.add_argument("--size", default="full", choices=tuple(SIZES),
-                   help="full (the reference settings, for a GPU machine) or tiny (a CPU dry run in a minute or two)")
+                   help="full (the reference settings, for a GPU machine) or tiny (a CPU dry run in a few minutes)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="baseline DataLoader workers (default 16 for full, 2 for tiny)")
-    p.set_defaults(func=run)
     return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`dali-sr train-demo`: how much of a training step waits for data, dali_sr vs the BasicSR-style baseline.
+"""`python -m benchmarks.train_demo`: how much of a training step waits for data, dali_sr vs the BasicSR-style baseline.
 
 Both loaders feed the same training loop (Adam, L1, AMP) on the bench's cached synthetic DIV2K-like
 LMDB dataset: an EDSR-baseline on stored pairs, or, with `--dataset realesrgan`, Real-ESRNet's RRDB on
@@ -11,24 +11,34 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import nvidia.dali
 import torch
 from torch import nn
 
-from .. import __version__
-from ..cli_types import non_negative_int, positive_int
-from ..errors import ConfigError
-from ..loader import Loader, build_loader
-from ..models import EDSR, RRDBNet, TinySR
-from ..progress import tracked
-from ..storage.formats import CODECS
-from .baseline import baseline_batches
+from dali_sr import Loader, __version__, build_loader
+from dali_sr.bench import DEFAULT_SYNTHETIC
+from dali_sr.bench.baseline import baseline_batches
+from dali_sr.bench.contenders import BASELINE, DALI
+from dali_sr.bench.report import check_json_path, write_json
+from dali_sr.bench.runner import config_overrides
+from dali_sr.bench.synthetic_configs import synthetic_pairs
+from dali_sr.cli_types import non_negative_int, positive_int
+from dali_sr.errors import ConfigError
+from dali_sr.models import TinySR
+from dali_sr.progress import tracked
+from dali_sr.storage.formats import CODECS
+
+from .command import run_command
+from .models import EDSR, RRDBNet
+from .realesrgan import synthetic_realesrgan
 from .realesrgan_baseline import realesrgan_baseline_batches
-from .runner import BASELINE, DALI, SYNTHETIC, check_json_path, config_overrides, write_json
+
+PROG = "python -m benchmarks.train_demo"
 
 BOTH = "both"
 MODELS = ("edsr-baseline", "rrdb", "tiny")
@@ -131,7 +141,7 @@ def _settings(args: argparse.Namespace, loader: Loader, workers: int, amp_dtype:
 def table(report: dict[str, Any]) -> str:
     """The printed report: settings, one row per loader, the data-share comparison."""
     s, results = report["settings"], report["results"]
-    lines = [f"dali-sr train-demo: {s['network']} ({s['params']:,} params) x{s['scale']} on {s['dataset']} "
+    lines = [f"{PROG}: {s['network']} ({s['params']:,} params) x{s['scale']} on {s['dataset']} "
              f"({s['pairs']} pairs), gt_size {s['gt_size']}, batch {s['batch']}, device {s['device']}, "
              f"AMP {s['amp'] or 'off'}",
              f"dali_sr {s['num_threads']} DALI threads, baseline {s['workers']} DataLoader workers; "
@@ -153,12 +163,11 @@ def table(report: dict[str, Any]) -> str:
 def _load(args: argparse.Namespace) -> Loader:
     """The dali_sr loader over the cached synthetic pairs with the command's settings (for `--dataset realesrgan`:
     their GT, Real-ESRNet's setting: the GT sharpened, then degraded)."""
-    make, default_n = SYNTHETIC["synthetic"]
-    n, side = args.pairs or default_n, getattr(args, "side", 480)
-    section = make(n, args.codec, side)
+    n, side = args.pairs or DEFAULT_SYNTHETIC, getattr(args, "side", 480)
     if args.dataset == "realesrgan":
-        section = {**SYNTHETIC["synthetic-realesrgan"][0](n, args.codec, side), "model_type": "RealESRNetModel",
-                   "gt_usm": True}
+        section = {**synthetic_realesrgan(n, args.codec, side), "model_type": "RealESRNetModel", "gt_usm": True}
+    else:
+        section = synthetic_pairs(n, args.codec, side)
     overrides = {"gt_size": args.gt_size, "batch_size_per_gpu": args.batch, "seed": 0,
                  **config_overrides(args.overrides, args.device)}
     return build_loader(section, **overrides)
@@ -169,7 +178,7 @@ def train_report(args: argparse.Namespace) -> dict[str, Any]:
     with _load(args) as loader:
         cfg = loader.cfg
         if cfg.color == "y":
-            raise ConfigError("train-demo trains RGB networks; color: y is not supported")
+            raise ConfigError(f"{PROG} trains RGB networks; color: y is not supported")
         workers = args.workers or cfg.num_threads
         amp_dtype = None if args.no_amp else (torch.float16 if loader.on_gpu else torch.bfloat16)
         return {"settings": _settings(args, loader, workers, amp_dtype),
@@ -177,7 +186,7 @@ def train_report(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The `dali-sr train-demo` command."""
+    """Train, print the table, write the JSON; the exit code."""
     check_json_path(args.json)
     report = train_report(args)
     print(table(report))
@@ -188,15 +197,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-demo", help="train EDSR on dali_sr and on a BasicSR-style DataLoader; data vs step time",
-                       description="Trains an EDSR-baseline network (Adam, L1, AMP) for a few steps on the bench's "
-                                   "cached synthetic DIV2K-like LMDB pairs (480x480 GT, x4; built once under "
-                                   "$DALI_SR_CACHE or ~/.cache/dali_sr), fed first by the BasicSR-style DataLoader "
-                                   "baseline, then by dali_sr; reports per-step data time (blocked on the next "
-                                   "batch) against step time (forward + backward + optimizer step).")
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Trains an EDSR-baseline network (Adam, L1, AMP) for a few steps on the bench's cached synthetic "
+                    "DIV2K-like LMDB pairs (480x480 GT, x4; built once under $DALI_SR_CACHE or ~/.cache/dali_sr), fed "
+                    "first by the BasicSR-style DataLoader baseline, then by dali_sr; reports per-step data time "
+                    "(blocked on the next batch) against step time (forward + backward + optimizer step).")
     p.add_argument("--pairs", type=positive_int, default=None,
-                   help=f"pairs in the synthetic dataset (default {SYNTHETIC['synthetic'][1]}, the bench's)")
+                   help=f"pairs in the synthetic dataset (default {DEFAULT_SYNTHETIC}, the bench's)")
     p.add_argument("--codec", choices=CODECS, default="png", help="how the images are stored (default png)")
     p.add_argument("--gt-size", type=positive_int, default=192, help="GT patch size (default 192)")
     p.add_argument("--batch", type=positive_int, default=16, help="batch size (default 16)")
@@ -218,4 +228,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a dataset config key (VALUE is YAML), e.g. --set num_threads=3; repeatable")
     p.add_argument("--json", default=None, metavar="PATH", help="write the settings and every step's figures to PATH")
-    p.set_defaults(func=run)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,14 +1,15 @@
-"""`dali-sr train-demo`: the EDSR network, both loaders' timed training steps, the report, its errors."""
+"""`python -m benchmarks.train_demo`: the EDSR network, both loaders' timed training steps, the report, its errors."""
 from __future__ import annotations
 
-import argparse
 import json
+import statistics
 from pathlib import Path
 
 import pytest
 import torch
 
-from dali_sr.bench import train_demo
+from benchmarks import train_demo
+from benchmarks.models import EDSR
 from dali_sr.errors import ConfigError, DaliSRError, DatasetError
 
 SMALL = ["--pairs", "8", "--gt-size", "64", "--batch", "4", "--steps", "3", "--warmup", "1", "--workers", "1",
@@ -24,26 +25,23 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def train(cache, monkeypatch):
-    """Parse `train-demo ARGS` with the command's own parser and run it; returns the exit code."""
+    """Parse ARGS with the command's own parser and run it; returns the exit code."""
     monkeypatch.setenv("DALI_SR_CACHE", str(cache))
 
     def _train(*argv: str) -> int:
-        parser = argparse.ArgumentParser()
-        train_demo.add_parser(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(["train-demo", *argv])
-        return args.func(args)
+        return train_demo.run(train_demo.parser().parse_args(argv))
 
     return _train
 
 
 def test_edsr_baseline_x4_has_basicsr_size_and_upsamples_by_four():
-    model = train_demo.EDSR(upscale=4)
+    model = EDSR(upscale=4)
     assert sum(p.numel() for p in model.parameters()) == 1_517_571
     assert model(torch.rand(1, 3, 12, 12)).shape == (1, 3, 48, 48)
-    assert train_demo.EDSR(upscale=3)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 36, 36)
-    assert train_demo.EDSR(upscale=2)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 24, 24)
+    assert EDSR(upscale=3)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 36, 36)
+    assert EDSR(upscale=2)(torch.rand(1, 3, 12, 12)).shape == (1, 3, 24, 24)
     with pytest.raises(ConfigError, match="scale 5"):
-        train_demo.EDSR(upscale=5)
+        EDSR(upscale=5)
 
 
 def test_both_loaders_train_edsr_and_report_data_vs_step_time(train, tmp_path, capsys):
@@ -59,9 +57,11 @@ def test_both_loaders_train_edsr_and_report_data_vs_step_time(train, tmp_path, c
     assert list(report["results"]) == ["baseline", "dali_sr"]  # the baseline's workers fork first
     for name, r in report["results"].items():
         assert len(r["data_ms"]) == len(r["step_ms"]) == len(r["loss"]) == r["steps"] == 3
-        assert all(t > 0 for t in r["data_ms"] + r["step_ms"])
-        assert 0 <= r["data_share_pct"] <= 100
-        assert r["samples"] == 12 and r["samples_per_s"] > 0
+        data_s, step_s = sum(r["data_ms"]) / 1000, sum(r["step_ms"]) / 1000  # the summary is of the steps' times
+        assert r["data_share_pct"] == pytest.approx(100 * data_s / (data_s + step_s), abs=0.01)
+        assert r["median_data_ms"] == pytest.approx(statistics.median(r["data_ms"]), abs=1e-3)
+        assert r["samples"] == 12 and r["samples_per_s"] == pytest.approx(12 / (data_s + step_s), rel=1e-2)
+        assert (r["first_loss"], r["last_loss"]) == (r["loss"][0], r["loss"][-1])
         assert (r["lq_shape"], r["gt_shape"]) == ([4, 3, 16, 16], [4, 3, 64, 64])
         assert all(0 < loss < 1 for loss in r["loss"])
         assert f"\n{name} " in printed

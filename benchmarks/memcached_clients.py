@@ -1,4 +1,4 @@
-"""`dali-sr bench-memcached-clients`: which memcached client reads a cached file faster.
+"""`python -m benchmarks.memcached_clients`: which memcached client reads a cached file faster.
 
 The hit path of `MemcachedStorage.get`, for each client of `CLIENTS` (through the same `Connection`
 the storage uses, one per thread): `values` stored values of `value_bytes` random bytes are read
@@ -22,14 +22,17 @@ import time
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..cli_types import positive_int, positive_int_list
-from ..errors import DaliSRError
-from ..storage.memcached import CLIENTS, Connection, address, connect, parse_server, read_server_list
+from dali_sr.cli_types import positive_int, positive_int_list
+from dali_sr.errors import DaliSRError
+from dali_sr.storage.memcached import CLIENTS, Connection, address, connect, parse_server, read_server_list
 
+from .command import run_command
+
+PROG = "python -m benchmarks.memcached_clients"
 KEY_PREFIX = "dali_sr-bench-memcached-clients"
 
 
@@ -110,9 +113,10 @@ def _server_list_arg(text: str) -> list[tuple[str, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Measure, print the table, write the JSON; the exit code."""
     report = measure(_servers(args), value_bytes=1024 * args.value_kib, values=args.values, repeats=args.repeats,
                      threads=args.threads)
-    print(f"dali-sr bench-memcached-clients: {report['values']} values of {args.value_kib} KiB on "
+    print(f"{PROG}: {report['values']} values of {args.value_kib} KiB on "
           f"{report['servers']}, get hits, median over {report['repeats']} interleaved passes")
     print(f"{'client':<11} {'threads':>7} {'us/get':>8} {'gets/s':>8} {'MB/s':>8}")
     for r in report["results"]:
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     print("fastest: " + ", ".join(f"{c} with {n} thread(s)" for n, c in report["fastest"].items()))
     if args.out:
         environment = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                       "command": shlex.join(["dali-sr"] + sys.argv[1:]), "hostname": socket.gethostname(), "cpus_usable": len(os.sched_getaffinity(0)),
+                       "command": shlex.join(PROG.split() + sys.argv[1:]), "hostname": socket.gethostname(),
+                       "cpus_usable": len(os.sched_getaffinity(0)),
                        "python": platform.python_version(), "versions": {c: version(c) for c in CLIENTS}}
         try:
             Path(args.out).write_text(json.dumps({**environment, **report}, indent=2) + "\n")
@@ -130,10 +135,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add the `bench-memcached-clients` subcommand to the `dali-sr` subparsers."""
-    p = subparsers.add_parser(
-        "bench-memcached-clients", help="time memcached get hits through pylibmc and pymemcache",
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(
+        prog=PROG,
         description="Store values in running memcached servers and time reading them back through each client the "
                     "memcached io_backend can use (pylibmc, pymemcache), with 1 and 4 threads: median us per get "
                     "over interleaved passes. Starts no server.")
@@ -147,5 +152,13 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                                                                    "(default 15)")
     p.add_argument("--threads", type=positive_int_list, default=[1, 4], help="thread counts (default 1,4)")
     p.add_argument("--out", default=None, metavar="FILE.json", help="also write the figures as JSON")
-    p.set_defaults(func=run)
     return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command with `argv` (default: this process's arguments); the exit code."""
+    return run_command(parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,7 +9,7 @@ import torch
 from scipy import ndimage, special
 from torch.utils.data import DataLoader
 
-from dali_sr.bench import basicsr_realesrgan as rb
+from benchmarks import basicsr_realesrgan as rb
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""The `bench-matrix` report as markdown (tables and the GPU throughput targets) and as a PNG plot."""
+"""The `python -m benchmarks.matrix` report as markdown (tables and the GPU throughput targets) and as a PNG plot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,7 +69,7 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
     """Environment, the targets, a summary row per group and a table per group."""
     s = report["settings"]
     v = report["versions"]
-    lines = [f"# dali-sr bench-matrix on {report['device']}", "",
+    lines = [f"# benchmarks.matrix on {report['device']}", "",
              f"- date {report['date']}, host {report['hostname']}, {report['cpus_usable']} CPUs usable",
              f"- dali_sr {v['dali_sr']}, DALI {v['dali']}, torch {v['torch']}, OpenCV {v['cv2']}, "
              f"Python {v['python']}",
@@ -145,7 +145,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"dali-sr bench-matrix, {report['device']}, DALI {report['versions']['dali']}")
+    fig.suptitle(f"benchmarks.matrix, {report['device']}, DALI {report['versions']['dali']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
