@@ -241,15 +241,20 @@ def loop_trials(gt_folder: Path, work: Path, trials: int, rng: random.Random, ep
             "runs": restarts, "every_batch_identical": identical}
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.kill_trials", description=__doc__.split("\n\n")[0])
+    p.add_argument("--trials", type=int, default=10, help="kill trials per command (default 10)")
+    p.add_argument("--images", type=int, default=48, help="source images (default 48)")
+    p.add_argument("--side", type=int, default=480, help="their side in pixels (default 480)")
+    p.add_argument("--only", default=None, help="comma-separated command names (default: all), or 'loop'")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
+    p.add_argument("--seed", type=int, default=0, help="seed of the kill times")
+    return p
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kill_trials", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=10, help="kill trials per command (default 10)")
-    parser.add_argument("--images", type=int, default=48, help="source images (default 48)")
-    parser.add_argument("--side", type=int, default=480, help="their side in pixels (default 480)")
-    parser.add_argument("--only", default=None, help="comma-separated command names (default: all), or 'loop'")
-    parser.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the kill times")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     from dali_sr.bench.report import environment
 
     rng = random.Random(args.seed)

@@ -19,12 +19,17 @@ from typing import Optional
 REPO = Path(__file__).resolve().parents[1]
 
 
+def parser() -> argparse.ArgumentParser:
+    """The command's options."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.s3_hung", description=__doc__.split("\n\n")[0])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=SECONDS",
+                   help="an io_backend request limit (connect_timeout, read_timeout, max_attempts, deadline)")
+    p.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
+    return p
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.s3_hung", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=SECONDS",
-                        help="an io_backend request limit (connect_timeout, read_timeout, max_attempts, deadline)")
-    parser.add_argument("--json", default=None, metavar="OUT", help="also write the figures to OUT")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     sys.path.insert(0, str(REPO / "tests"))
     from s3_faults import hung_endpoint
 

@@ -1,9 +1,13 @@
 """The README and docs/ stay true: relative links resolve (files and heading anchors), every `dali-sr` command
-and long option they show exists in the command line, and the README stays short."""
+and `python -m benchmarks.<name>` command and long option they show exists, the README lists every `dali-sr`
+command, and it stays short."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -23,6 +27,7 @@ LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE_LINK = re.compile(r"^ {0,3}\[[^\]]+\]:\s+<?(\S+?)>?(?:\s+\"[^\"]*\")?\s*$", re.M)
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
 COMMAND = re.compile(r"(?:\bdali-sr|\bpython3? -m dali_sr)[ \t]+([A-Za-z][\w-]*|--?[A-Za-z][\w-]*)([^\n#]*)")
+HARNESS_COMMAND = re.compile(r"\bpython3? -m benchmarks\.(\w+)([^\n#]*)")
 LONG_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
 
 
@@ -99,6 +104,28 @@ def command_mentions(text: str) -> Iterator[Mention]:
             yield Mention(match.group(1), match.group(2))
 
 
+def harness_mentions(text: str) -> Iterator[Mention]:
+    """Every `python -m benchmarks.NAME` in the code of a page."""
+    for code in code_of(text):
+        for match in HARNESS_COMMAND.finditer(code):
+            yield Mention(match.group(1), match.group(2))
+
+
+def unknown_harness_commands(text: str) -> list[str]:
+    """Each mention of a research harness command that does not exist, or of a long option it lacks."""
+    problems = []
+    for mention in harness_mentions(text):
+        try:
+            module = importlib.import_module(f"benchmarks.{mention.word}")
+        except ModuleNotFoundError:
+            problems.append(f"python -m benchmarks.{mention.word}: no such module")
+            continue
+        options = module.parser()._option_string_actions
+        problems += [f"python -m benchmarks.{mention.word} {option}: no such option"
+                     for option in LONG_OPTION.findall(mention.rest) if option not in options]
+    return problems
+
+
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """The parser's subcommands by name."""
     actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -134,6 +161,26 @@ def test_every_relative_link_resolves_to_a_file_and_heading(page: Path) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_dali_sr_command_shown_exists(page: Path, parser: argparse.ArgumentParser) -> None:
     assert unknown_commands(page.read_text(encoding="utf-8"), parser) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_research_harness_command_shown_exists(page: Path) -> None:
+    assert unknown_harness_commands(page.read_text(encoding="utf-8")) == []
+
+
+def test_the_readme_lists_every_dali_sr_command(parser: argparse.ArgumentParser) -> None:
+    shown = {m.word for m in command_mentions((ROOT / "README.md").read_text(encoding="utf-8"))}
+    assert sorted(set(subcommands(parser)) - shown) == []
+
+
+def test_the_architecture_pages_dataset_type_example_runs_and_prints_what_it_says(tmp_path: Path) -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"^```python\n(.*?)^```", page, re.M | re.S)
+    said = re.search(r"^print\(.*\)  # (.+)$", example, re.M).group(1)
+    example = example.replace('"/tmp/dali_sr_inverted_pairs"', repr(str(tmp_path / "pairs")))
+    run = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == said
 
 
 def test_the_readme_stays_under_its_size_limit() -> None:
@@ -178,3 +225,10 @@ def test_commands_and_options_missing_from_the_parser_are_reported() -> None:
             "Prose naming dali-sr train-demo is not a command line.\n")
     assert unknown_commands(text, parser) == ["dali-sr bench-matrix: no such command",
                                               "dali-sr pack --codec: no such option"]
+
+
+def test_harness_commands_and_options_missing_are_reported() -> None:
+    text = ("```\npython -m benchmarks.s3_hung --set deadline=5 --json out.json\n"
+            "python -m benchmarks.s3_hung --deadline 5\npython3 -m benchmarks.no_such_probe --x 1\n```\n")
+    assert unknown_harness_commands(text) == ["python -m benchmarks.s3_hung --deadline: no such option",
+                                              "python -m benchmarks.no_such_probe: no such module"]
