@@ -31,3 +31,13 @@ def test_the_fields_refuse_empty_paths_and_weights_below_one():
     for bad in ([0], [1, -2], [1.5], [True]):
         with pytest.raises(ConfigError, match="'weights' must be a list of positive integers"):
             WEIGHTS.read("weights", bad, "w")
+
+
+def test_target_size_over_scale_must_be_a_multiple_of_force_multiple():
+    from dali_sr.datasets.dlas.keys import check_target_size
+
+    check_target_size(128, 2, 32, "w")
+    check_target_size(None, 2, 32, "w")
+    with pytest.raises(ConfigError, match=r"^config \[t\]: target_size 100 / scale 2 = 50 is not a multiple of "
+                                          r"force_multiple 32; change target_size or force_multiple$"):
+        check_target_size(100, 2, 32, "config [t]")

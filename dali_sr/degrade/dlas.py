@@ -14,12 +14,15 @@ CORRUPTION_KEYS: dict[str, Field] = {
     "random_corruptions": Field((list,), [], lambda v: all(isinstance(n, str) for n in v), "a list of names"),
     "num_corrupts_per_image": integer(0, 64, 0),
     "corruption_blur_scale": Field((int, float), 1, lambda v: v >= 0, "a non-negative number"),
+    "corrupt_before_downsize": Field((bool,), False),
+    # with corrupt_before_downsize: downscale by this factor first, corrupt, then downscale the rest of the way
+    "corrupt_before_downsize_factor": integer(1, 64, None, nullable=True),
 }
 
 
-def corruption_chain(values: Mapping[str, Any], scale: int, before_downsize: bool, where: str) -> Chain:
-    """The chain from a `target_size` HQ patch to its LQ patch (HQ / `scale`, INTER_AREA) with the corruptions
-    `values` (keys of `CORRUPTION_KEYS`) name, applied before the downscale when `before_downsize`."""
+def corruption_chain(values: Mapping[str, Any], scale: int, where: str) -> Chain:
+    """The chain from an HQ patch to its LQ patch (HQ / `scale`, INTER_AREA) with the corruptions `values`
+    (keys of `CORRUPTION_KEYS`) name, before or after the downscale as `corrupt_before_downsize` says."""
     named = [n for n in [*values.get("fixed_corruptions", []), *values.get("random_corruptions", [])]
              if n != "none"]
     if named:
