@@ -16,10 +16,10 @@ from nvidia.dali import fn, types
 from nvidia.dali import math as dmath
 
 from dali_sr.degrade import kernels
-from dali_sr.degrade.chain import (RESIZE_MODES, Blur, Brightness, Chain, Gray, Jpeg, Noise, OneOf, Quantize, Resize,
-                                   Sinc, Step, Usm)
+from dali_sr.degrade.chain import (RESIZE_MODES, Blur, Brightness, Chain, Corrupt, Gray, Jpeg, Noise, OneOf, Quantize,
+                                   Resize, Sinc, Step, Usm)
 
-from . import ops
+from . import dlas_corrupt, ops
 
 POISSON_LEVELS = 256.0  # BasicSR's 2^ceil(log2(distinct levels)); 256 for any image with more than 128 levels
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale, which BasicSR's gray Poisson noise uses
@@ -176,6 +176,8 @@ def _run(x, step: Step, columns: dict[str, Any], cfg: Any, on_gpu: bool):
         return quantize(x, col("divisor"))
     if isinstance(step, Brightness):
         return dmath.clamp(x + col("offset"), 0.0, 1.0)
+    if isinstance(step, Corrupt):
+        return dlas_corrupt.corrupt(x, step, columns)
     raise TypeError(f"no graph for step {step!r}")
 
 
