@@ -301,7 +301,8 @@ def _brightness(v: Mapping[str, Any], w: str) -> dict[str, Any]:
     return {"offset": value_range(v["range"], "range", w, -1.0, 1.0)} if "range" in v else {}
 
 
-def _corrupt(v: Mapping[str, Any], w: str) -> dict[str, Any]:
+def corrupt_settings(v: Mapping[str, Any], w: str) -> dict[str, Any]:
+    """The fields of a `Corrupt` step from DL-Art-School's keys in `v`, checked (errors name `w`)."""
     fixed = dlas_names.checked(v.get("fixed_corruptions", []), "fixed_corruptions", w)
     count = v.get("num_corrupts_per_image", 0)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 64:
@@ -328,7 +329,7 @@ _STEPS: dict[str, tuple[type, tuple[str, ...], Callable[[Mapping[str, Any], str]
     "quantize": (Quantize, ("divisors", "divisor_prob"), _quantize),
     "brightness": (Brightness, ("range",), _brightness),
     "dlas": (Corrupt, ("fixed_corruptions", "random_corruptions", "num_corrupts_per_image", "corruption_blur_scale",
-                       "cosine_bias"), _corrupt),
+                       "cosine_bias"), corrupt_settings),
     "one_of": (OneOf, ("options",), lambda v, w: {}),
 }
 STEP_TYPES = tuple(_STEPS)

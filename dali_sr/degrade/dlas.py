@@ -8,7 +8,8 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..schema.fields import Field, integer
-from .chain import Chain, parse_chain
+from .chain import Chain, corrupt_settings, parse_chain
+from .dlas_names import checked
 
 CORRUPTION_KEYS: dict[str, Field] = {
     "fixed_corruptions": Field((list,), [], lambda v: all(isinstance(n, str) for n in v), "a list of names"),
@@ -29,8 +30,10 @@ def corruption_chain(values: Mapping[str, Any], scale: int, where: str) -> Chain
     """The chain from an HQ patch to its LQ patch (HQ / `scale`, INTER_AREA) with the corruptions `values`
     (keys of `CORRUPTION_KEYS`) name, before or after the downscale as `corrupt_before_downsize` says."""
     corrupt = {"type": "dlas", **{k: values[k] for k in _STEP_KEYS if values.get(k) is not None}}
+    checked(values.get("random_corruptions", []), "random_corruptions", where)
     if not values.get("num_corrupts_per_image"):
-        corrupt.pop("random_corruptions", None)  # DL-Art-School ignores them then
+        corrupt.pop("random_corruptions", None)  # DL-Art-School reads them only to draw from
+    corrupt_settings(corrupt, where)  # errors name the dataset's own keys
     if not values.get("corrupt_before_downsize"):
         return parse_chain([_TO_LQ, corrupt], scale, where)
     factor = values.get("corrupt_before_downsize_factor")

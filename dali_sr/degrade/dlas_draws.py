@@ -28,13 +28,17 @@ Size = tuple[int, int]
 _CV2_MODES = tuple(RESIZE_MODES.index(m) for m in ("nearest", "bilinear", "bicubic", "area"))
 _EXTRAS = {"quantize": ("amount",), "noise": ("amount",), "saturate": ("amount",), "filter": ("kernel",),
            "jpeg": ("quality",), "jitter": ("jitter", "order"),
-           "resample": ("mode", "roi", "size", "back")}
+           "resample": ("mode", "roi", "size", "back", "factor", "kernel")}
+_AREA = RESIZE_MODES.index("area")
 
 
 def slot_columns(step: Corrupt, slot: int) -> tuple[str, ...]:
     """The graph's value names of slot `slot` (`c<slot>_<value>`): its operation and what its names need (the
-    draws also hold each slot's r as `c<slot>_r`, which the graph does not read)."""
-    extras = [e for op in ops_of(step.slot_names(slot)) for e in _EXTRAS.get(op, ())]
+    draws also hold each slot's r and motion-blur angle, `c<slot>_r` and `c<slot>_angle`, which it does not read)."""
+    ops = ops_of(step.slot_names(slot))
+    if ops == ("none",):
+        return ()
+    extras = [e for op in ops for e in _EXTRAS.get(op, ())]
     return tuple(f"c{slot}_{v}" for v in ("op", *dict.fromkeys(extras)))
 
 
@@ -83,7 +87,7 @@ def corrupt_draw(step: Corrupt, rng: np.random.Generator, size: Size) -> tuple[D
         jitter = _jitter_factors(rng, setting)
         order = rng.permutation(4).astype(np.int32)
         op = NAMES[name]
-        v: Draw = {"r": np.array(r, np.float32), "amount": np.array(0.0, np.float32),
+        v: Draw = {"r": np.array(r, np.float32), "angle": np.array(angle, np.int32), "amount": np.array(0.0, np.float32),
                    "kernel": np.ones((1, 1), np.float32), "quality": np.array(100, np.int32),
                    "jitter": jitter, "order": order, "mode": np.array(mode, np.int32)}
         if op == "quantize":
@@ -109,8 +113,12 @@ def corrupt_draw(step: Corrupt, rng: np.random.Generator, size: Size) -> tuple[D
                 v["roi"] = np.array(current, np.float32)
                 current = (current[0] // factor, current[1] // factor)
                 v["size"] = np.array(current, np.float32)
+                v["factor"] = np.array(factor, np.float32)
+                if mode == _AREA:  # OpenCV's INTER_AREA at an integer factor: the mean of each factor x factor bin
+                    v["kernel"] = np.full((factor, factor), 1 / factor ** 2, np.float32)
                 undo.append((slot, factor))
         v["op"] = np.array(OPS.index(op), np.int32)
+        v.setdefault("factor", np.array(1, np.float32))
         values.append(v)
     for i, (slot, factor) in enumerate(undo):  # DL-Art-School multiplies the size back, in the same order
         target = size if i == len(undo) - 1 else (current[0] * factor, current[1] * factor)
@@ -121,6 +129,6 @@ def corrupt_draw(step: Corrupt, rng: np.random.Generator, size: Size) -> tuple[D
         v.setdefault("roi", np.array(size, np.float32))
         v.setdefault("size", np.array(size, np.float32))
         v.setdefault("back", np.array(size, np.float32))
-        for column in (f"c{slot}_r",) + slot_columns(step, slot):
+        for column in (f"c{slot}_r", f"c{slot}_angle") + slot_columns(step, slot):
             out[column] = v[column.split("_", 1)[1]]
     return out, size
