@@ -146,7 +146,7 @@ def test_corruption_chain_places_the_step_after_or_before_the_downscale():
     ({"random_corruptions": ["gaussian-blur"], "num_corrupts_per_image": 1},
      "unknown corruption 'gaussian-blur' in 'random_corruptions'; did you mean 'gaussian_blur'?"),
     ({"fixed_corruptions": ["jpeg-broad2"]}, "unknown corruption 'jpeg-broad2'"),
-    ({"random_corruptions": ["blur"]}, "unknown corruption 'blur' in 'random_corruptions'"),,
+    ({"random_corruptions": ["blur"]}, "unknown corruption 'blur' in 'random_corruptions'"),
     ({"num_corrupts_per_image": 2}, "'num_corrupts_per_image' 2 needs 'random_corruptions'"),
     ({"cosine_bias": "yes"}, "'cosine_bias' must be true or false"),
     ({"corrupt_before_downsize": True, "corrupt_before_downsize_factor": 3},
