@@ -12,13 +12,11 @@ from typing import Any
 from nvidia.dali import fn, types
 from nvidia.dali import math as dmath
 
-from dali_sr.degrade.chain import RESIZE_MODES, Corrupt
+from dali_sr.degrade.chain import Corrupt
 from dali_sr.degrade.dlas_names import OPS, ops_of
 
 from . import degrade
 
-_AREA = RESIZE_MODES.index("area")
-_NUDGE = 1e-3  # input pixels, so that whole-number positions do not fall to the pixel below (`degrade.resize`)
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights, which its colour jitter blends with
 
 
@@ -111,18 +109,6 @@ def color_jitter(x, factors, order):
     return x
 
 
-def resample(x, size, roi, factor, mode, box):
-    """OpenCV's `resize` to `size` (h, w) by an integer `factor` with a drawn mode: nearest, linear and cubic as
-    `degrade.resize` computes them (cubic: Keys' a = -0.5, OpenCV's is -0.75); area (a `box` kernel) as
-    OpenCV's integer-factor INTER_AREA: the mean of each bin, taken from the bin's first pixel."""
-    if mode == _AREA:
-        means = fn.filter(x, box, anchor=[0, 0], border="reflect_101")
-        start = factor * -0.5 + _NUDGE
-        return fn.resize(means, size=size, roi_start=fn.stack(start, start), roi_end=size * factor + start,
-                         interp_type=types.INTERP_NN, antialias=False)
-    return degrade.resize(x, size, roi, mode)
-
-
 def _run(x, op: str, col):
     if op == "quantize":
         return degrade.quantize(x, col("amount"))
@@ -131,7 +117,7 @@ def _run(x, op: str, col):
     if op == "filter":
         return degrade.correlate(x, col("kernel"))
     if op == "resample":
-        return resample(x, col("size"), col("roi"), col("factor"), col("mode"), col("kernel"))
+        return degrade.resize(x, col("size"), col("roi"), col("mode"))
     if op == "noise":
         return add_uniform_noise(x, col("amount"))
     if op == "jpeg":

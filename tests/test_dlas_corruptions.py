@@ -252,3 +252,24 @@ def test_color_jitter_is_torchvisions_with_the_drawn_factors_and_order():
         assert all(max(0, 1 - s) <= f <= 1 + s for f in factors[:3]) and -s <= factors[3] <= s
         np.testing.assert_allclose(got, reference_jitter(img, factors, order), atol=5e-6)  # float32 HSV maths
     assert jittered > 8
+
+
+def test_area_at_whole_factors_is_opencvs_inter_area_and_torchs_pooling():
+    """The downscale of DL-Art-School's LQ (and `area` resizes): exact bin means at whole factors, in a batch
+    that mixes whole and fractional factors (those keep DALI's antialiasing filter)."""
+    import torch
+    import torch.nn.functional as F
+    from test_degrade_ops import run_graph
+
+    imgs = photos(4, side=48)
+    sizes = [(24, 24), (12, 12), (6, 16), (20, 20)]  # factors 2, 4, 8 x 3, 2.4
+    size = [np.array(s, np.float32) for s in sizes]
+    roi = [np.array([48, 48], np.float32)] * 4
+    mode = [np.array(RESIZE_MODES.index("area"), np.int32)] * 4
+    out, = run_graph(degrade.resize, imgs, size, roi, mode)
+    for img, got, (h, w) in zip(imgs[:3], out, sizes):
+        ref = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(got, ref, atol=3e-7)
+        pooled = F.adaptive_avg_pool2d(torch.from_numpy(img.transpose(2, 0, 1)), (h, w)).numpy().transpose(1, 2, 0)
+        np.testing.assert_allclose(got, pooled, atol=3e-7)
+    assert out[3].shape == (20, 20, 3)

@@ -138,7 +138,9 @@ def test_corruption_chain_places_the_step_after_or_before_the_downscale():
     draw, end = draw_sample(factor, np.random.default_rng(0), (64, 64))
     assert list(draw["d0_size"]) == [32, 32] and end == (16, 16)
     unused = corruption_chain({"random_corruptions": ["noise"], "num_corrupts_per_image": 0}, 2, "t")
-    assert unused.steps[1].random == () and not unused.uses_dali_random()  # ignored with no random slots
+    assert [type(s) for s in unused.steps] == [Resize] and not unused.uses_dali_random()  # nothing to corrupt
+    fixed_only = corruption_chain({"random_corruptions": ["noise"], "fixed_corruptions": ["none"]}, 2, "t")
+    assert fixed_only.steps[1].random == () and not fixed_only.uses_dali_random()  # unread with no random slots
 
 
 @pytest.mark.parametrize("values, message", [
@@ -149,7 +151,7 @@ def test_corruption_chain_places_the_step_after_or_before_the_downscale():
     ({"random_corruptions": ["blur"]}, "unknown corruption 'blur' in 'random_corruptions'"),
     ({"num_corrupts_per_image": 2}, "'num_corrupts_per_image' 2 needs 'random_corruptions'"),
     ({"cosine_bias": "yes"}, "'cosine_bias' must be true or false"),
-    ({"corrupt_before_downsize": True, "corrupt_before_downsize_factor": 3},
+    ({"fixed_corruptions": ["jpeg"], "corrupt_before_downsize": True, "corrupt_before_downsize_factor": 3},
      "'corrupt_before_downsize_factor' 3 must divide 'scale' 4"),
 ])
 def test_bad_corruption_settings_are_refused_in_one_line(values, message):

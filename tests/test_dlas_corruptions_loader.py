@@ -66,3 +66,18 @@ def test_resume_continues_the_same_batches(tmp_path):
         resumed.set_epoch(state["epoch"])
         it = iter(resumed)
         assert_same(want, [next(it), next(it)])
+
+
+def test_without_corruptions_lq_is_opencvs_inter_area_of_the_gt(tmp_path):
+    import cv2
+    from dali_sr.degrade.dlas import corruption_chain
+
+    root = gt_lmdb(tmp_path, [(40, 52), (36, 36), (64, 48)])
+    chain = corruption_chain({}, 4, "t")
+    c = cfg(root, [{"type": "resize", "to": "lq", "modes": ["area"]}], scale=4, batch_size_per_gpu=3)
+    assert dali_sr.load_config(c).degradation.steps == chain.steps
+    for gt, lq in zip(*(lambda b: (b["gt"], b["lq"]))(batches(c, 1)[0])):
+        ref = cv2.resize(gt.permute(1, 2, 0).numpy(), (8, 8), interpolation=cv2.INTER_AREA) * 255
+        got = lq.permute(1, 2, 0).numpy() * 255
+        differ = np.abs(np.round(got) - np.round(ref)) > 0
+        assert not (differ & (np.abs(ref - np.floor(ref) - 0.5) > 1e-3)).any()  # but on rounding ties

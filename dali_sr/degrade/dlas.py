@@ -33,14 +33,17 @@ def corruption_chain(values: Mapping[str, Any], scale: int, where: str) -> Chain
     checked(values.get("random_corruptions", []), "random_corruptions", where)
     if not values.get("num_corrupts_per_image"):
         corrupt.pop("random_corruptions", None)  # DL-Art-School reads them only to draw from
-    corrupt_settings(corrupt, where)  # errors name the dataset's own keys
-    if not values.get("corrupt_before_downsize"):
-        return parse_chain([_TO_LQ, corrupt], scale, where)
-    factor = values.get("corrupt_before_downsize_factor")
-    if factor is None or factor == 1:
-        return parse_chain([corrupt, _TO_LQ], scale, where)
-    if scale % factor:
+    settings = corrupt_settings(corrupt, where)  # errors name the dataset's own keys
+    before = values.get("corrupt_before_downsize", False)
+    factor = values.get("corrupt_before_downsize_factor") or 1
+    if before and scale % factor:
         raise ConfigError(f"{where}: 'corrupt_before_downsize_factor' {factor} must divide 'scale' {scale} (the "
                           f"rest of the downscale is scale / factor)")
+    if not settings["fixed"] and not settings["count"]:
+        return parse_chain([_TO_LQ], scale, where)
+    if not before:
+        return parse_chain([_TO_LQ, corrupt], scale, where)
+    if factor == 1:
+        return parse_chain([corrupt, _TO_LQ], scale, where)
     first = {"type": "resize", "to": "gt", "scales": [1 / factor], "modes": ["area"]}
     return parse_chain([first, corrupt, _TO_LQ], scale, where)

@@ -28,8 +28,7 @@ Size = tuple[int, int]
 _CV2_MODES = tuple(RESIZE_MODES.index(m) for m in ("nearest", "bilinear", "bicubic", "area"))
 _EXTRAS = {"quantize": ("amount",), "noise": ("amount",), "saturate": ("amount",), "filter": ("kernel",),
            "jpeg": ("quality",), "jitter": ("jitter", "order"),
-           "resample": ("mode", "roi", "size", "back", "factor", "kernel")}
-_AREA = RESIZE_MODES.index("area")
+           "resample": ("mode", "roi", "size", "back")}
 
 
 def slot_columns(step: Corrupt, slot: int) -> tuple[str, ...]:
@@ -113,12 +112,8 @@ def corrupt_draw(step: Corrupt, rng: np.random.Generator, size: Size) -> tuple[D
                 v["roi"] = np.array(current, np.float32)
                 current = (current[0] // factor, current[1] // factor)
                 v["size"] = np.array(current, np.float32)
-                v["factor"] = np.array(factor, np.float32)
-                if mode == _AREA:  # OpenCV's INTER_AREA at an integer factor: the mean of each factor x factor bin
-                    v["kernel"] = np.full((factor, factor), 1 / factor ** 2, np.float32)
                 undo.append((slot, factor))
         v["op"] = np.array(OPS.index(op), np.int32)
-        v.setdefault("factor", np.array(1, np.float32))
         values.append(v)
     for i, (slot, factor) in enumerate(undo):  # DL-Art-School multiplies the size back, in the same order
         target = size if i == len(undo) - 1 else (current[0] * factor, current[1] * factor)
