@@ -16,14 +16,15 @@ from nvidia.dali import fn, types
 from nvidia.dali import math as dmath
 
 from dali_sr.degrade import kernels
-from dali_sr.degrade.chain import (RESIZE_MODES, Blur, Brightness, Chain, Gray, Jpeg, Noise, OneOf, Quantize, Resize,
-                                   Sinc, Step, Usm)
+from dali_sr.degrade.chain import (RESIZE_MODES, Blur, Brightness, Chain, Corrupt, Gray, Jpeg, Noise, OneOf, Quantize,
+                                   Resize, Sinc, Step, Usm)
 
-from . import ops
+from . import dlas_corrupt, ops
 
 POISSON_LEVELS = 256.0  # BasicSR's 2^ceil(log2(distinct levels)); 256 for any image with more than 128 levels
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale, which BasicSR's gray Poisson noise uses
 _AREA, _NEAREST = RESIZE_MODES.index("area"), RESIZE_MODES.index("nearest")
+_MAX_BOX = 64  # the largest whole area factor computed as exact bin means
 _NEAREST_NUDGE = 1e-3  # input pixels: above DALI's float32 rounding of positions up to 2048, far below a pixel
 
 
@@ -69,8 +70,7 @@ def usm(x, step: Usm, on_gpu: bool):
 def resize(x, size, roi, mode):
     """To `size` (h, w), sampling the input's [0, roi) (roi (h, w)): torch's `F.interpolate` geometry for
     `scale_factor` (roi = size / factor) or `size` (roi = input size). Bilinear and nearest are torch's
-    formulas; bicubic is Keys' cubic with a = -0.5 (torch: -0.75); area averages with DALI's antialiasing
-    filter (torch: integer-bounded bins).
+    formulas; bicubic is Keys' cubic with a = -0.5 (torch: -0.75); area is `area`.
 
     Nearest is torch's formula, floor(i * r) for the ratio r = roi / size, as its GPU kernel computes it (its
     CPU kernels copy a side that keeps its length and repeat pixels of a side that doubles). DALI's nearest
@@ -79,10 +79,32 @@ def resize(x, size, roi, mode):
     whole number (every one at factors 1/2, 1/4) does not fall to the pixel below by DALI's rounding.
     """
     if mode == _AREA:
-        start = types.Constant(np.zeros(2, np.float32), device="cpu")
-        return fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=types.INTERP_LINEAR, antialias=True)
+        return area(x, size, roi)
     start = (roi / size * -0.5 + _NEAREST_NUDGE) * fn.cast(mode == _NEAREST, dtype=types.FLOAT)
     return fn.resize(x, size=size, roi_start=start, roi_end=roi + start, interp_type=_interp(mode), antialias=False)
+
+
+def area(x, size, roi):
+    """Area downscale of the input's [0, roi) to `size`. At whole factors (roi / size integers up to
+    `_MAX_BOX`) the mean of each factor x factor bin, as torch's adaptive average pooling and OpenCV's
+    INTER_AREA compute it: a box filter anchored at the bin's first pixel, then every factor-th pixel (DALI's
+    nearest, started half a bin early as in `resize`). At other factors DALI's antialiasing linear filter
+    (torch and OpenCV: bins with fractional bounds)."""
+    factor = roi / size
+    fh, fw = factor[0], factor[1]
+    whole = (dmath.floor(fh) == fh) & (dmath.floor(fw) == fw) & (fh <= _MAX_BOX) & (fw <= _MAX_BOX)
+    if whole:
+        box = fn.slice(types.Constant(np.ones((_MAX_BOX, _MAX_BOX), np.float32), device="cpu"),
+                       start=types.Constant(np.zeros(2, np.int32), device="cpu"),
+                       shape=fn.cast(factor, dtype=types.INT32), axes=[0, 1]) / (fh * fw)
+        means = fn.filter(x, box, anchor=[0, 0], border="reflect_101")
+        start = factor * -0.5 + _NEAREST_NUDGE
+        x = fn.resize(means, size=size, roi_start=start, roi_end=size * factor + start, interp_type=types.INTERP_NN,
+                      antialias=False)
+    else:
+        start = types.Constant(np.zeros(2, np.float32), device="cpu")
+        x = fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=types.INTERP_LINEAR, antialias=True)
+    return x
 
 
 def _interp(mode):
@@ -176,6 +198,8 @@ def _run(x, step: Step, columns: dict[str, Any], cfg: Any, on_gpu: bool):
         return quantize(x, col("divisor"))
     if isinstance(step, Brightness):
         return dmath.clamp(x + col("offset"), 0.0, 1.0)
+    if isinstance(step, Corrupt):
+        return dlas_corrupt.corrupt(x, step, columns)
     raise TypeError(f"no graph for step {step!r}")
 
 

@@ -14,6 +14,7 @@ steps applied in order, each with its own probability (`prob`) and per-sample ra
     quantize    colour quantization (fewer levels per channel)
     brightness  a random brightness offset
     one_of      one of several sub-chains, chosen per sample
+    dlas        DL-Art-School's ImageCorruptor: its named corruptions, k random ones per sample then the fixed ones
 
 The chain must end at the LQ size (GT window / scale): its last size-changing step is a resize `to: lq`.
 A chain with no resize at all gets MATLAB's bicubic to the LQ size appended.
@@ -28,6 +29,7 @@ from ..errors import ConfigError
 from ..schema.fields import check_keys
 from ..schema.suggest import closest
 from ..schema.values import distribution, names, number, odd_sizes, probability, value_range
+from . import dlas_names
 
 KERNELS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RESIZE_MODES = ("area", "bilinear", "bicubic", "nearest", "matlab")
@@ -112,6 +114,26 @@ class Brightness(Step):
 
 
 @dataclass(frozen=True)
+class Corrupt(Step):
+    """DL-Art-School's corruptions (`dlas_names.NAMES`): `count` names drawn from `random` per sample (with
+    replacement), then every `fixed` name, each with its own value in [0, 1] (cosine-biased towards 0)."""
+
+    fixed: tuple[str, ...] = ()
+    random: tuple[str, ...] = ()
+    count: int = 0
+    blur_scale: float = 1.0
+    cosine_bias: bool = True
+
+    @property
+    def slots(self) -> int:
+        return self.count + len(self.fixed)
+
+    def slot_names(self, slot: int) -> tuple[str, ...]:
+        """The names slot `slot` can apply: a random slot any of `random`, a fixed slot its own name."""
+        return self.random if slot < self.count else (self.fixed[slot - self.count],)
+
+
+@dataclass(frozen=True)
 class OneOf(Step):
     options: tuple[tuple[Step, ...], ...] = ()
     option_prob: tuple[float, ...] = ()
@@ -145,7 +167,8 @@ class Chain:
 
     def uses_dali_random(self) -> bool:
         """Whether the graph draws random fields (noise), so resuming needs DALI's random state."""
-        return any(isinstance(s, Noise) for s in self.walk())
+        return any(isinstance(s, Noise) or (isinstance(s, Corrupt) and dlas_names.draws_noise(s.fixed + s.random))
+                   for s in self.walk())
 
 
 def bicubic_chain(scale: int) -> Chain:
@@ -278,6 +301,22 @@ def _brightness(v: Mapping[str, Any], w: str) -> dict[str, Any]:
     return {"offset": value_range(v["range"], "range", w, -1.0, 1.0)} if "range" in v else {}
 
 
+def corrupt_settings(v: Mapping[str, Any], w: str) -> dict[str, Any]:
+    """The fields of a `Corrupt` step from DL-Art-School's keys in `v`, checked (errors name `w`)."""
+    fixed = dlas_names.checked(v.get("fixed_corruptions", []), "fixed_corruptions", w)
+    count = v.get("num_corrupts_per_image", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 64:
+        raise ConfigError(f"{w}: 'num_corrupts_per_image' must be an integer in [0, 64], got {count!r}")
+    random = dlas_names.checked(v.get("random_corruptions", []), "random_corruptions", w) if count else ()
+    if count and not random:
+        raise ConfigError(f"{w}: 'num_corrupts_per_image' {count} needs 'random_corruptions' to draw from")
+    blur_scale = number(v.get("corruption_blur_scale", 1), "corruption_blur_scale", w, 0.0)
+    bias = v.get("cosine_bias", True)
+    if not isinstance(bias, bool):
+        raise ConfigError(f"{w}: 'cosine_bias' must be true or false, got {bias!r}")
+    return {"fixed": fixed, "random": random, "count": count, "blur_scale": blur_scale, "cosine_bias": bias}
+
+
 _STEPS: dict[str, tuple[type, tuple[str, ...], Callable[[Mapping[str, Any], str], dict[str, Any]]]] = {
     "usm": (Usm, ("weight", "radius", "threshold"), _usm),
     "blur": (Blur, ("kernel_size", "kernel_list", "kernel_prob", "blur_sigma", "betag_range", "betap_range",
@@ -289,6 +328,8 @@ _STEPS: dict[str, tuple[type, tuple[str, ...], Callable[[Mapping[str, Any], str]
     "gray": (Gray, ("weights",), _gray),
     "quantize": (Quantize, ("divisors", "divisor_prob"), _quantize),
     "brightness": (Brightness, ("range",), _brightness),
+    "dlas": (Corrupt, ("fixed_corruptions", "random_corruptions", "num_corrupts_per_image", "corruption_blur_scale",
+                       "cosine_bias"), corrupt_settings),
     "one_of": (OneOf, ("options",), lambda v, w: {}),
 }
 STEP_TYPES = tuple(_STEPS)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .chain import (UPDOWN, Blur, Brightness, Chain, Gray, Jpeg, Noise, OneOf, Quantize, Resize, RESIZE_MODES,
-                    Sinc, Step, Usm)
+from .chain import (UPDOWN, Blur, Brightness, Chain, Corrupt, Gray, Jpeg, Noise, OneOf, Quantize, Resize,
+                    RESIZE_MODES, Sinc, Step, Usm)
+from .dlas_draws import corrupt_columns, corrupt_draw
 
 Draw = dict[str, np.ndarray]
 _AREA = RESIZE_MODES.index("area")
@@ -29,6 +30,8 @@ _VALUES: dict[type, tuple[str, ...]] = {
 
 
 def _columns_of(step: Step) -> tuple[str, ...]:
+    if isinstance(step, Corrupt):
+        return (("on",) if step.prob < 1 else ()) + corrupt_columns(step)
     names = () if isinstance(step, Resize) and step.modes == ("matlab",) else _VALUES[type(step)]
     return (("on",) if step.prob < 1 else ()) + names
 
@@ -167,7 +170,10 @@ def _draw_steps(steps: tuple[Step, ...], rng: np.random.Generator, size: Size, w
             ends = [_draw_steps(o, rng, size, window, scale, out) for o in step.options]
             size = ends[option]
             continue
-        if isinstance(step, Resize):
+        if isinstance(step, Corrupt):
+            drawn, _ = corrupt_draw(step, rng, size)
+            values.update(drawn)
+        elif isinstance(step, Resize):
             if step.modes == ("matlab",):
                 new = (window[0] // scale, window[1] // scale)
             else:
