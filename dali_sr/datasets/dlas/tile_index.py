@@ -1,0 +1,159 @@
+"""The samples of a SingleImageDataset: every tile of every chunk folder under `paths`, each folder's tiles
+repeated `weights` times, with the geometry DL-Art-School gives each sample (HQ size after `target_size` and
+`force_multiple`, the tile's centre and side in `ref.jpg`, moved as its `resize_point` moves them)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ...config import Config
+from ...errors import DatasetError
+from ...storage.backends import DiskStorage
+from ..storages import fingerprint
+from .chunk_cache import chunk_folders
+from .chunks import CENTERS_NAME, REF_NAME, ChunkFolder
+from .roots import weighted_roots
+from .single_image_options import ChunkOptions
+
+# DL-Art-School's centre and side of every tile when centres are not read from centers.pt (`strict` off).
+DEFAULT_CENTER, DEFAULT_WIDTH = (128, 128), 256
+
+
+def resize_point(point: tuple[int, int], old: int, new: int) -> tuple[int, int]:
+    """A point of a square of side `old` moved to a square of side `new`, truncated (DL-Art-School's arithmetic)."""
+    ratio = float(new) / float(old)
+    return int(ratio * float(point[0])), int(ratio * float(point[1]))
+
+
+@dataclass(frozen=True)
+class TileFolder:
+    """A chunk folder as read: its storage (the dataset root), facts, tiles after `ignore_first`, and per tile
+    its centre and side in `ref.jpg` pixels."""
+
+    store: DiskStorage
+    folder: ChunkFolder
+    tiles: tuple[str, ...]
+    squares: tuple[tuple[tuple[int, int], int], ...]
+
+    @property
+    def side(self) -> int:
+        return self.folder.size[0]
+
+    def key(self, name: str) -> str:
+        return f"{self.folder.name}/{name}"
+
+
+@dataclass
+class TileIndex:
+    """Samples as (folder, tile) positions into `folders`; `hq_side` is every sample's HQ side."""
+
+    name: str
+    folders: list[TileFolder]
+    samples: list[tuple[int, int]]
+    target_side: int  # every sample's HQ side after target_size (the tiles' own side without it)
+    hq_side: int  # after force_multiple
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def tile_path(self, i: int) -> str:
+        f, t = self.samples[i]
+        folder = self.folders[f]
+        return folder.store.label(folder.key(folder.tiles[t]))
+
+    def paths(self, indices: Sequence[int]) -> list[str]:
+        return [self.tile_path(i) for i in indices]
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.tile_path(i) for i in range(len(self)))
+
+    def close(self) -> None:
+        for store in {id(f.store): f.store for f in self.folders}.values():
+            store.close()
+
+
+def _tile_id(folder_path: str, tile: str) -> int:
+    stem = os.path.splitext(tile)[0]
+    if not stem.isdigit():
+        raise DatasetError(f"{os.path.join(folder_path, tile)}: a tile's name must be its number (%08d.jpg) to find "
+                           f"it in {CENTERS_NAME}; rename it, or set strict: false")
+    return int(stem)
+
+
+def _squares(path: str, folder: ChunkFolder, tiles: tuple[str, ...],
+             o: ChunkOptions) -> tuple[tuple[tuple[int, int], int], ...]:
+    """Each tile's (centre, side) in ref.jpg: from centers.pt with `strict`/`needs_metadata`, else DL-Art-School's
+    fixed ones; none are used without `need_ref`."""
+    if not o.need_ref:
+        return tuple(((0, 0), 0) for _ in tiles)
+    if folder.ref_size is None:
+        raise DatasetError(f"{path}: no {REF_NAME}, which need_ref reads; re-extract the folder or set need_ref: false")
+    if folder.ref_size != folder.size:
+        raise DatasetError(f"{os.path.join(path, REF_NAME)} is {folder.ref_size[0]}x{folder.ref_size[1]} but the "
+                           f"folder's tiles are {folder.size[0]}x{folder.size[1]}; the reference must have the tile "
+                           f"size (re-extract the folder)")
+    if not o.centers_needed:
+        return tuple((DEFAULT_CENTER, DEFAULT_WIDTH) for _ in tiles)
+    centers_file = os.path.join(path, CENTERS_NAME)
+    if folder.centers_error is not None:
+        raise DatasetError(folder.centers_error)
+    if folder.centers is None:
+        raise DatasetError(f"{centers_file} is missing, which strict / needs_metadata read; re-extract the folder or "
+                           f"set strict: false")
+    squares = []
+    for tile in tiles:
+        tile_id = _tile_id(path, tile)
+        if tile_id not in folder.centers:
+            raise DatasetError(f"{centers_file} has no entry for tile {tile_id} ({tile}); the file was overwritten "
+                               f"(re-extract the folder) or set strict: false")
+        squares.append(folder.centers[tile_id])
+    return tuple(squares)
+
+
+def _target_side(path: str, folder: ChunkFolder, target: Optional[int]) -> int:
+    """The HQ side of the folder's tiles after `target_size`: a whole-factor INTER_AREA downscale."""
+    h, w = folder.size
+    if h != w:
+        raise DatasetError(f"{os.path.join(path, folder.tiles[0])}: tile is {h}x{w}, not square; DL-Art-School's "
+                           f"chunks are square tiles (re-extract the folder)")
+    if target is None:
+        return h
+    if target > h or h % target:
+        raise DatasetError(f"{path}: tiles are {h}x{h} and target_size {target} is not a whole-factor reduction of "
+                           f"them (INTER_AREA is read as its exact box mean); choose a target_size that divides {h}")
+    return target
+
+
+def build_tile_index(cfg: Config) -> TileIndex:
+    """Every tile under `paths`, checked before any batch: sizes, references and centres as the options need."""
+    o: ChunkOptions = cfg.options
+    folders: list[TileFolder] = []
+    samples: list[tuple[int, int]] = []
+    sides: dict[int, str] = {}  # HQ side -> the first folder giving it
+    for root, weight in weighted_roots(o.paths, o.weights, cfg.name):
+        store = DiskStorage(root)
+        first = len(folders)
+        for folder in chunk_folders(root):
+            tiles = folder.tiles[o.ignore_first:]
+            if not tiles:
+                continue
+            path = os.path.join(root, folder.name)
+            sides.setdefault(_target_side(path, folder, o.target_size), path)
+            folders.append(TileFolder(store, folder, tiles, _squares(path, folder, tiles, o)))
+        for _ in range(weight):
+            samples += [(f, t) for f in range(first, len(folders)) for t in range(len(folders[f].tiles))]
+    if not samples:
+        raise DatasetError(f"{cfg.name}: no tiles under {o.paths} (each source image's folder holds its %08d.jpg "
+                           f"tiles); check 'paths' or extract the chunks with dali-sr extract-chunks")
+    if len(sides) > 1:
+        (a, first_path), (b, other) = list(sides.items())[:2]
+        raise DatasetError(f"{cfg.name}: tiles of {first_path} are {a}x{a} but those of {other} {b}x{b}; a batch "
+                           f"needs one size: set target_size")
+    target = next(iter(sides))
+    multiple = o.force_multiple * cfg.scale
+    hq_side = target - target % multiple
+    if hq_side == 0:
+        raise DatasetError(f"{cfg.name}: tiles of {target}x{target} hold no multiple of force_multiple x scale "
+                           f"({multiple}); lower force_multiple")
+    return TileIndex(cfg.name, folders, samples, target, hq_side)
