@@ -1,55 +1,14 @@
-"""The graph of SingleImageDataset (DL-Art-School's chunked tiles): decode the tile (and its reference, with the
-mask as a 4th channel), resize to `target_size` and then to the LQ size as cv2's INTER_AREA computes whole-factor
-reductions (a box mean), cut to `force_multiple`, corrupt by the chain, float CHW outputs."""
+"""The graph of SingleImageDataset (DL-Art-School's chunked tile folders)."""
 from __future__ import annotations
 
-from typing import Any
-
-from nvidia.dali import fn, types
-
 from dali_sr.config import Config
-from dali_sr.datasets.dlas.tile_source import TileSource, lq_resize
-
-from . import degrade, ops
-
-
-def box_mean(x, fold):
-    """HWC float images averaged over whole-factor blocks: `fold` is (h', f, w', f, -1) per sample."""
-    return fn.reductions.mean(fn.reshape(x, shape=fold), axes=[1, 3])
-
-
-def box_downscale(x, side: int, factor: int):
-    """A `side` x `side` HWC float image reduced by the whole `factor` (the same for every sample)."""
-    if factor == 1:
-        return x
-    return fn.reductions.mean(fn.reshape(x, shape=[side // factor, factor, side // factor, factor, -1]), axes=[1, 3])
-
-
-def _float(image):
-    return fn.cast(image, dtype=types.FLOAT) / types.Constant(255.0, dtype=types.FLOAT)
-
-
-def _chw(x):
-    return fn.transpose(x, perm=[2, 0, 1])
+from dali_sr.datasets.dlas.tile_source import TileSource
 
 
 def define(cfg: Config, source: TileSource, on_gpu: bool) -> tuple:
-    """(lq, hq[, gt_fullsize_ref, lq_fullsize_ref], gt_center, lq_center, idx): float32 CHW in [0, 1] (the
-    references with the mask as a 4th channel), centres as int64 (y, x)."""
-    columns: dict[str, Any] = ops.source_columns(source, cfg.source_workers)
-    side = source.index.hq_side
-    images = [_float(ops.decode(columns["tile"], on_gpu, cfg.hw_decoder_load))]
-    if source.need_ref:
-        mask = columns["mask"].gpu() if on_gpu else columns["mask"]
-        images.append(fn.cat(_float(ops.decode(columns["ref"], on_gpu, cfg.hw_decoder_load)), mask, axis=2))
-    hqs = [box_mean(x, columns["fold"])[0:side, 0:side] for x in images]
-    lqs = [box_downscale(x, side, cfg.scale) for x in hqs]
-    if source.chain is not None:
-        steps = source.chain.steps
-        at = lq_resize(source.chain)
-        lq = degrade.apply_steps(hqs[0], steps[:at], columns, cfg, on_gpu)
-        lqs[0] = degrade.apply_steps(box_mean(lq, columns["lq_fold"]), steps[at + 1:], columns, cfg, on_gpu)
-    outputs = [_chw(lqs[0]), _chw(hqs[0])]
-    if source.need_ref:
-        outputs += [_chw(hqs[1]), _chw(lqs[1])]
-    return (*outputs, columns["gt_center"], columns["lq_center"], columns["idx"])
+    """Graph: tile (and reference + mask) bytes -> decode -> INTER_AREA to target_size (a box mean) ->
+    force_multiple cut -> LQ (box mean by scale, with the chain's corruptions) -> float CHW; (lq, hq[, refs],
+    gt_center, lq_center, idx)."""
+    from . import chunk_graph  # DALI: imported when a pipeline is built, not when a config is validated
+
+    return chunk_graph.chunk_graph(cfg, source, on_gpu)

@@ -1,5 +1,5 @@
-"""DL-Art-School option dicts: a dataset dict whose `mode:` names its dataset, or a whole option file whose
-`datasets:` sections do. `mode:` selects the `type:`, and the loader keys DL-Art-School's `create_dataloader`
+"""DL-Art-School option dicts: a dataset dict whose `mode:` (or `type:`, its class name) names its dataset, or a
+whole option file whose `datasets:` sections do. `mode:` selects the `type:`, and the loader keys DL-Art-School's `create_dataloader`
 reads (`batch_size`, `n_workers`) are renamed to dali_sr's."""
 from __future__ import annotations
 
@@ -29,12 +29,17 @@ def _sections(opts: Options) -> Optional[dict]:
     return datasets if isinstance(datasets, dict) else None
 
 
+def _is_dataset(section: Any) -> bool:
+    """A DL-Art-School dataset dict: it has `mode:`, or a `type:` that is one of its dataset classes."""
+    return isinstance(section, dict) and ("mode" in section or section.get("type") in MODES.values())
+
+
 def _detect(opts: Options) -> bool:
-    """A dataset dict with `mode:`, or an option file with one under `datasets:`."""
-    if "mode" in opts:
+    """A dataset dict of DL-Art-School's, or an option file with one under `datasets:`."""
+    if _is_dataset(opts):
         return True
     datasets = _sections(opts)
-    return datasets is not None and any(isinstance(s, dict) and "mode" in s for s in datasets.values())
+    return datasets is not None and any(_is_dataset(s) for s in datasets.values())
 
 
 def _type_of(mode: Any, given: Any, where: str) -> str:
@@ -65,7 +70,7 @@ def translate(dataset: Options, where: str) -> dict:
 
 def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
     datasets = _sections(opts)
-    if datasets is None or "mode" in opts:
+    if datasets is None or _is_dataset(opts):
         section = dict(opts)
         if phase is not None:
             section["phase"] = phase
