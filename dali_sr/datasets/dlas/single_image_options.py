@@ -10,6 +10,7 @@ from ...config import Config, TypeOptions
 from ...degrade.dlas import corruption_chain
 from ...schema.fields import Field, integer
 from .keys import SHARED_KEYS, check_target_size
+from .roots import weighted_roots
 
 CHUNK_KEYS: dict[str, Field] = {
     **SHARED_KEYS,
@@ -48,8 +49,9 @@ class ChunkOptions:
 
 def finish_chunks(cfg: Config, where: str) -> Config:
     """`eval`: LQ is the HQ image (DL-Art-School's scale 1, no corruption); else LQ is the corruption chain's.
-    `target_size / scale` must be a multiple of `force_multiple`."""
+    `target_size / scale` must be a multiple of `force_multiple`; `weights` must match `paths`."""
     o: ChunkOptions = cfg.options
+    weighted_roots(o.paths, o.weights, where)
     scale = 1 if o.eval else cfg.scale
     check_target_size(o.target_size, scale, o.force_multiple, where)
     chain = None if o.eval else corruption_chain(vars(o), scale, where)

@@ -62,7 +62,15 @@ class TileSource(PlanSource):
         self.need_ref = cfg.options.need_ref
         chain = cfg.degradation
         self.chain: Optional[Chain] = chain if chain is not None and len(chain.steps) > 1 else None
-        self.outputs = TileOutputs(self.need_ref, chain_columns(self.chain) if self.chain is not None else ())
+        self.outputs = TileOutputs(self.need_ref, self._draw_columns())
+
+    def _draw_columns(self) -> tuple[str, ...]:
+        """The chain's draw columns but those of its resize to the LQ size (a box mean by `lq_fold`)."""
+        if self.chain is None:
+            return ()
+        resize = self.chain.steps[lq_resize(self.chain)]
+        own = {f"{resize.id}_{name}" for name in ("on", "size", "roi", "mode")}
+        return tuple(name for name in chain_columns(self.chain) if name not in own)
 
     def centers(self, center: tuple[int, int], tile_side: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """The tile's centre in the HQ and the LQ image (target_size, force_multiple, scale, each as
