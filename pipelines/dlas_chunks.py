@@ -1,4 +1,4 @@
-"""The graph of SingleImageDataset (DL-Art-School's chunked tile folders)."""
+"""The graph of SingleImageDataset and MultiFrameDataset (DL-Art-School's chunked tile folders)."""
 from __future__ import annotations
 
 from dali_sr.config import Config

@@ -79,7 +79,8 @@ def reference(tile_path: str, center: tuple[int, int], width: int, target: Optio
     tile = hq.shape[0]
     if need_ref:
         mask = np.full((tile, tile, 1), 0.1, np.float32)
-        mask[max(center[0] - width // 2, 0):center[0] + width // 2, max(center[1] - width // 2, 0):center[1] + width // 2] = 1
+        (y, x), half = center, width // 2
+        mask[max(y - half, 0):y + half, max(x - half, 0):x + half] = 1
         ref = np.concatenate([read_rgb(os.path.join(os.path.dirname(tile_path), "ref.jpg")), mask], axis=2)
     else:
         ref, center = np.zeros((tile, tile, 4), np.float32), (0, 0)
@@ -270,9 +271,10 @@ def test_a_missing_reference_is_an_error_with_need_ref(tmp_path):
     assert "no ref.jpg, which need_ref reads" in index_error(chunk_cfg(str(tmp_path), 1, need_ref=True))
 
 
-@pytest.mark.parametrize("extra,match", [({"weights": [1]}, "'weights' has 1 entries for 2 'paths'"),
-                                          ({"target_size": 20, "force_multiple": 8}, "not a multiple of force_multiple"),
-                                          ({"fixed_corruptions": ["jpeg"]}, "corruption 'jpeg'")])
+@pytest.mark.parametrize("extra,match", [
+    ({"weights": [1]}, "'weights' has 1 entries for 2 'paths'"),
+    ({"target_size": 20, "force_multiple": 8}, "not a multiple of force_multiple"),
+    ({"fixed_corruptions": ["jpeg"]}, "corruption 'jpeg'")])
 def test_option_errors_are_one_line(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):
         load_config(chunk_cfg(["/a", "/b"], 2, **extra))

@@ -1,6 +1,6 @@
 """DL-Art-School option dicts: a dataset dict whose `mode:` (or `type:`, its class name) names its dataset, or a
-whole option file whose `datasets:` sections do. `mode:` selects the `type:`, and the loader keys DL-Art-School's `create_dataloader`
-reads (`batch_size`, `n_workers`) are renamed to dali_sr's."""
+whole option file whose `datasets:` sections do. `mode:` selects the `type:`, and the loader keys DL-Art-School's
+`create_dataloader` reads (`batch_size`, `n_workers`) are renamed to dali_sr's."""
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
@@ -78,7 +78,8 @@ def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
     want = phase or "train"
     name = want if want in datasets else next((k for k in datasets if str(k).split("_")[0] == want), None)
     if name is None:
-        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: {', '.join(map(str, datasets))})")
+        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: "
+                          f"{', '.join(map(str, datasets))})")
     section = dict(datasets[name] or {})
     section["phase"] = str(name).split("_")[0]  # as DL-Art-School's option parser sets it
     return translate(section, origin)

@@ -32,7 +32,8 @@ def listing_fingerprint(root: str, names: list[str]) -> str:
 
 def _to_json(folder: ChunkFolder) -> dict:
     centers = None if folder.centers is None else [[k, y, x, w] for k, ((y, x), w) in sorted(folder.centers.items())]
-    return {"name": folder.name, "tiles": list(folder.tiles), "size": list(folder.size), "ref_size": None if folder.ref_size is None else list(folder.ref_size),
+    ref_size = None if folder.ref_size is None else list(folder.ref_size)
+    return {"name": folder.name, "tiles": list(folder.tiles), "size": list(folder.size), "ref_size": ref_size,
             "centers": centers, "centers_error": folder.centers_error}
 
 

@@ -1,6 +1,7 @@
-"""The samples of a SingleImageDataset: every tile of every chunk folder under `paths`, each folder's tiles
-repeated `weights` times, with the geometry DL-Art-School gives each sample (HQ size after `target_size` and
-`force_multiple`, the tile's centre and side in `ref.jpg`, moved as its `resize_point` moves them)."""
+"""The samples of SingleImageDataset and MultiFrameDataset: every tile of every chunk folder under `paths` (with
+`num_frames`, with the frame folders of its video that it reads), each root's samples repeated `weights` times,
+with the geometry DL-Art-School gives each sample (HQ size after `target_size` and `force_multiple`, the tile's
+centre and side in `ref.jpg`, moved as its `resize_point` moves them)."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ from ..storages import fingerprint
 from .chunk_cache import chunk_folders
 from .chunks import CENTERS_NAME, REF_NAME, ChunkFolder
 from .roots import weighted_roots
-from .single_image_options import ChunkOptions
+from .chunk_options import ChunkOptions
 
 # DL-Art-School's centre and side of every tile when centres are not read from centers.pt (`strict` off).
 DEFAULT_CENTER, DEFAULT_WIDTH = (128, 128), 256
@@ -44,22 +45,28 @@ class TileFolder:
         return f"{self.folder.name}/{name}"
 
 
+Sample = tuple[tuple[int, ...], int]  # (its frames' positions in `folders`, its tile's position in each folder)
+
+
 @dataclass
 class TileIndex:
-    """Samples as (folder, tile) positions into `folders`; `hq_side` is every sample's HQ side."""
+    """Samples as (frame folders, tile) positions into `folders` (one frame folder per sample for single images);
+    `hq_side` is every sample's HQ side; `frames` is `num_frames` (0: single images, no time axis)."""
 
     name: str
     folders: list[TileFolder]
-    samples: list[tuple[int, int]]
+    samples: list[Sample]
     target_side: int  # every sample's HQ side after target_size (the tiles' own side without it)
     hq_side: int  # after force_multiple
+    frames: int = 0
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def tile_path(self, i: int) -> str:
-        f, t = self.samples[i]
-        folder = self.folders[f]
+        """The sample's tile file (of its last frame, as DL-Art-School's `GT_path`)."""
+        frames, t = self.samples[i]
+        folder = self.folders[frames[-1]]
         return folder.store.label(folder.key(folder.tiles[t]))
 
     def paths(self, indices: Sequence[int]) -> list[str]:
@@ -125,11 +132,40 @@ def _target_side(path: str, folder: ChunkFolder, target: Optional[int]) -> int:
     return target
 
 
+def _video_windows(folders: list[TileFolder], first: int, frames: int, where: str) -> list[Sample]:
+    """The samples of the folders from `first` on as videos: a folder whose name ends in a 12-character frame
+    counter is a frame of the video its name's rest names; each tile of each frame starts a sample of `frames`
+    consecutive frames of its video ending at it (or the video's first `frames`), at the same tile position."""
+    videos: dict[str, list[int]] = {}
+    for f in range(first, len(folders)):
+        name = folders[f].folder.name
+        if len(name) <= 12:
+            raise DatasetError(f"{where}: folder {name} has no 12-character frame counter after a video name; "
+                               f"MultiFrameDataset reads folders named <video><12-character frame>")
+        videos.setdefault(name[:-12], []).append(f)
+    samples: list[Sample] = []
+    for video, members in videos.items():
+        if len(members) < frames:
+            raise DatasetError(f"{where}: video {video} has {len(members)} frame folder(s), fewer than num_frames "
+                               f"{frames}; lower num_frames or remove the video")
+        for k, f in enumerate(members):
+            start = min(max(k - frames + 1, 0), len(members) - frames)
+            window = tuple(members[start:start + frames])
+            for t in range(len(folders[f].tiles)):
+                short = next((folders[w] for w in window if t >= len(folders[w].tiles)), None)
+                if short is not None:
+                    raise DatasetError(f"{where}: frame folder {short.folder.name} has {len(short.tiles)} tile(s) but "
+                                       f"{folders[f].folder.name} has {len(folders[f].tiles)}; the frames of a video "
+                                       f"need the same tiles (re-extract video {video})")
+                samples.append((window, t))
+    return samples
+
+
 def build_tile_index(cfg: Config) -> TileIndex:
     """Every tile under `paths`, checked before any batch: sizes, references and centres as the options need."""
     o: ChunkOptions = cfg.options
     folders: list[TileFolder] = []
-    samples: list[tuple[int, int]] = []
+    samples: list[Sample] = []
     sides: dict[int, str] = {}  # HQ side -> the first folder giving it
     for root, weight in weighted_roots(o.paths, o.weights, cfg.name):
         store = DiskStorage(root)
@@ -141,8 +177,11 @@ def build_tile_index(cfg: Config) -> TileIndex:
             path = os.path.join(root, folder.name)
             sides.setdefault(_target_side(path, folder, o.target_size), path)
             folders.append(TileFolder(store, folder, tiles, _squares(path, folder, tiles, o)))
-        for _ in range(weight):
-            samples += [(f, t) for f in range(first, len(folders)) for t in range(len(folders[f].tiles))]
+        if o.num_frames:
+            mine = _video_windows(folders, first, o.num_frames, root)
+        else:
+            mine = [((f,), t) for f in range(first, len(folders)) for t in range(len(folders[f].tiles))]
+        samples += mine * weight
     if not samples:
         raise DatasetError(f"{cfg.name}: no tiles under {o.paths} (each source image's folder holds its %08d.jpg "
                            f"tiles); check 'paths' or extract the chunks with dali-sr extract-chunks")
@@ -156,4 +195,4 @@ def build_tile_index(cfg: Config) -> TileIndex:
     if hq_side == 0:
         raise DatasetError(f"{cfg.name}: tiles of {target}x{target} hold no multiple of force_multiple x scale "
                            f"({multiple}); lower force_multiple")
-    return TileIndex(cfg.name, folders, samples, target, hq_side)
+    return TileIndex(cfg.name, folders, samples, target, hq_side, o.num_frames)

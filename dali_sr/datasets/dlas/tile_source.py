@@ -32,12 +32,19 @@ class TileOutputs:
 
     need_ref: bool
     draws: tuple[str, ...]  # a chain's draw columns (none for the plain downscale); with them `lq_fold`
+    frames: int = 0  # MultiFrameDataset's num_frames: `tile_0` .. of each frame; 0: one image, no time axis
+
+    @property
+    def frame_names(self) -> tuple[str, ...]:
+        """The suffix of each frame's columns."""
+        return tuple(f"_{k}" for k in range(max(self.frames, 1)))
 
     @property
     def columns(self) -> tuple[str, ...]:
-        refs = ("ref", "mask") if self.need_ref else ()
+        names = ("tile", "ref", "mask", "fold") if self.need_ref else ("tile", "fold")
+        per_frame = tuple(name + k for k in self.frame_names for name in names)
         corrupt = self.draws + ("lq_fold",) if self.draws else ()
-        return ("tile",) + refs + ("fold", "gt_center", "lq_center") + corrupt + ("idx",)
+        return per_frame + ("gt_center", "lq_center") + corrupt + ("idx",)
 
     @property
     def graph_outputs(self) -> tuple[str, ...]:
@@ -55,14 +62,14 @@ def tile_mask(side: int, center: tuple[int, int], width: int) -> np.ndarray:
 
 
 class TileSource(PlanSource):
-    """Batches of SingleImageDataset samples for `pipelines.dlas_chunks`."""
+    """Batches of SingleImageDataset and MultiFrameDataset samples for `pipelines.dlas_chunks`."""
 
     def __init__(self, cfg: Config, index: TileIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
         super().__init__(cfg, index, sampling, start)
         self.need_ref = cfg.options.need_ref
         chain = cfg.degradation
         self.chain: Optional[Chain] = chain if chain is not None and len(chain.steps) > 1 else None
-        self.outputs = TileOutputs(self.need_ref, self._draw_columns())
+        self.outputs = TileOutputs(self.need_ref, self._draw_columns(), index.frames)
 
     def _draw_columns(self) -> tuple[str, ...]:
         """The chain's draw columns but those of its resize to the LQ size (a box mean by `lq_fold`)."""
@@ -85,27 +92,33 @@ class TileSource(PlanSource):
         columns: dict[str, list] = {name: [] for name in self.outputs.columns}
         row_images = []
         for i in indices:
-            f, t = ix.samples[int(i)]
-            folder = ix.folders[f]
-            tile_key = folder.key(folder.tiles[t])
-            images = [(folder.store, tile_key)]
-            columns["tile"].append(folder.store.get(tile_key))
-            center, width = folder.squares[t]
-            if self.need_ref:
-                images.append((folder.store, folder.key("ref.jpg")))
-                columns["ref"].append(folder.store.get(images[-1][1]))
-                columns["mask"].append(tile_mask(folder.side, center, width))
-            else:
-                center = (0, 0)
-            factor = folder.side // ix.target_side
-            columns["fold"].append(np.array([ix.target_side, factor, ix.target_side, factor, -1], np.int64))
-            hq_center, lq_center = self.centers(center, folder.side)
-            columns["gt_center"].append(np.array(hq_center, np.int64))
-            columns["lq_center"].append(np.array(lq_center, np.int64))
+            frames, t = ix.samples[int(i)]
+            images, centers = [], []
+            for suffix, f in zip(self.outputs.frame_names, frames):
+                folder = ix.folders[f]
+                images.append((folder.store, folder.key(folder.tiles[t])))
+                columns["tile" + suffix].append(folder.store.get(images[-1][1]))
+                center, width = folder.squares[t]
+                if self.need_ref:
+                    images.append((folder.store, folder.key("ref.jpg")))
+                    columns["ref" + suffix].append(folder.store.get(images[-1][1]))
+                    columns["mask" + suffix].append(tile_mask(folder.side, center, width))
+                else:
+                    center = (0, 0)
+                columns["fold" + suffix].append(self._fold(folder.side))
+                centers.append(self.centers(center, folder.side))
+            hq_centers, lq_centers = (np.array(c, np.int64) for c in zip(*centers))
+            columns["gt_center"].append(hq_centers if ix.frames else hq_centers[0])
+            columns["lq_center"].append(lq_centers if ix.frames else lq_centers[0])
             row_images.append(images)
         columns.update(self._draws(plan, rows))
         columns["idx"] = indices.astype(np.int64)
         return Batch(columns, row_images)
+
+    def _fold(self, tile_side: int) -> np.ndarray:
+        """The reshape of a tile whose box mean is its `target_size` image: (h', f, w', f, -1)."""
+        side = self.index.target_side
+        return np.array([side, tile_side // side, side, tile_side // side, -1], np.int64)
 
     def _draws(self, plan: EpochPlan, rows: slice) -> dict[str, list]:
         """The chain's per-sample draws, from (seed, epoch, the sample's slot in the epoch)."""
@@ -133,31 +146,28 @@ class TileSource(PlanSource):
 
     def placeholder_columns(self) -> dict[str, Any]:
         """One blank sample of the first folder's geometry."""
-        folder = self.index.folders[0]
-        side = folder.side
+        side = self.index.folders[0].side
         blank = np.frombuffer(encode(np.zeros((side, side, 3), np.uint8), "png", "placeholder"), np.uint8)
-        factor = side // self.index.target_side
-        columns: dict[str, Any] = {
-            "tile": [blank], "ref": [blank], "mask": [np.zeros((side, side, 1), np.float32)],
-            "fold": [np.array([self.index.target_side, factor, self.index.target_side, factor, -1], np.int64)],
-            "gt_center": np.zeros((1, 2), np.int64), "lq_center": np.zeros((1, 2), np.int64),
-            "idx": np.full((1,), -1, np.int64)}
+        centers = np.zeros((1, self.index.frames, 2) if self.index.frames else (1, 2), np.int64)
+        columns: dict[str, Any] = {"gt_center": centers, "lq_center": centers, "idx": np.full((1,), -1, np.int64)}
+        for suffix in self.outputs.frame_names:
+            columns.update({"tile" + suffix: [blank], "ref" + suffix: [blank], "fold" + suffix: [self._fold(side)],
+                            "mask" + suffix: [np.zeros((side, side, 1), np.float32)]})
         if self.chain is not None:
             draws = self._sample_draws(np.random.default_rng(0))
             columns.update({name: [draws[name]] for name in self.outputs.draws + ("lq_fold",)})
         return columns
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
-        """DL-Art-School's sample dict, batched: `LQ_path` / `GT_path` the tile's file; without `need_ref` the
-        references are zeros, as DL-Art-School yields them."""
+        """DL-Art-School's sample dict, batched: `GT_path` the tile's file (the last frame's), and `LQ_path` the
+        same for single images; without `need_ref` the references are zeros, as DL-Art-School yields them."""
         import torch  # the loader yields torch tensors
 
         paths = self.index.paths(out.pop("idx").numpy().astype(np.int64).reshape(-1).tolist())
         if not self.need_ref:
-            n, side_hq, side_lq = len(paths), out["hq"].shape[-1], out["lq"].shape[-1]
-            device = out["hq"].device
-            out["gt_fullsize_ref"] = torch.zeros((n, 4, side_hq, side_hq), device=device)
-            out["lq_fullsize_ref"] = torch.zeros((n, 4, side_lq, side_lq), device=device)
+            for ref, image in (("gt_fullsize_ref", out["hq"]), ("lq_fullsize_ref", out["lq"])):
+                shape = image.shape[:-3] + (4,) + image.shape[-2:]
+                out[ref] = torch.zeros(shape, dtype=image.dtype, device=image.device)
         out["gt_center"] = out["gt_center"].long()
         out["lq_center"] = out["lq_center"].long()
-        return {**out, "LQ_path": paths, "GT_path": list(paths)}
+        return {**out, "GT_path": paths} if self.index.frames else {**out, "LQ_path": paths, "GT_path": list(paths)}

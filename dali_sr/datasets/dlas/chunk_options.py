@@ -1,6 +1,6 @@
-"""SingleImageDataset's keys (DL-Art-School's `single_image_extensible`): the shared DL-Art-School keys plus how
-its chunk folders are read, and the `Config` they finish (LQ made by the corruption chain, or the HQ itself
-with `eval`)."""
+"""The keys of SingleImageDataset and MultiFrameDataset (DL-Art-School's `single_image_extensible` and
+`multi_frame_extensible`): the shared DL-Art-School keys plus how their chunk folders are read (and
+`num_frames`), and the `Config` they finish (LQ made by the corruption chain, or the HQ itself with `eval`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -8,6 +8,7 @@ from typing import Optional
 
 from ...config import Config, TypeOptions
 from ...degrade.dlas import corruption_chain
+from ...errors import ConfigError
 from ...schema.fields import Field, integer
 from .keys import SHARED_KEYS, check_target_size
 from .roots import weighted_roots
@@ -40,6 +41,7 @@ class ChunkOptions:
     strict: bool
     needs_metadata: bool
     ignore_first: int
+    num_frames: int = 0  # MultiFrameDataset: frames per sample (0: single images)
 
     @property
     def centers_needed(self) -> bool:
@@ -58,4 +60,13 @@ def finish_chunks(cfg: Config, where: str) -> Config:
     return replace(cfg, scale=scale, degradation=chain)
 
 
+def finish_frames(cfg: Config, where: str) -> Config:
+    """MultiFrameDataset: as `finish_chunks`, and `num_frames` is required."""
+    if cfg.options.num_frames is None:
+        raise ConfigError(f"{where}: MultiFrameDataset needs 'num_frames' (consecutive frames per sample)")
+    return finish_chunks(cfg, where)
+
+
 CHUNK_OPTIONS = TypeOptions(CHUNK_KEYS, ChunkOptions, needs_gt_size=False, makes_lq=False, finish=finish_chunks)
+FRAME_OPTIONS = TypeOptions({**CHUNK_KEYS, "num_frames": integer(1, 1024)}, ChunkOptions, needs_gt_size=False,
+                            makes_lq=False, finish=finish_frames)
