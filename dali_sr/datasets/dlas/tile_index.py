@@ -149,7 +149,7 @@ def _video_windows(folders: list[TileFolder], first: int, frames: int, where: st
             raise DatasetError(f"{where}: video {video} has {len(members)} frame folder(s), fewer than num_frames "
                                f"{frames}; lower num_frames or remove the video")
         for k, f in enumerate(members):
-            start = min(max(k - frames + 1, 0), len(members) - frames)
+            start = max(k - frames + 1, 0)
             window = tuple(members[start:start + frames])
             for t in range(len(folders[f].tiles)):
                 short = next((folders[w] for w in window if t >= len(folders[w].tiles)), None)
