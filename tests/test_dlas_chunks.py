@@ -193,6 +193,22 @@ def test_training_batches_cover_every_tile(tmp_path):
     assert seen == sorted(str(p) for p in tmp_path.glob("*/0*.jpg"))
 
 
+def test_a_resumed_loader_gives_the_same_next_batches(tmp_path):
+    write_chunks(tmp_path, 16)
+    cfg = chunk_cfg(str(tmp_path), 2, phase="train", batch_size=3, seed=7, need_ref=True, strict=True)
+    with dali_sr.build_loader(cfg) as loader:
+        batches = iter(loader)
+        next(batches)
+        state = loader.state_dict()
+        rest = list(batches)
+    with dali_sr.build_loader(cfg) as loader:
+        loader.load_state_dict(state)
+        resumed = list(loader)
+    assert [b["GT_path"] for b in resumed] == [b["GT_path"] for b in rest] and len(rest) == 1
+    for a, b in zip(resumed, rest):
+        assert all(torch.equal(a[k], b[k]) for k in ("lq", "hq", "gt_fullsize_ref", "gt_center"))
+
+
 # -- bad input --------------------------------------------------------------------------------------------------
 
 def index_error(cfg: dict) -> str:
@@ -278,3 +294,14 @@ def test_a_missing_reference_is_an_error_with_need_ref(tmp_path):
 def test_option_errors_are_one_line(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):
         load_config(chunk_cfg(["/a", "/b"], 2, **extra))
+
+
+@pytest.mark.gpu
+def test_gpu_batches_are_within_one_level_of_cpu(tmp_path):
+    """GPU JPEG decoding is within one level of the CPU decoder; box means and masks keep that bound."""
+    write_chunks(tmp_path, 32)
+    cfg = chunk_cfg(str(tmp_path), 2, target_size=16, need_ref=True, strict=True)
+    cpu, gpu = one_batch(cfg), one_batch({**cfg, "device": "gpu"})
+    assert gpu["hq"].is_cuda and gpu["GT_path"] == cpu["GT_path"]
+    for key in ("lq", "hq", "gt_fullsize_ref", "lq_fullsize_ref", "gt_center", "lq_center"):
+        torch.testing.assert_close(gpu[key].cpu(), cpu[key], rtol=0, atol=1 / 255 + 1e-6)

@@ -6,6 +6,7 @@ never trusted; a dataset moved or copied elsewhere keeps its listing and so its 
 (a temporary file renamed over it); a root that cannot be written to is indexed without one."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -75,8 +76,9 @@ def _write_cache(path: str, fingerprint: str, folders: list[ChunkFolder]) -> Non
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, path)
-    except OSError:
-        os.unlink(tmp)
+    except OSError:  # a full disk: indexed again on the next start
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def chunk_folders(root: str) -> list[ChunkFolder]:
