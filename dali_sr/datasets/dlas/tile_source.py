@@ -1,6 +1,7 @@
-"""The external source of SingleImageDataset: per sample the tile's bytes, with `need_ref` the reference's bytes
-and its mask (1 over the tile's square, 0.1 elsewhere, at the tile's size), the reshape that makes the
-`target_size` box mean, the tile's centre in the HQ and LQ images, and the chain's draws."""
+"""The external source of SingleImageDataset and MultiFrameDataset: per sample and frame the tile's bytes, with
+`need_ref` the reference's bytes and its mask (1 over the tile's square, 0.1 elsewhere, at the tile's size), the
+reshape that makes the `target_size` box mean; the tiles' centres in the HQ and LQ images, and the chain's draws
+(one set per sample: every frame of a sample is corrupted alike)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
