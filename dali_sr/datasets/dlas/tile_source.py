@@ -16,6 +16,7 @@ from ...errors import DatasetError
 from ...storage.codecs import encode
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource
+from .chunks import REF_NAME
 from .tile_index import TileIndex, resize_point
 
 MASK_OUTSIDE = 0.1  # DL-Art-School's mask value outside the tile's square
@@ -101,7 +102,7 @@ class TileSource(PlanSource):
                 columns["tile" + suffix].append(folder.store.get(images[-1][1]))
                 center, width = folder.squares[t]
                 if self.need_ref:
-                    images.append((folder.store, folder.key("ref.jpg")))
+                    images.append((folder.store, folder.key(REF_NAME)))
                     columns["ref" + suffix].append(folder.store.get(images[-1][1]))
                     columns["mask" + suffix].append(tile_mask(folder.side, center, width))
                 else:
