@@ -8,7 +8,7 @@ from dali_sr.datasets.dlas.folder_source import exact_area
 from dali_sr.datasets.source import PlanSource
 
 
-def _corrupt(x, cfg: Config, columns: dict, on_gpu: bool):
+def corrupt(x, cfg: Config, columns: dict, on_gpu: bool):
     """The corruption chain on float32 HWC HQ in [0, 1], unrounded as DL-Art-School's float LQ; the chain's area
     downscales to the LQ size are cv2's INTER_AREA."""
     from . import area, degrade
@@ -46,5 +46,5 @@ def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
     if columns["resized"]:
         x = area.area_resize(x, columns["in_hw"], columns["target_hw"], on_gpu)
     hq = ops.crop(x, columns["keep"])
-    outputs = (hq, _corrupt(hq, cfg, columns, on_gpu)) if source.outputs.makes_lq else (hq,)
+    outputs = (hq, corrupt(hq, cfg, columns, on_gpu)) if source.outputs.makes_lq else (hq,)
     return tuple(_output(x, cfg, on_gpu) for x in outputs) + (columns["idx"],)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dali_sr.config.types import register_dataset_type
 from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.dlas.image_folder import IMAGE_FOLDER
+from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 
-from . import dlas_images, paired_image, video_clips
+from . import dlas_images, dlas_multiscale, paired_image, video_clips
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
@@ -15,3 +16,4 @@ register_dataset_type("FFHQDataset", FFHQ, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
 register_dataset_type("ImageFolderDataset", IMAGE_FOLDER, dlas_images.define)
+register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
