@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dali_sr.config.types import register_dataset_type
 from dali_sr.datasets.clips.types import CLIP_TYPES
+from dali_sr.datasets.dlas.full_image import FULL_IMAGE
 from dali_sr.datasets.dlas.image_folder import IMAGE_FOLDER
 from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
@@ -17,3 +18,4 @@ for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
 register_dataset_type("ImageFolderDataset", IMAGE_FOLDER, dlas_images.define)
 register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
+register_dataset_type("FullImageDataset", FULL_IMAGE, paired_image.define)
