@@ -7,9 +7,10 @@ from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.dlas.full_image import FULL_IMAGE
 from dali_sr.datasets.dlas.image_folder import IMAGE_FOLDER
 from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
+from dali_sr.datasets.dlas.stylegan2 import STYLEGAN2
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 
-from . import dlas_images, dlas_multiscale, paired_image, video_clips
+from . import dlas_images, dlas_multiscale, dlas_stylegan2, paired_image, video_clips
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
@@ -19,3 +20,4 @@ for _name, _kind in CLIP_TYPES.items():
 register_dataset_type("ImageFolderDataset", IMAGE_FOLDER, dlas_images.define)
 register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
 register_dataset_type("FullImageDataset", FULL_IMAGE, paired_image.define)
+register_dataset_type("Stylegan2Dataset", STYLEGAN2, dlas_stylegan2.define)
