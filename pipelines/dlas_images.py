@@ -32,19 +32,32 @@ def _output(x, cfg: Config, on_gpu: bool):
 
 
 def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
-    """Graph: bytes -> decode the source's window -> flip -> float [0, 1] -> INTER_AREA to the target size (rows
-    whose size changes) -> cut to a multiple -> (hq[, lq], idx). Runs under `pipeline_def(enable_conditionals=True)`."""
-    from . import area, degrade, ops  # DALI: imported when a pipeline is built, not when a config is validated
+    """Graph: per image (and its next frame with fetch_alt_image) bytes -> decode the source's window -> flip ->
+    float [0, 1] -> INTER_AREA to the target size (rows whose size changes) -> cut to a multiple -> LQ;
+    (hq[, lq][, alt_hq[, alt_lq], has_alt], idx). Runs under `pipeline_def(enable_conditionals=True)`."""
+    from . import ops  # DALI: imported when a pipeline is built, not when a config is validated
 
     columns = ops.source_columns(source, cfg.source_workers)
-    shape, anchor = columns["hq_shape"], columns["hq_anchor"]
+    out = source.outputs
+    images = [_hq(columns, "hq", cfg, on_gpu)] + ([_hq(columns, "alt", cfg, on_gpu)] if out.alt else [])
+    outputs = []
+    for hq in images:
+        pair = (hq, corrupt(hq, cfg, columns, on_gpu)) if out.makes_lq else (hq,)
+        outputs += [_output(x, cfg, on_gpu) for x in pair]
+    return tuple(outputs) + ((columns["has_alt"],) if out.alt else ()) + (columns["idx"],)
+
+
+def _hq(columns: dict, prefix: str, cfg: Config, on_gpu: bool):
+    """One image of a row (columns `prefix`...) -> float32 HWC HQ in [0, 1]: decode the window, flip, INTER_AREA
+    to the target size where it changes, cut to the multiple."""
+    from . import area, degrade, ops
+
+    col = (lambda suffix: columns[prefix + suffix])
     if ops.roi_decode(on_gpu):
-        image = ops.decode_crop(columns["hq"], shape, anchor)
+        image = ops.decode_crop(col(""), col("_shape"), col("_anchor"))
     else:
-        image = ops.crop(ops.decode(columns["hq"], on_gpu, cfg.hw_decoder_load), shape, anchor)
-    x = degrade.to_float(ops.flip(image, columns["hflip"], 0))
-    if columns["resized"]:
-        x = area.area_resize(x, columns["in_hw"], columns["target_hw"], on_gpu)
-    hq = ops.crop(x, columns["keep"])
-    outputs = (hq, corrupt(hq, cfg, columns, on_gpu)) if source.outputs.makes_lq else (hq,)
-    return tuple(_output(x, cfg, on_gpu) for x in outputs) + (columns["idx"],)
+        image = ops.crop(ops.decode(col(""), on_gpu, cfg.hw_decoder_load), col("_shape"), col("_anchor"))
+    x = degrade.to_float(ops.flip(image, col("_hflip"), 0))
+    if col("_resized"):
+        x = area.area_resize(x, col("_in_hw"), col("_target_hw"), on_gpu)
+    return ops.crop(x, col("_keep"))

@@ -36,16 +36,17 @@ def make_folder(root: Path, sizes: list[tuple[int, int]], seed: int = 0, ext: st
     return root
 
 
-def reference(path: str, flip: bool, opt: dict) -> dict[str, Optional[np.ndarray]]:
-    """DL-Art-School's ImageFolderDataset sample of `path`, its flip given, as CHW float32 arrays."""
+def reference(path: str, flip: bool, opt: dict, whole: bool = False) -> dict[str, Optional[np.ndarray]]:
+    """DL-Art-School's ImageFolderDataset sample of `path`, its flip given, as CHW float32 arrays (`whole`: only
+    resized and cut, as it treats the next frame of a video)."""
     hq = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-    side = opt.get("center_crop_hq_sz")
+    side = None if whole else opt.get("center_crop_hq_sz")
     if side is not None:
         y, x = hq.shape[0] // 2 - side // 2, hq.shape[1] // 2 - side // 2
         hq = hq[y:y + side, x:x + side]
     if flip:
         hq = hq[:, ::-1]
-    if opt.get("force_square", True):
+    if opt.get("force_square", True) and not whole:
         h, w = hq.shape[:2]
         dim = min(h, w)
         hq = hq[(h - dim) // 2:(h - dim) // 2 + dim, (w - dim) // 2:(w - dim) // 2 + dim]
@@ -160,13 +161,52 @@ def test_the_next_epoch_draws_new_flips_and_resumes_alike(tmp_path):
     assert torch.equal(again["lq"], second["lq"]) and not torch.equal(first["hq"], second["hq"])
 
 
+def test_fetch_alt_image_yields_the_next_frame_or_the_image_itself(tmp_path):
+    rng = np.random.default_rng(3)
+    names = {"clip_00000478.png": (40, 53), "clip_00000479.png": (61, 45), "clip_00000481.png": (48, 48),
+             "still.png": (36, 51), "abc_00000999.png": (33, 70), "abc_00001000.png": (50, 40)}
+    root = tmp_path / "frames"
+    root.mkdir()
+    for name, (h, w) in names.items():
+        cv2.imwrite(str(root / name), smooth_image(rng, h, w))
+    opt = dict(scale=2, target_size=16, batch_size_per_gpu=3, normalize="stylegan2_norm")
+    cfg = {"type": "ImageFolderDataset", "paths": str(root), "fetch_alt_image": True, "seed": 1, **opt}
+    batches, _, flips = epoch_batches(cfg)
+    found = {}
+    for k, (batch, j) in enumerate((b, j) for b in batches for j in range(3)):
+        path = batch["HQ_path"][j]
+        name = Path(path).name
+        following = {"clip_00000478.png": "clip_00000479.png", "abc_00000999.png": "abc_00001000.png"}.get(name)
+        found[name] = bool(batch["has_alt"][j])
+        own = reference(path, bool(flips[k]), opt)
+        alt = reference(str(root / following), False, opt, whole=True) if following else own
+        for key in ("hq", "lq"):
+            np.testing.assert_allclose(batch[key][j].numpy(), own[key], atol=2e-4, err_msg=f"{key} of {name}")
+            np.testing.assert_allclose(batch[f"alt_{key}"][j].numpy(), alt[key], atol=2e-4, err_msg=name)
+    assert found == {name: name in ("clip_00000478.png", "abc_00000999.png") for name in names}
+
+
+def test_a_next_frame_of_another_size_is_named(tmp_path):
+    root = tmp_path / "frames"
+    root.mkdir()
+    cv2.imwrite(str(root / "v_00000001.png"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(root / "v_00000002.png"), np.zeros((20, 30, 3), np.uint8))
+    cfg = {"type": "ImageFolderDataset", "paths": str(root), "scale": 2, "target_size": 20, "fetch_alt_image": True,
+           "batch_size_per_gpu": 1, "shuffle": False}
+    with pytest.raises(DatasetError, match=r"v_00000002.png: the next frame's HQ is 20x30, not 20x20 as .*"
+                                           r"v_00000001.png's; give frames of one size$"):
+        with dali_sr.build_loader(cfg) as loader:
+            list(loader)
+
+
 def _load(tmp_path, **keys):
     root = make_folder(tmp_path / "imgs", SIZES)
     return {"type": "ImageFolderDataset", "paths": str(root), "scale": 2, **keys}
 
 
 @pytest.mark.parametrize("keys, message", [
-    (dict(fetch_alt_image=True), r"'fetch_alt_image': the next frame as alt_hq / alt_lq is not available"),
+    (dict(fetch_alt_image=True), r"fetch_alt_image needs 'target_size' \(the next frame is resized whole to it\)$"),
+    (dict(fetch_alt_image=True, fetch_alt_tiled_image=True, target_size=16), r"'fetch_alt_tiled_image': another"),
     (dict(fetch_alt_tiled_image=True), r"'fetch_alt_tiled_image': another tile .* is not available"),
     (dict(labeler={"type": "patch_labels"}), r"'labeler': patch labels are not available"),
     (dict(all_image_color_jitter=0.1), r"'all_image_color_jitter': HQ colour jitter is not available"),

@@ -16,6 +16,8 @@ IMPLEMENTED = {"cpu": _registry.cpu_ops, "gpu": _registry.gpu_ops, "mixed": _reg
 CASES = {
     "image-folder": lambda root: {"type": "ImageFolderDataset", "paths": root, "scale": 2, "target_size": 16,
                                   "normalize": "imagenet", "rgb_n1_to_1": True},
+    "image-folder-alt": lambda root: {"type": "ImageFolderDataset", "paths": root, "scale": 2, "target_size": 16,
+                                      "fetch_alt_image": True},
     "image-folder-skip-lq": lambda root: {"type": "ImageFolderDataset", "paths": root, "scale": 1, "skip_lq": True},
     "stylegan2": lambda root: {"type": "Stylegan2Dataset", "path": root, "target_size": 16, "aug_prob": 0.5},
     "multiscale": lambda root: {"type": "MultiScaleDataset", "paths": [root], "hq_tile_size": 4, "num_scales": 3,
@@ -41,7 +43,7 @@ def test_gpu_graph_traces_with_implemented_operators(case, tmp_path):
                 assert not [i.name for i in op.inputs if i.device != "cpu"], f"CPU operator {schema} reads GPU data"
         decoders = {(d, s) for d, s, _ in ops if s.startswith("decoders__")}
         assert decoders == {("mixed", "decoders__Image")}
-        devices = [node.device for node in pipe._graph_outputs]
-        assert devices == ["gpu"] * (len(devices) - 1) + ["cpu"]  # the images, then idx
+        devices = dict(zip(source.outputs.graph_outputs, (node.device for node in pipe._graph_outputs)))
+        assert devices == {name: "cpu" if name in ("idx", "has_alt") else "gpu" for name in devices}
     finally:
         loader.close()

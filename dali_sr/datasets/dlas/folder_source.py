@@ -1,10 +1,13 @@
 """External source of image-folder samples: the image bytes and, from its header, the window the graph cuts (the
 centre crop and square, placed where DL-Art-School cuts them after its flip), the flip, the INTER_AREA target
-size and the cut to a multiple; with LQ, the corruption chain's per-sample draws."""
+size and the cut to a multiple; with LQ, the corruption chain's per-sample draws; with `fetch_alt_image`, the same
+for the next frame of a video (`<anything>%08d.<ext>`: the number plus one, in the same folder)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Optional
+
+import os
 
 import numpy as np
 
@@ -12,13 +15,28 @@ from ...config import Config
 from ...degrade.chain import Chain, Resize, Step
 from ...degrade.draws import chain_columns, draw_sample
 from ...errors import DatasetError
+from ...storage.backends import DiskStorage
 from ...storage.codecs import encode
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
 from .folder_index import FolderIndex
 
 _STREAM = 0xD1A5_F01D  # tells a sample's corruption generator apart from any other use of its seed
-WINDOW_COLUMNS = ("hq", "hq_anchor", "hq_shape", "hflip", "resized", "in_hw", "target_hw", "keep")
+IMAGE_COLUMNS = ("", "_anchor", "_shape", "_hflip", "_resized", "_in_hw", "_target_hw", "_keep")  # after hq / alt
+
+
+def image_columns(prefix: str) -> tuple[str, ...]:
+    """The columns of one image of a row (`hq`, or `alt`: the next frame)."""
+    return tuple(prefix + suffix for suffix in IMAGE_COLUMNS)
+
+
+def next_frame(key: str) -> Optional[str]:
+    """The key of the frame after `key` (its name ends in an 8-digit number: that number plus one), or None."""
+    stem, ext = os.path.splitext(key)
+    digits = stem[-8:]
+    if len(os.path.basename(stem)) <= 8 or not digits.isdigit():
+        return None
+    return f"{stem[:-8]}{int(digits) + 1:08d}{ext}"
 
 
 def exact_area(step: Step) -> bool:
@@ -37,18 +55,22 @@ def used_draws(chain: Optional[Chain]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class FolderOutputs:
-    """The source's columns (`WINDOW_COLUMNS`, the chain's draws, `idx`) and the graph's outputs."""
+    """The source's columns (each image's, `has_alt`, the chain's draws, `idx`) and the graph's outputs."""
 
     draws: tuple[str, ...]
     makes_lq: bool
+    alt: bool  # the next frame too
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return WINDOW_COLUMNS + self.draws + ("idx",)
+        alt = image_columns("alt") + ("has_alt",) if self.alt else ()
+        return image_columns("hq") + alt + self.draws + ("idx",)
 
     @property
     def graph_outputs(self) -> tuple[str, ...]:
-        return ("hq",) + ("lq",) * self.makes_lq + ("idx",)
+        pair = ("hq",) + ("lq",) * self.makes_lq
+        alt = tuple(f"alt_{name}" for name in pair) + ("has_alt",) if self.alt else ()
+        return pair + alt + ("idx",)
 
 
 @dataclass(frozen=True)
@@ -62,18 +84,19 @@ class Geometry:
     kept: tuple[int, int]
 
 
-def geometry(options: Any, scale: int, hw: tuple[int, int], flip: bool, name: str) -> Geometry:
-    """DL-Art-School's cuts of an image of size `hw`: centre crop, flip, centre square, resize, multiple.
-    `DatasetError` naming the image (`name`) when it is too small for them."""
+def geometry(options: Any, scale: int, hw: tuple[int, int], flip: bool, name: str, cut: bool = True) -> Geometry:
+    """DL-Art-School's cuts of an image of size `hw`: centre crop, flip, centre square (none of them unless `cut`:
+    it resizes the next frame of a video whole), resize, multiple. `DatasetError` naming the image (`name`) when
+    it is too small for them."""
     h, w = hw
     x, y = 0, 0
-    side = options.center_crop_hq_sz
+    side = options.center_crop_hq_sz if cut else None
     if side is not None:
         if side > h or side > w:
             raise DatasetError(f"{name} is {h}x{w}, smaller than center_crop_hq_sz {side}; remove it or lower "
                                f"center_crop_hq_sz")
         x, y, h, w = w // 2 - side // 2, h // 2 - side // 2, side, side
-    if options.force_square:
+    if options.force_square and cut:
         dim = min(h, w)
         dx, dy = (w - dim) // 2, (h - dim) // 2
         x, y, h, w = x + (w - dim - dx if flip else dx), y + dy, dim, dim  # the square of the flipped image
@@ -96,14 +119,29 @@ class FolderSource(PlanSource):
     def __init__(self, cfg: Config, index: FolderIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
         super().__init__(cfg, index, sampling, start)
         chain = cfg.degradation
-        self.outputs = FolderOutputs(used_draws(chain), chain is not None)
+        self.outputs = FolderOutputs(used_draws(chain), chain is not None, bool(cfg.options.fetch_alt_image))
 
-    def _row(self, g: Geometry) -> dict[str, np.ndarray]:
+    @staticmethod
+    def _row(prefix: str, value: np.ndarray, g: Geometry) -> dict[str, np.ndarray]:
+        """The columns of one image: its bytes and geometry."""
         x, y, w, h = g.window
-        return {"hq_anchor": np.array([x, y], np.int32), "hq_shape": np.array([w, h], np.int32),
-                "hflip": np.array(int(g.flipped), np.int32), "resized": np.array(g.resized != (h, w)),
-                "in_hw": np.array([h, w], np.float32), "target_hw": np.array(g.resized, np.float32),
-                "keep": np.array([g.kept[1], g.kept[0]], np.int32)}
+        values = (value, np.array([x, y], np.int32), np.array([w, h], np.int32), np.array(int(g.flipped), np.int32),
+                  np.array(g.resized != (h, w)), np.array([h, w], np.float32), np.array(g.resized, np.float32),
+                  np.array([g.kept[1], g.kept[0]], np.int32))
+        return dict(zip(image_columns(prefix), values))
+
+    def _alt(self, store: DiskStorage, key: str, main: dict[str, np.ndarray], kept: tuple[int, int]) -> dict:
+        """The next frame's columns, resized whole; the image's own (`main`) when there is none, as
+        DL-Art-School does."""
+        alt = next_frame(key)
+        if alt is None or not store.has(alt):
+            return {**{"alt" + k[2:]: v for k, v in main.items()}, "has_alt": np.array(False)}
+        value, hw = read_value(store, alt, None)
+        g = geometry(self.cfg.options, self.cfg.scale, hw, False, store.describe(alt), cut=False)
+        if g.kept != kept:
+            raise DatasetError(f"{store.describe(alt)}: the next frame's HQ is {g.kept[0]}x{g.kept[1]}, not "
+                               f"{kept[0]}x{kept[1]} as {store.describe(key)}'s; give frames of one size")
+        return {**self._row("alt", value, g), "has_alt": np.array(True)}
 
     def _draws(self, epoch: int, position: int, kept: tuple[int, int]) -> dict[str, np.ndarray]:
         """The chain's draws for a sample at `position` whose HQ is `kept` (h, w)."""
@@ -122,7 +160,9 @@ class FolderSource(PlanSource):
             store, key = self.index.stores[self.index.samples[i][0]], self.index.samples[i][1]
             value, hw = read_value(store, key, None)
             g = geometry(self.cfg.options, self.cfg.scale, hw, bool(flip), store.describe(key))
-            row = {"hq": value, **self._row(g), **self._draws(plan.epoch, int(position), g.kept)}
+            row = {**self._row("hq", value, g), **self._draws(plan.epoch, int(position), g.kept)}
+            if self.outputs.alt:
+                row.update(self._alt(store, key, self._row("hq", value, g), g.kept))
             for name, column in per_row.items():
                 column.append(row[name])
             row_images.append([(store, key)])
@@ -136,19 +176,22 @@ class FolderSource(PlanSource):
 
     def placeholder_columns(self) -> dict[str, Any]:
         side = self.cfg.options.target_size or self.cfg.scale * self.cfg.options.force_multiple
-        blank = np.zeros((side, side, 3), np.uint8)
+        blank = np.frombuffer(encode(np.zeros((side, side, 3), np.uint8), "png", "placeholder"), np.uint8)
         g = Geometry((0, 0, side, side), False, (side, side), (side, side))
-        return {"hq": [np.frombuffer(encode(blank, "png", "placeholder"), np.uint8)], **{k: v[None] for k, v in
-                self._row(g).items()}, **{k: v[None] for k, v in self._draws(0, 0, g.kept).items()},
-                "idx": np.full(1, -1, np.int64)}
+        row = {**self._row("hq", blank, g), **self._draws(0, 0, g.kept)}
+        if self.outputs.alt:
+            row.update({**self._row("alt", blank, g), "has_alt": np.array(False)})
+        return {**{k: [v] for k, v in row.items()}, "idx": np.full(1, -1, np.int64)}
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
-        """DL-Art-School's batch: `hq`, `lq` (unless skip_lq), `LQ_path`, `HQ_path` and `has_alt` (all false)."""
+        """DL-Art-School's batch: `hq`, `lq` (unless skip_lq), `LQ_path`, `HQ_path`, `has_alt` (whether the next
+        frame was found: false without fetch_alt_image) and with fetch_alt_image `alt_hq`, `alt_lq`."""
         import torch
 
         idx = out.pop("idx").numpy().astype(np.int64).tolist()
         paths = self.index.paths(idx)
-        out.update(LQ_path=paths, HQ_path=list(paths), has_alt=torch.zeros(len(idx), dtype=torch.bool))
+        has_alt = out.pop("has_alt").reshape(-1).bool() if self.outputs.alt else torch.zeros(len(idx), dtype=torch.bool)
+        out.update(LQ_path=paths, HQ_path=list(paths), has_alt=has_alt)
         return out
 
 

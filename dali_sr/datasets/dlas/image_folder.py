@@ -38,7 +38,6 @@ ImageFolderOptions.__module__ = __name__  # where pickle finds it (a Config trav
 # keys of DL-Art-School's ImageFolderDataset dali_sr does not provide, with what to do instead
 _REFUSED = {
     "all_image_color_jitter": "HQ colour jitter is not available; remove it or set it to 0",
-    "fetch_alt_image": "the next frame as alt_hq / alt_lq is not available; remove it",
     "fetch_alt_tiled_image": "another tile of the same image as alt_hq is not available; remove it",
     "labeler": "patch labels are not available; remove it",
     "fixed_parameters": "fixed per-sample tensors are not available; add them to the batch in your training loop",
@@ -65,6 +64,10 @@ def _prepare(v: dict, where: str) -> dict:
     if v["scale"] is None:
         raise ConfigError(f"{where}: missing 'scale' (HQ side / LQ side; 1 for LQ of the HQ's size)")
     check_target_size(v["target_size"], v["scale"], v["force_multiple"], where)
+    if v["fetch_alt_image"] and v["target_size"] is None:
+        raise ConfigError(f"{where}: fetch_alt_image needs 'target_size' (the next frame is resized whole to it)")
+    if v["fetch_alt_image"] and v["fetch_alt_tiled_image"]:
+        raise ConfigError(f"{where}: give fetch_alt_image or fetch_alt_tiled_image, not both")
     if v["normalize"] is not None:
         if v["mean"] is not None or v["std"] is not None:
             raise ConfigError(f"{where}: give 'normalize' or 'mean' / 'std', not both")
