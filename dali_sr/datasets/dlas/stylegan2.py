@@ -17,7 +17,7 @@ from ...schema.fields import Field, flag, integer, text
 from ...storage.codecs import encode
 from ...storage.backends import DiskStorage, searchable_folder
 from ..kind import DatasetKind
-from ..plan import EpochPlan, Sampling
+from ..plan import EpochPlan
 from ..source import Batch, PlanSource, read_value
 from .folder_index import FolderIndex
 
