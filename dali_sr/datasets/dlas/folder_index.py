@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
 
 from ...errors import DatasetError
 from ...storage.backends import DiskStorage, searchable_folder
+from ..source import Batch, Images, read_value
 from ..storages import fingerprint
 from .roots import weighted_roots
 
@@ -43,8 +47,20 @@ class FolderIndex:
         """The file path of each sample."""
         return [self.stores[self.samples[i][0]].path(self.samples[i][1]) for i in indices]
 
+    def read(self, i: int) -> tuple[DiskStorage, str, np.ndarray, tuple[int, int]]:
+        """Sample `i`'s storage, key, encoded bytes and (h, w) from its header."""
+        store, key = self.stores[self.samples[i][0]], self.samples[i][1]
+        value, hw = read_value(store, key, None)
+        return store, key, value, hw
+
     def close(self) -> None:
         pass
+
+
+def rows_batch(rows: Sequence[dict[str, Any]], images: list[Images], names: Sequence[str],
+               indices: np.ndarray) -> Batch:
+    """A batch of per-row column values: each of `names` as a list over the rows, and `idx`."""
+    return Batch({**{name: [row[name] for row in rows] for name in names}, "idx": indices.astype(np.int64)}, images)
 
 
 def build_folder_index(name: str, paths: object, weights: object) -> FolderIndex:

@@ -19,7 +19,7 @@ from ...storage.backends import DiskStorage
 from ...storage.codecs import encode
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
-from .folder_index import FolderIndex
+from .folder_index import FolderIndex, rows_batch
 
 _STREAM = 0xD1A5_F01D  # tells a sample's corruption generator apart from any other use of its seed
 IMAGE_COLUMNS = ("", "_anchor", "_shape", "_hflip", "_resized", "_in_hw", "_target_hw", "_keep")  # after hq / alt
@@ -154,25 +154,22 @@ class FolderSource(PlanSource):
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
         indices, positions = plan.indices[rows], plan.positions[rows]
         flips = plan.flips[rows, 0] & (not self.cfg.options.disable_flip)
-        per_row: dict[str, list] = {name: [] for name in self.outputs.columns[:-1]}
-        row_images, kept = [], []
+        samples, images, kept = [], [], []
         for i, position, flip in zip(indices, positions, flips):
-            store, key = self.index.stores[self.index.samples[i][0]], self.index.samples[i][1]
-            value, hw = read_value(store, key, None)
+            store, key, value, hw = self.index.read(int(i))
             g = geometry(self.cfg.options, self.cfg.scale, hw, bool(flip), store.describe(key))
             row = {**self._row("hq", value, g), **self._draws(plan.epoch, int(position), g.kept)}
             if self.outputs.alt:
                 row.update(self._alt(store, key, self._row("hq", value, g), g.kept))
-            for name, column in per_row.items():
-                column.append(row[name])
-            row_images.append([(store, key)])
+            samples.append(row)
+            images.append([(store, key)])
             kept.append(g.kept)
         other = first_mismatch(kept)
         if other is not None:
             first, other = self.index.paths([int(indices[0]), int(indices[other])])
             raise DatasetError(f"{self.index.name}: one batch mixes HQ sizes ({first} and {other}); set target_size "
                                f"or use batch_size_per_gpu: 1")
-        return Batch({**per_row, "idx": indices.astype(np.int64)}, row_images)
+        return rows_batch(samples, images, self.outputs.columns[:-1], indices)
 
     def placeholder_columns(self) -> dict[str, Any]:
         side = self.cfg.options.target_size or self.cfg.scale * self.cfg.options.force_multiple

@@ -16,8 +16,8 @@ from ...errors import ConfigError, DatasetError
 from ...schema.fields import Field, integer
 from ..kind import DatasetKind
 from ..plan import EpochPlan, Sampling
-from ..source import Batch, PlanSource, read_value
-from .folder_index import FolderIndex, build_folder_index
+from ..source import Batch, PlanSource
+from .folder_index import FolderIndex, build_folder_index, rows_batch
 from .folder_source import used_draws
 from .roots import PATHS
 
@@ -122,18 +122,14 @@ class TreeSource(PlanSource):
 
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
         indices, positions, flags = plan.indices[rows], plan.positions[rows], plan.flips[rows]
-        per_row: dict[str, list] = {name: [] for name in self.outputs.columns[:-1]}
-        row_images = []
+        samples, images = [], []
         for i, position, (hflip, vflip, transpose) in zip(indices, positions, flags):
-            store, key = self.index.stores[self.index.samples[i][0]], self.index.samples[i][1]
-            value, hw = read_value(store, key, None)
-            row = {"hq": value, "hflip": np.array(int(hflip), np.int32), "vflip": np.array(int(vflip), np.int32),
-                   "transpose": np.array(bool(transpose)),
-                   **self._row(plan.epoch, int(position), hw, bool(transpose), store.describe(key))}
-            for name, column in per_row.items():
-                column.append(row[name])
-            row_images.append([(store, key)])
-        return Batch({**per_row, "idx": indices.astype(np.int64)}, row_images)
+            store, key, value, hw = self.index.read(int(i))
+            samples.append({"hq": value, "hflip": np.array(int(hflip), np.int32),
+                            "vflip": np.array(int(vflip), np.int32), "transpose": np.array(bool(transpose)),
+                            **self._row(plan.epoch, int(position), hw, bool(transpose), store.describe(key))})
+            images.append([(store, key)])
+        return rows_batch(samples, images, self.outputs.columns[:-1], indices)
 
     def placeholder_columns(self) -> dict[str, Any]:
         from ...storage.codecs import encode

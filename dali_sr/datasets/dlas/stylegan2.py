@@ -18,8 +18,8 @@ from ...storage.codecs import encode
 from ...storage.backends import DiskStorage, searchable_folder
 from ..kind import DatasetKind
 from ..plan import EpochPlan
-from ..source import Batch, PlanSource, read_value
-from .folder_index import FolderIndex
+from ..source import Batch, PlanSource
+from .folder_index import FolderIndex, rows_batch
 
 STYLEGAN2_KEYS: dict[str, Field] = {
     "path": text(),
@@ -120,16 +120,12 @@ class Stylegan2Source(PlanSource):
                 "crop_shape": np.array([c.w, c.h], np.int32), "final_hw": np.array([size, size], np.float32)}
 
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
-        per_row: dict[str, list] = {name: [] for name in COLUMNS}
-        row_images = []
+        samples, images = [], []
         for i, position in zip(plan.indices[rows], plan.positions[rows]):
-            store, key = self.index.stores[0], self.index.samples[i][1]
-            value, hw = read_value(store, key, None)
-            row = {"hq": value, **self._row(plan.epoch, int(position), hw)}
-            for name, column in per_row.items():
-                column.append(row[name])
-            row_images.append([(store, key)])
-        return Batch({**per_row, "idx": plan.indices[rows].astype(np.int64)}, row_images)
+            store, key, value, hw = self.index.read(int(i))
+            samples.append({"hq": value, **self._row(plan.epoch, int(position), hw)})
+            images.append([(store, key)])
+        return rows_batch(samples, images, COLUMNS, plan.indices[rows])
 
     def placeholder_columns(self) -> dict[str, Any]:
         size = self.cfg.options.target_size
