@@ -1,18 +1,27 @@
-"""The built-in dataset types (BasicSR's `type:` names), registered with `dali_sr.register_dataset_type` as a
+"""The built-in dataset types (BasicSR's and DL-Art-School's `type:` names), registered with `dali_sr.register_dataset_type` as a
 user's own types are: each with its dataset kind and its graph function. Imported by `dali_sr` itself."""
 from __future__ import annotations
 
 from dali_sr.config.types import register_dataset_type
 from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.dlas.chunk_kinds import MULTI_FRAME, SINGLE_IMAGE
+from dali_sr.datasets.dlas.full_image import FULL_IMAGE
+from dali_sr.datasets.dlas.image_folder import IMAGE_FOLDER
+from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
+from dali_sr.datasets.dlas.stylegan2 import STYLEGAN2
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 
-from . import dlas_chunks, paired_image, video_clips
+from . import dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, paired_image, video_clips
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
 register_dataset_type("FFHQDataset", FFHQ, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
+# DL-Art-School's image datasets, by class name (its `mode:` names map onto them)
 register_dataset_type("SingleImageDataset", SINGLE_IMAGE, dlas_chunks.define)
 register_dataset_type("MultiFrameDataset", MULTI_FRAME, dlas_chunks.define)
+register_dataset_type("ImageFolderDataset", IMAGE_FOLDER, dlas_images.define)
+register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
+register_dataset_type("FullImageDataset", FULL_IMAGE, paired_image.define)
+register_dataset_type("Stylegan2Dataset", STYLEGAN2, dlas_stylegan2.define)
