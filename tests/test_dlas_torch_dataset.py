@@ -335,3 +335,23 @@ def test_random_resized_crop_falls_back_to_the_centre_for_extreme_images():
     rng = np.random.default_rng(0)
     assert random_resized_crop(rng, 1, 100) == ((100 - 1) // 2, 0, 1, 1)
     assert random_resized_crop(rng, 100, 1) == (0, (100 - 1) // 2, 1, 1)
+
+
+def test_corrupt_image_in_a_folder_is_named(tmp_path):
+    make_image_folder(tmp_path, {"a": [(20, 20), (30, 30)]})
+    path = tmp_path / "a" / "img0.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
+    with pytest.raises(DatasetError, match=f"{path}: truncated or corrupt PNG header"):
+        batches({"dataset": "imagefolder", "kwargs": {"root": str(tmp_path)}, "image_size": 8})
+
+
+def test_source_workers_give_the_same_batches(tmp_path):
+    """The source in DALI's worker processes (index and random crops included) gives the training thread's batches."""
+    make_cifar(tmp_path, hundred=True, per_batch=8)
+    cfg = {"dataset": "cifar100", "kwargs": {"root": str(tmp_path)}, "image_size": 24, "random_crop": True,
+           "batch_size_per_gpu": 4}
+    here, workers = batches(cfg), batches(cfg, source_workers=2)
+    assert len(here) == 2 and [b["GT_path"] for b in here] == [b["GT_path"] for b in workers]
+    for a, b in zip(here, workers):
+        assert np.array_equal(a["hq"].numpy(), b["hq"].numpy())
+        assert np.array_equal(a["coarse_labels"].numpy(), b["coarse_labels"].numpy())

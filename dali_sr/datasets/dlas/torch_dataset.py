@@ -133,7 +133,8 @@ class TorchSource(PlanSource):
         return value, hw, [(ix.files, key)]
 
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
-        indices, n, size = plan.indices[rows], len(plan.indices[rows]), self.cfg.options.image_size
+        indices, positions, size = plan.indices[rows], plan.positions[rows], self.cfg.options.image_size
+        n = len(indices)
         images, row_images = [], []
         roi_anchor, roi_shape, crop_anchor = (np.zeros((n, 2), np.int32) for _ in range(3))
         resize = np.zeros((n, 2), np.float32)
@@ -142,7 +143,7 @@ class TorchSource(PlanSource):
             images.append(image)
             row_images.append(files)
             if self.cfg.options.random_crop:
-                rng = np.random.default_rng([self.cfg.seed, plan.epoch, int(plan.positions[rows][j])])
+                rng = np.random.default_rng([self.cfg.seed, plan.epoch, int(positions[j])])
                 x, y, cw, ch = random_resized_crop(rng, h, w)
                 roi_anchor[j], roi_shape[j], resize[j] = (x, y), (cw, ch), (size, size)
             else:
