@@ -355,3 +355,20 @@ def test_source_workers_give_the_same_batches(tmp_path):
     for a, b in zip(here, workers):
         assert np.array_equal(a["hq"].numpy(), b["hq"].numpy())
         assert np.array_equal(a["coarse_labels"].numpy(), b["coarse_labels"].numpy())
+
+
+def test_resume_mid_epoch_gives_the_same_next_batches(tmp_path):
+    """Random crops and flips are drawn from (seed, epoch, slot): a loader resumed from a state_dict goes on with
+    the batches the first one would have given."""
+    make_cifar(tmp_path, hundred=False, per_batch=4)
+    cfg = {"type": "TorchDataset", "dataset": "cifar10", "kwargs": {"root": str(tmp_path)}, "image_size": 20,
+           "random_crop": True, "batch_size_per_gpu": 4}
+    with dali_sr.build_loader(cfg, device="cpu", seed=5) as loader:
+        it = iter(loader)
+        next(it)
+        state = loader.state_dict()
+        rest = [b["hq"].numpy() for b in it]
+    with dali_sr.build_loader(cfg, device="cpu", seed=5) as resumed:
+        resumed.load_state_dict(state)
+        again = [b["hq"].numpy() for b in resumed]
+    assert len(rest) == 4 and all(np.array_equal(a, b) for a, b in zip(rest, again)) and len(again) == len(rest)
