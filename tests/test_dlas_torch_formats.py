@@ -102,6 +102,15 @@ def test_plain_pickle_refuses_a_class_made_as_an_array(tmp_path):
         load_plain_pickle(str(path))
 
 
+def test_plain_pickle_refuses_a_list_that_holds_itself(tmp_path):
+    loop: list = []
+    loop.append(loop)
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps({"data": loop}, protocol=2))
+    with pytest.raises(DatasetError, match="a container that holds itself"):
+        load_plain_pickle(str(path))
+
+
 def test_plain_pickle_names_a_file_that_is_not_a_pickle(tmp_path):
     path = tmp_path / "batches.meta"
     path.write_bytes(b"\x80\x02}q\x00(")

@@ -137,6 +137,9 @@ def load_plain_pickle(path: str, encoding: str = "latin1") -> Any:
         raise DatasetError(f"{path}: cannot read ({e.strerror}); check the file") from None
     try:
         return _resolved(_PlainUnpickler(io.BytesIO(data), encoding=encoding).load())
+    except RecursionError:
+        raise DatasetError(f"{path}: refused to unpickle: the file holds a container that holds itself, not plain "
+                           f"data; replace it with the dataset's original file") from None
     except _Refused as e:
         raise DatasetError(f"{path}: refused to unpickle: the file holds {e}, not plain data; replace it with the "
                            f"dataset's original file") from None
