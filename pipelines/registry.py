@@ -1,5 +1,6 @@
-"""The built-in dataset types (BasicSR's and DL-Art-School's `type:` names), registered with `dali_sr.register_dataset_type` as a
-user's own types are: each with its dataset kind and its graph function. Imported by `dali_sr` itself."""
+"""The built-in dataset types (BasicSR's and DL-Art-School's `type:` names), registered with
+`dali_sr.register_dataset_type` as a user's own types are: each with its dataset kind and its graph function.
+Imported by `dali_sr` itself."""
 from __future__ import annotations
 
 from dali_sr.config.types import register_dataset_type
@@ -9,9 +10,10 @@ from dali_sr.datasets.dlas.full_image import FULL_IMAGE
 from dali_sr.datasets.dlas.image_folder import IMAGE_FOLDER
 from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
 from dali_sr.datasets.dlas.stylegan2 import STYLEGAN2
+from dali_sr.datasets.dlas.torch_dataset import TORCH_DATASET
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 
-from . import dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, paired_image, video_clips
+from . import dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, paired_image, video_clips
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
@@ -25,3 +27,4 @@ register_dataset_type("ImageFolderDataset", IMAGE_FOLDER, dlas_images.define)
 register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
 register_dataset_type("FullImageDataset", FULL_IMAGE, paired_image.define)
 register_dataset_type("Stylegan2Dataset", STYLEGAN2, dlas_stylegan2.define)
+register_dataset_type("TorchDataset", TORCH_DATASET, dlas_torch.define)
