@@ -8,10 +8,13 @@ ref.jpg pixels, plain tuples and ints for `torch.load(weights_only=True)`), JPEG
 reference takes one id before its tiles. Folder names count the folders written (`a_left_0`, `b_left_1`).
 
 Differences from the script, where it fails: a missing mask is an error (the script silently keeps every
-tile), the mask is scaled by its own size for every crop size (the script scales it for the first crop size
-only), split squares fit inside their half, an alpha channel is dropped (the script's JPEG write fails), and
-grey images, skipped as by the script, are listed with the small ones. Images above the pixel limit, that
-do not decode completely or have 16 bits per channel are one-line errors.
+tile); the mask is scaled by its own size for every crop size (the script assumes 256-pixel masks and maps
+them right only for the first crop size, when its resize is 1); grey masks work (the script fails on
+them); split squares fit inside their half (the script sizes them by the whole width); an alpha channel is
+dropped and 16-bit images are scaled to 8 bits (the script's JPEG write fails on both); centres and widths
+are exact floors (the script's floating-point division can give one pixel less); grey images, skipped as
+by the script, are listed with the small ones. Images above the pixel limit or that do not decode
+completely are one-line errors.
 
 Built in `DST.partial` (`partial_folder`) and renamed when complete; `resume` continues an interrupted run.
 """
@@ -105,11 +108,13 @@ def source_images(src: str) -> list[str]:
     return found
 
 
-def _read_mask(path: str, max_pixels: int):
+def _eight_bits(img):
+    """`img` as 8 bits per channel (16-bit values scaled by 255/65535, rounded)."""
     import numpy as np
 
-    mask = read_source_image(path, max_pixels)
-    return mask if mask.dtype == np.uint8 else (mask >> 8).astype(np.uint8)
+    if img.dtype == np.uint8:
+        return img
+    return ((img.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _plan(source: _Source, opts: ChunkOptions, mask_dir: Optional[str], max_pixels: int) -> None:
@@ -124,7 +129,8 @@ def _plan(source: _Source, opts: ChunkOptions, mask_dir: Optional[str], max_pixe
     if min(wh, ww) < opts.min_size:
         source.skipped = "small"
         return
-    mask = _read_mask(os.path.join(mask_dir, mask_name(source.path)), max_pixels) if mask_dir else None
+    mask = _eight_bits(read_source_image(os.path.join(mask_dir, mask_name(source.path)), max_pixels)) if mask_dir \
+        else None
     cut = []
     for square in squares(wh, ww, opts.vertical_split):
         found = tiles(square.size, opts, None if mask is None else mask_test(mask, square.size))
@@ -169,14 +175,11 @@ def _centers_bytes(folder: ChunkFolder) -> bytes:
 
 
 def working_image(path: str, height: int, width: int, halved: bool, max_pixels: int):
-    """The source image the squares are cut from: BGR uint8 (alpha dropped), halved by INTER_AREA if `halved`."""
+    """The source image the squares are cut from: BGR, 8 bits (alpha dropped), halved by INTER_AREA if `halved`."""
     import cv2
     import numpy as np
 
-    img = read_source_image(path, max_pixels)
-    if img.dtype != np.uint8:
-        raise DatasetError(f"{path}: {img.dtype.itemsize * 8} bits per channel; the chunks are 8-bit JPEGs: convert "
-                           f"it to 8 bits or remove it")
+    img = _eight_bits(read_source_image(path, max_pixels))
     if img.shape[:2] != (height, width):
         raise DatasetError(f"{path}: header says {height}x{width} but the image decodes to "
                            f"{img.shape[0]}x{img.shape[1]}; the file is corrupt, re-create it")
@@ -244,7 +247,8 @@ def extract_chunks(src: str, dst: str, opts: ChunkOptions = ChunkOptions(), mask
     sources = [_Source(os.path.join(src, *rel.split("/")), rel) for rel in rels]
     run_pool(lambda s: _plan(s, opts, mask_dir, max_pixels), sources, workers, "planning", "image", progress)
     _number(sources)
-    small = [f"{s.rel} ({s.height}x{s.width})" for s in sources if s.skipped == "small"]
+    small = [f"{s.rel} ({s.height}x{s.width}{', halved' if s.halved else ''})" for s in sources
+             if s.skipped == "small"]
     grey = [s.rel for s in sources if s.skipped == "grey"]
     writing = [s for s in sources if s.folders]
     if not writing:
