@@ -391,3 +391,19 @@ def test_tiles_plan_alone_matches_the_reference_windows():
     expected = [(y, x, c) for c, s in ((64, 32), (96, 48)) for y in _starts(301, c, s, 24)
                 for x in _starts(301, c, s, 24)]
     assert [(t.top, t.left, t.crop) for t in found] == expected
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--crop-size", "64", "96", "--step", "32"], "--crop-size gives 2 size(s) but --step gives 1"),
+    (["--mask-dir", "nowhere"], "--mask-dir nowhere is not a folder"),
+    (["--quality", "101"], "--quality must be a JPEG quality 0..100, got 101"),
+])
+def test_the_command_reports_bad_options_in_one_line(tmp_path, capsys, monkeypatch, argv, said):
+    from dali_sr.cli import main
+
+    _write(tmp_path / "src" / "a.png", _smooth((100, 100, 3)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["extract-chunks", "src", "dst", *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err.rstrip("\n")).startswith("dali-sr extract-chunks: error: ") and said in err
+    assert not (tmp_path / "dst").exists() and not (tmp_path / "dst.partial").exists()
