@@ -13,23 +13,25 @@ from typing import Optional, Sequence
 
 from . import __version__, bench, demo, show
 from .errors import DaliSRError
-from .prep import downscale, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages, verify, warm
+from .prep import (downscale, extract_chunks, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages,
+                   verify, warm)
 
 DESCRIPTION = """\
 Prepare, check and measure super-resolution training data for dali_sr's DALI loaders.
 
-Prepare a dataset: pack images into LMDBs or shards, cut large images into sub-images, make LQ
-images by MATLAB's bicubic downscaling, turn FFHQ's TFRecords into folders or LMDBs, write
-meta_info files, regroup the REDS validation clips. Check it: verify decodes every image, inspect
-counts images, codecs and sizes from the headers, warm pre-loads it into the page cache or
-memcached, show reads a config's samples as the loader would. Measure: bench times dali_sr on your
-config against a BasicSR-style DataLoader; demo trains a tiny network on a built-in dataset."""
+Prepare a dataset: pack images into LMDBs or shards, cut large images into sub-images or into
+DL-Art-School's chunked format, make LQ images by MATLAB's bicubic downscaling, turn FFHQ's
+TFRecords into folders or LMDBs, write meta_info files, regroup the REDS validation clips. Check
+it: verify decodes every image, inspect counts images, codecs and sizes from the headers, warm
+pre-loads it into the page cache or memcached, show reads a config's samples as the loader would.
+Measure: bench times dali_sr on your config against a BasicSR-style DataLoader; demo trains a
+tiny network on a built-in dataset."""
 EPILOG = "Run 'dali-sr COMMAND --help' for a command's options."
 
 
 # The command modules, in the order the help lists their commands: preparing, checking, measuring.
-COMMANDS: tuple[ModuleType, ...] = (pack, subimages, downscale, extract_tfrecords, meta_cmd, regroup, verify,
-                                    inspect_cmd, warm, show, bench, demo)
+COMMANDS: tuple[ModuleType, ...] = (pack, subimages, extract_chunks, downscale, extract_tfrecords, meta_cmd, regroup,
+                                    verify, inspect_cmd, warm, show, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,8 +9,8 @@ import dali_sr
 from dali_sr.cli import main
 
 # What `dali-sr --help` lists, in its order: preparing a dataset, checking it, measuring.
-COMMANDS = ["pack", "extract-subimages", "downscale", "extract-tfrecords", "meta-info", "regroup-reds", "verify",
-            "inspect", "warm", "show", "bench", "demo"]
+COMMANDS = ["pack", "extract-subimages", "extract-chunks", "downscale", "extract-tfrecords", "meta-info",
+            "regroup-reds", "verify", "inspect", "warm", "show", "bench", "demo"]
 HEAVY = {"torch", "nvidia.dali", "cv2"}  # what a command imports only when it runs
 
 
