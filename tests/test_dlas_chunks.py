@@ -290,7 +290,7 @@ def test_a_missing_reference_is_an_error_with_need_ref(tmp_path):
 @pytest.mark.parametrize("extra,match", [
     ({"weights": [1]}, "'weights' has 1 entries for 2 'paths'"),
     ({"target_size": 20, "force_multiple": 8}, "not a multiple of force_multiple"),
-    ({"fixed_corruptions": ["jpeg"]}, "corruption 'jpeg'")])
+    ({"fixed_corruptions": ["jpg"]}, "unknown corruption 'jpg'")])
 def test_option_errors_are_one_line(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):
         load_config(chunk_cfg(["/a", "/b"], 2, **extra))

@@ -218,7 +218,7 @@ def _load(tmp_path, **keys):
     (dict(normalize="imagenet", mean=[0.5], std=[0.5]), r"give 'normalize' or 'mean' / 'std', not both$"),
     (dict(normalize="cifar"), r"'normalize' must be"),
     (dict(target_size=30, force_multiple=4), r"target_size 30 / scale 2 = 15 is not a multiple of force_multiple 4"),
-    (dict(random_corruptions=["jpeg"], num_corrupts_per_image=1), r"corruption 'jpeg'"),
+    (dict(random_corruptions=["jpg"], num_corrupts_per_image=1), r"unknown corruption 'jpg'"),
     (dict(color="y"), r"ImageFolderDataset yields RGB; remove 'color'$"),
 ])
 def test_a_bad_option_is_a_one_line_config_error(tmp_path, keys, message):

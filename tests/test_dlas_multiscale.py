@@ -86,7 +86,7 @@ def test_every_tile_of_an_epoch_is_dlas_tile(tmp_path, tile, num_scales, scale, 
     (dict(num_scales=None), r"MultiScaleDataset needs 'num_scales'$"),
     (dict(target_size=16), r"unknown key 'target_size'"),
     (dict(gt_size=16), r"MultiScaleDataset does not read 'gt_size'; remove it$"),
-    (dict(random_corruptions=["noise"], num_corrupts_per_image=1), r"corruption 'noise'"),
+    (dict(random_corruptions=["noize"], num_corrupts_per_image=1), r"unknown corruption 'noize'"),
 ])
 def test_a_bad_option_is_a_one_line_config_error(tmp_path, keys, message):
     cfg = {"type": "MultiScaleDataset", "paths": [str(tmp_path)], "hq_tile_size": 4, "num_scales": 2, "scale": 2}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from .chain import RESIZE_MODES, Corrupt
@@ -47,6 +46,8 @@ def corrupt_columns(step: Corrupt) -> tuple[str, ...]:
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
     """The 2-D kernel of `cv2.GaussianBlur(float image, (0, 0), sigma)`: size round(8 sigma + 1), made odd."""
+    import cv2  # on first use: `dali-sr --help` imports this module and must not pay for OpenCV
+
     size = max(int(np.rint(sigma * 8 + 1)) | 1, 1)
     g = cv2.getGaussianKernel(size, sigma) if sigma > 0 else np.ones((1, 1))
     return np.outer(g, g).astype(np.float32)
@@ -54,6 +55,8 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
 
 def motion_kernel(size: int, angle: int) -> np.ndarray:
     """A horizontal line of `size` taps rotated by `angle` degrees about the kernel's centre (bilinear), summing to 1."""
+    import cv2  # on first use, as above
+
     k = np.zeros((size, size), np.float32)
     k[(size - 1) // 2, :] = 1.0
     centre = size / 2 - 0.5

@@ -37,6 +37,7 @@ class ChunkOptions:
     corruption_blur_scale: float
     corrupt_before_downsize: bool
     corrupt_before_downsize_factor: Optional[int]
+    cosine_bias: bool
     need_ref: bool
     strict: bool
     needs_metadata: bool
