@@ -4,8 +4,9 @@ On the photographs at PATH (a folder or an LMDB; a square window of each, `--cro
 DALI graph (CPU) and in PyTorch as BasicSR runs it, on the same input and with the same parameters, and
 the two results are compared by PSNR (dB, on [0, 1]; higher is closer):
 
-- resize `bicubic` (DALI: Keys' cubic a = -0.5; torch: a = -0.75) and `area` (DALI: linear with its
-  antialiasing filter; torch: adaptive average pooling) at several factors, and `bilinear` (the same
+- resize `bicubic` (DALI: Keys' cubic a = -0.5; torch: a = -0.75) and `area` (torch: adaptive average
+  pooling; dali_sr: the same bin means at whole factors, DALI's antialiased linear filter otherwise) at several
+  factors, and `bilinear` (the same
   formula in both, as a check);
 - JPEG: DALI's JPEG distortion of the image rounded to levels (OpenCV's libjpeg on the CPU) against
   BasicSR's DiffJPEG at the same quality, next to DiffJPEG's own PSNR against its input (how strong the
