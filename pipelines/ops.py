@@ -39,7 +39,7 @@ def decode(encoded, on_gpu: bool, hw_decoder_load: float):
 
 def roi_decode(on_gpu: bool) -> bool:
     """Whether training decodes only the crop window. On the CPU it does. On the GPU the whole image is
-    decoded and then sliced: nvImageCodec 0.9's ROI decode crashes on H100-class GPUs (NVIDIA/nvImageCodec#55)."""
+    decoded and then sliced: nvImageCodec 0.9's ROI decode crashes on H100-class GPUs (an nvImageCodec bug)."""
     return not on_gpu
 
 
