@@ -4,6 +4,7 @@ reading the same files."""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -152,3 +153,51 @@ def test_official_train_list_selects_vimeo90k_training_clips_as_basicsrs_meta_fi
     assert sorted(b["key"][0] for b in from_list) == ["00001/0001", "00002/0001", "00002/0010"]
     assert [b["key"] for b in from_list] == [b["key"] for b in from_meta]
     assert all(a["lq"].equal(b["lq"]) and a["gt"].equal(b["gt"]) for a, b in zip(from_list, from_meta))
+
+
+def test_basicsrs_basicvsr_vimeo90k_test_option_file_loads_as_it_is(vimeo, tmp_path, monkeypatch):
+    """A BasicSR test option file (BasicVSR on Vimeo90K, BI x4): its test_1 section, paths relative to the folder
+    BasicSR runs in."""
+    roots, meta = vimeo
+    work = tmp_path / "basicsr"
+    (work / "datasets" / "vimeo90k").mkdir(parents=True)
+    (work / "datasets" / "vimeo90k" / "vimeo_septuplet").symlink_to(Path(roots["gt"]).parent)
+    (work / "datasets" / "vimeo90k" / "BIx4").symlink_to(roots["lq"])
+    (work / "basicsr" / "data" / "meta_info").mkdir(parents=True)
+    listed = work / "basicsr" / "data" / "meta_info" / "meta_info_Vimeo90K_test_GT.txt"
+    listed.write_text(Path(meta).read_text())
+    (work / "test_BasicVSR_Vimeo90K_BIx4.yml").write_text(textwrap.dedent("""\
+        name: BasicVSR_Vimeo90K_BIx4
+        model_type: VideoRecurrentModel
+        scale: 4
+        num_gpu: 1
+        manual_seed: 0
+        datasets:
+          test_1:
+            name: Vimeo90K
+            type: VideoTestVimeo90KDataset
+            dataroot_gt: datasets/vimeo90k/vimeo_septuplet/gt
+            dataroot_lq: datasets/vimeo90k/BIx4
+            meta_info_file: basicsr/data/meta_info/meta_info_Vimeo90K_test_GT.txt
+            cache_data: false
+            io_backend:
+              type: disk
+            num_frame: 7
+        network_g:
+          type: BasicVSR
+          num_feat: 64
+        val:
+          save_img: false
+          metrics:
+            psnr:
+              type: calculate_psnr
+              crop_border: 0
+              test_y_channel: false
+        """))
+    monkeypatch.chdir(work)
+    with dali_sr.build_loader("test_BasicVSR_Vimeo90K_BIx4.yml", phase="test_1", device="cpu", num_threads=2) as loader:
+        ours = list(loader)
+    reference = basicsr_vimeo90k_test({"meta_info_file": str(listed), "num_frame": 7,
+                                       "dataroot_gt": "datasets/vimeo90k/vimeo_septuplet/gt",
+                                       "dataroot_lq": "datasets/vimeo90k/BIx4"})
+    _assert_same(ours, reference)
