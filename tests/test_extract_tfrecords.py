@@ -112,7 +112,8 @@ def test_gray_records_stay_gray(tmp_path):
     _write_with_tfrecord_package(src, imgs)
     mod.extract_tfrecords(str(src), str(tmp_path / "out"), progress=False)
     for n, img in enumerate(imgs):
-        assert np.array_equal(cv2.imread(str(tmp_path / "out" / "ffhq_8" / f"{n:08d}.png"), cv2.IMREAD_UNCHANGED), img[0])
+        got = cv2.imread(str(tmp_path / "out" / "ffhq_8" / f"{n:08d}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(got, img[0])
 
 
 @pytest.mark.parametrize("lmdb_out", [False, True], ids=["png", "lmdb"])
@@ -253,7 +254,8 @@ _GOOD = _images(1, 4, 7)[0]
 
 
 @pytest.mark.parametrize("record, message", [
-    ({"data": _GOOD.tobytes()}, r"no feature 'shape' \(it has data\); extract-tfrecords --dataset ffhq reads FFHQ's TFRecords"),
+    ({"data": _GOOD.tobytes()}, r"no feature 'shape' \(it has data\); extract-tfrecords --dataset ffhq reads FFHQ's "
+                                r"TFRecords"),
     ({"shape": [3, 4, 4], "label": [1]}, r"no feature 'data' \(it has label, shape\)"),
     ({"shape": [4, 4], "data": _GOOD.tobytes()}, r"feature 'shape' is \[4, 4\], not three int64 \[C, H, W\]"),
     ({"shape": [3.0, 4.0, 4.0], "data": _GOOD.tobytes()}, r"feature 'shape' is \[3\.0, 4\.0, 4\.0\]"),
@@ -268,7 +270,8 @@ def test_records_that_are_not_ffhq_images_are_named(tmp_path, record, message):
     _write_records(src, [_record(_GOOD), record])
     with pytest.raises(DatasetError, match=rf"^{re.escape(str(src))} record 1: {message}"):
         mod.extract_tfrecords(str(src), str(tmp_path / "out"), workers=1, progress=False)
-    assert (tmp_path / "out" / "ffhq_4.partial" / "00000000.png").is_file() and not (tmp_path / "out" / "ffhq_4").exists()
+    out = tmp_path / "out"
+    assert (out / "ffhq_4.partial" / "00000000.png").is_file() and not (out / "ffhq_4").exists()
 
 
 def test_a_truncated_file_is_named_before_anything_is_written(ffhq, tmp_path):

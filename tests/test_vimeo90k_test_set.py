@@ -98,7 +98,8 @@ def test_the_official_test_list_gives_the_clips_of_basicsrs_meta_file(vimeo, tmp
     roots, meta = vimeo
     listed = tmp_path / "sep_testlist.txt"
     listed.write_text("00017/0001\r\n00001/0266\r\n\r\n")  # Windows line ends and a blank last line, in file order
-    reference = basicsr_vimeo90k_test(_section(roots, _basicsr_meta(tmp_path / "meta.txt", ("00017/0001", "00001/0266"))))
+    in_order = _basicsr_meta(tmp_path / "meta.txt", ("00017/0001", "00001/0266"))
+    reference = basicsr_vimeo90k_test(_section(roots, in_order))
     _assert_same(_ours(_section(roots, str(listed), num_frame=7)), reference)
 
 

@@ -308,7 +308,8 @@ class WarmCounts:
 class MemcachedStorage(DiskStorage):
     """Files under `root`, read through a memcached cluster (`servers`); keys are paths relative to `root`.
 
-    `client`: the client library (`CLIENTS`; None: the first installed one). `get` is thread-safe; `retry_s`: how long a failed server is left alone before it is tried again.
+    `client`: the client library (`CLIENTS`; None: the first installed one). `get` is thread-safe; `retry_s`: how
+    long a failed server is left alone before it is tried again.
     """
 
     def __init__(self, root: str, servers: Sequence[tuple[str, int]], client: Optional[str] = None,
