@@ -129,8 +129,15 @@ def partners(seed: int, epoch: int, first_position: int, rows: int) -> dict[str,
     return {f"{name}_partner": rng.permutation(rows).astype(np.int32) for name in PAIRED}
 
 
+def columns_of(m: Mixing) -> tuple[str, ...]:
+    """The columns the graph reads for `m`: the upscale choice (scale > 1) and those of the listed names."""
+    used = [name for name in COLUMNS if name.split("_")[0] in m.names]
+    return (("mix_up_bicubic",) if m.scale > 1 else ()) + tuple(used)
+
+
 def batch_columns(m: Mixing, seed: int, epoch: int, positions: Sequence[int]) -> dict[str, Any]:
-    """The columns of the samples at `positions` (one batch, in row order)."""
+    """The columns of the samples at `positions` (one batch, in row order); every sample draws every value,
+    whichever names are listed (the source passes on `columns_of(m)`)."""
     per_row: dict[str, list] = {name: [] for name in COLUMNS}
     for position in positions:
         rng = np.random.default_rng([seed, epoch, int(position), _SAMPLE_STREAM])

@@ -133,8 +133,8 @@ def _prepare_single(v: dict, where: str) -> dict:
 
 def _finish(cfg: Config, where: str) -> Config:
     """The otf model's check: with augmentations, patch_size must be a multiple of 4."""
-    if cfg.is_train and cfg.options.augmentation is not None and cfg.options.patch_size % 4 and \
-            isinstance(cfg.options, OtfOptions):
+    if isinstance(cfg.options, OtfOptions) and cfg.is_train and cfg.options.augmentation is not None and \
+            cfg.options.patch_size % 4:
         raise ConfigError(f"{where}: neosr's otf needs 'patch_size' a multiple of 4 with 'augmentation', got "
                           f"{cfg.options.patch_size}")
     return cfg
@@ -161,7 +161,7 @@ class NeosrSource(PairedSource):
         self.mixing = mixing.mixing_of(cfg.options, cfg.scale, cfg.gt_size, cfg.is_train, self.always_mix)
         if self.mixing is not None:
             base = {f.name: getattr(self.outputs, f.name) for f in fields(SourceOutputs)}
-            self.outputs = MixedOutputs(**base, mixing=mixing.COLUMNS)
+            self.outputs = MixedOutputs(**base, mixing=mixing.columns_of(self.mixing))
 
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
         batch = super()._assemble(plan, rows)
