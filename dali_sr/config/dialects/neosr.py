@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from ...degrade.realesrgan import DATASET_DEFAULTS, MODEL_DEFAULTS
 from ...errors import ConfigError
 from ...schema.fields import check_keys
+from ...schema.suggest import closest
 from .dialect import Dialect, Options
 
 TYPES = ("paired", "otf", "single")
@@ -78,8 +79,11 @@ def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
         for key, target in (("scale", "scale"), ("manual_seed", "seed")):
             if opts.get(key) is not None and (key == "scale" or target not in section):
                 section[target] = opts[key]
-    kind = section["type"]
+    kind = section.get("type")
     where = f"{origin} [{section.get('name') or kind}]"
+    if kind not in TYPES:
+        raise ConfigError(f"{where}: unknown neosr dataset type {kind!r}{closest(str(kind), TYPES)} (neosr's types: "
+                          f"{', '.join(TYPES)})")
     valid = NEOSR_KEYS + DALI_SR_KEYS + (DEGRADATION_KEYS if kind == "otf" else ())
     check_keys(section, valid, where)
     degradations = _degradations(opts, origin)
