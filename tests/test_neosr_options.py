@@ -288,3 +288,12 @@ def test_auto_workers_and_flips_off(tmp_path, pairs):
     path = _paired_file(tmp_path, pairs, 4, 'num_worker_per_gpu = "auto"\nuse_hflip = false\nuse_rot = false\n')
     cfg = dali_sr.load_config(path)
     assert not cfg.use_hflip and not cfg.use_rot and cfg.num_threads >= 1
+
+
+def test_configs_pickle(tmp_path, pairs, gt_only):
+    """A config travels to `source_workers` processes by pickle: the types' option classes are found by name."""
+    import pickle
+
+    for path in (_paired_file(tmp_path, pairs, 4), _otf_file(tmp_path, gt_only)):
+        cfg = dali_sr.load_config(path)
+        assert pickle.loads(pickle.dumps(cfg)).options == cfg.options

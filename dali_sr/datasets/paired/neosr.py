@@ -45,12 +45,12 @@ _OTF_KEYS = {**_KEYS, "queue_size": Field((int, NONE), None, lambda v: v > 0, "a
 
 def _options(name: str, keys: dict) -> type:
     cls = make_dataclass(name, [(key, object, None) for key in keys], frozen=True)
-    cls.__module__ = __name__  # where pickle finds it (a Config travels to source worker processes)
+    cls.__module__ = __name__  # where pickle finds it, under `name` (a Config travels to source worker processes)
     return cls
 
 
-PairedOptions = _options("NeosrPairedOptions", _KEYS)
-OtfOptions = _options("NeosrOtfOptions", _OTF_KEYS)
+PairedOptions = _options("PairedOptions", _KEYS)
+OtfOptions = _options("OtfOptions", _OTF_KEYS)
 
 
 def _sizes(v: dict, where: str) -> dict:
