@@ -2,22 +2,24 @@
 from GT) -> float CHW outputs."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from dali_sr.datasets.source import PlanSource
 
 from . import degrade, ops
 
 
-def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool) -> tuple:
+def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool,
+                      columns: Optional[dict[str, Any]] = None) -> tuple:
     """The graph's outputs, named by `source.outputs.graph_outputs`: ([lq,] gt[, gt_usm], idx), float CHW (FCHW
-    with `frames`).
+    with `frames`). `columns`: the source's columns when the caller made them (`ops.source_columns`) to read
+    columns of its own after this graph.
 
     With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
     columns hold), so it is exactly the degradation of the GT the loader yields.
     """
     out = source.outputs
-    columns = ops.source_columns(source, cfg.source_workers)
+    columns = columns if columns is not None else ops.source_columns(source, cfg.source_workers)
     gt = ops.side_images(columns, out.gt, frames, on_gpu, cfg.hw_decoder_load)
     extra: tuple = ()
     if out.degradation is not None and not out.degradation.is_bicubic:

@@ -1,4 +1,4 @@
-"""The built-in dataset types (BasicSR's and DL-Art-School's `type:` names), registered with
+"""The built-in dataset types (BasicSR's, DL-Art-School's and neosr's `type:` names), registered with
 `dali_sr.register_dataset_type` as a user's own types are: each with its dataset kind and its graph function.
 Imported by `dali_sr` itself."""
 from __future__ import annotations
@@ -12,8 +12,10 @@ from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
 from dali_sr.datasets.dlas.stylegan2 import STYLEGAN2
 from dali_sr.datasets.dlas.torch_dataset import TORCH_DATASET
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
+from dali_sr.datasets.paired.neosr import NEOSR_OTF, NEOSR_PAIRED, NEOSR_SINGLE
 
-from . import dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, paired_image, video_clips
+from . import (dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, neosr, paired_image,
+               video_clips)
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
@@ -28,3 +30,7 @@ register_dataset_type("MultiScaleDataset", MULTI_SCALE, dlas_multiscale.define)
 register_dataset_type("FullImageDataset", FULL_IMAGE, paired_image.define)
 register_dataset_type("Stylegan2Dataset", STYLEGAN2, dlas_stylegan2.define)
 register_dataset_type("TorchDataset", TORCH_DATASET, dlas_torch.define)
+# neosr's types, by its names (its TOML option files name them)
+register_dataset_type("paired", NEOSR_PAIRED, neosr.define)
+register_dataset_type("otf", NEOSR_OTF, neosr.define)
+register_dataset_type("single", NEOSR_SINGLE, neosr.define)
