@@ -132,6 +132,11 @@ class Corrupt(Step):
         """The names slot `slot` can apply: a random slot any of `random`, a fixed slot its own name."""
         return self.random if slot < self.count else (self.fixed[slot - self.count],)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a sample's corruptions can include."""
+        return self.fixed + (self.random if self.count else ())
+
 
 @dataclass(frozen=True)
 class OneOf(Step):

@@ -33,7 +33,7 @@ _EXTRAS = {"quantize": ("amount",), "noise": ("amount",), "saturate": ("amount",
 def slot_columns(step: Corrupt, slot: int) -> tuple[str, ...]:
     """The graph's value names of slot `slot` (`c<slot>_<value>`): its operation and what its names need (the
     draws also hold each slot's r and motion-blur angle, `c<slot>_r` and `c<slot>_angle`, which it does not read)."""
-    ops = ops_of(step.slot_names(slot))
+    ops = ops_of(step.slot_names(slot), any(n in NOISE_NAMES for n in step.names))
     if ops == ("none",):
         return ()
     extras = [e for op in ops for e in _EXTRAS.get(op, ())]
