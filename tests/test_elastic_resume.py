@@ -65,8 +65,10 @@ def resumed(cfg: dict, state: dict, world: int, epoch: int) -> tuple[list[list[d
             loader.load_state_dict(state)
             loader.set_epoch(epoch)
             rest.append([b for b in loader])
+            pipeline = loader._live.pipe if loader._live is not None else None
             loader.set_epoch(epoch + 1)
             later.append([k for b in loader for k in stems(b)])
+            assert pipeline is None or loader._live.pipe is pipeline  # it ran on into the next epoch
     return rest, later
 
 
@@ -113,6 +115,8 @@ def test_a_resumed_job_saves_and_resumes_again_on_other_ranks(roots):
         loader.load_state_dict(saved[1])
         loader.set_epoch(1)
         after = [k for b in loader for k in stems(b)]
+        loader.set_epoch(1)  # the resumed epoch begun again is read whole
+        assert [k for b in loader for k in stems(b)] == seed_order(PAIRS, 5, 1, 1)[0]
     assert Counter(list(before) + middle + after) == Counter(f"img{i:03d}" for i in range(PAIRS))
     with dali_sr.build_loader(cfg, rank=2, world_size=3) as loader:
         loader.load_state_dict(saved[2])

@@ -146,7 +146,8 @@ class Loader:
             return
         self._restored, self._ended = None, False
         self._epoch, self._batch = epoch, 0
-        if self.sampling.redeal is not None:  # the epoch starts whole: a resumed epoch's rest is not kept
+        redeal = self.sampling.redeal
+        if redeal is not None and epoch <= redeal.epoch:  # a resumed epoch read again is read whole
             self.sampling = replace(self.sampling, redeal=None)
 
     def state_dict(self) -> dict[str, Any]:
