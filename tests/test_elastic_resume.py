@@ -123,6 +123,16 @@ def test_a_resumed_job_saves_and_resumes_again_on_other_ranks(roots):
         assert [stems(b) for b in loader] == want
 
 
+def test_a_state_saved_before_positions_were_recorded_resumes_from_its_batch(roots):
+    """A state without `epoch_slot` / `order_world_size` / `dealt_from`: its batch, rank and world size place it."""
+    cfg = paired_cfg(roots, 2, batch_size_per_gpu=2, seed=5, drop_last=False)
+    states, before = interrupted(cfg, 2, 1, 2)
+    old = {k: v for k, v in states[0].items() if k not in ("epoch_slot", "order_world_size", "dealt_from")}
+    rest, _ = resumed(cfg, old, 1, 1)
+    keys = list(before) + [k for b in rest[0] for k in stems(b)]
+    assert Counter(keys) == Counter(f"img{i:03d}" for i in range(PAIRS))
+
+
 def test_degradation_settings_stay_with_the_sample(tmp_path):
     """A blur chain (kernel drawn per sample from its slot): a resumed sample is degraded as in the uninterrupted
     job, on another world size too."""
@@ -190,6 +200,8 @@ def test_torchrun_two_ranks_saved_mid_epoch_resume_on_one_and_three(roots, tmp_p
     torchrun({"DALI_SR_TEST_CFG": repr(cfg), "DALI_SR_TEST_EPOCH": "1", "DALI_SR_TEST_STEPS": "1"}, 2, saved)
     before = [k for p in parts(saved, "before", 2) for k in p]
     assert len(before) == 4
+    states = [torch.load(saved / f"state_rank{r}.pt", weights_only=False) for r in range(2)]
+    assert [(s["epoch"], s["batch"], s["epoch_slot"], s["rank"]) for s in states] == [(1, 1, 4, 0), (1, 1, 4, 1)]
     for new_world in (1, 3):
         out = tmp_path / f"on{new_world}"
         out.mkdir()
