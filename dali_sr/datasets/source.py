@@ -57,9 +57,7 @@ class PlanSource:
     # -- the external source ----------------------------------------------------------------
     def position(self, iteration: int) -> tuple[int, int]:
         """(epoch, batch) of DALI's `iteration` (counted from the pipeline's start, across epochs)."""
-        per_epoch = self.sampling.batches()
-        epoch, batch = divmod(self.start[0] * per_epoch + self.start[1] + iteration, per_epoch)
-        return epoch, batch
+        return self.sampling.locate(self.start, iteration)
 
     def __call__(self, info: Any) -> tuple:
         epoch, batch = self.position(info.iteration)
