@@ -72,7 +72,8 @@ def write_file(tmp_path: Path, text: str = EDVR_FILE, **dataset_edits) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = text.format(root=tmp_path)
     for key, value in dataset_edits.items():
-        text = "\n".join(f"    {key}: {value}" if line.startswith(f"    {key}:") else line for line in text.splitlines())
+        text = "\n".join(f"    {key}: {value}" if line.startswith(f"    {key}:") else line
+                         for line in text.splitlines())
     path.write_text(text + "\n")
     return path
 
@@ -217,3 +218,21 @@ def test_the_top_level_scale_is_needed_for_low_resolution_input(tmp_path):
     text = textwrap.dedent(EDVR_FILE).replace("scale: 4\n", "")
     with pytest.raises(ConfigError, match="the top-level 'scale' must give the SR factor"):
         load_config(write_file(tmp_path, text))
+
+
+def test_cache_keys_of_folder_data_are_checked_against_the_clip_folders(tmp_path):
+    """EDVR's folder branch needs cache_keys (an LMDB's meta_info.pkl); its keys must be the folders' frames."""
+    for side in ("gt", "input"):
+        for c in ("000000", "000001"):
+            for f in range(3):
+                path = tmp_path / "data" / side / c / f"{f:06d}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"")  # the names are what is checked
+    keys = [f"{c}_{f:06d}" for c in ("000000", "000001") for f in range(3)]
+    (tmp_path / "keys.pkl").write_bytes(pickle.dumps({"name": "gt", "resolution": "3_480_640", "keys": keys}))
+    section = {"mode": "REDS", "dataroot_GT": str(tmp_path / "data" / "gt"), "dataroot_LQ": str(tmp_path / "data" /
+               "input"), "N_frames": 3, "GT_size": 64, "LQ_size": 64, "cache_keys": str(tmp_path / "keys.pkl")}
+    assert load_config(section).io_backend == "disk"
+    (tmp_path / "data" / "gt" / "000001" / "000003.jpg").write_bytes(b"")
+    with pytest.raises(ConfigError, match="leaves out '000001_000003'"):
+        load_config(section)

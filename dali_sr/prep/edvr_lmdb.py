@@ -97,9 +97,9 @@ def _shape_error(path: str, shape: tuple, first: EdvrFrame, first_shape: tuple) 
     def dims(s: tuple) -> str:
         return "x".join(map(str, s))
 
-    return DatasetError(f"{path}: {dims(shape)} differs from {dims(first_shape)} of the first frame {first.path}; an EDVR "
-                        f"LMDB holds one shape (meta_info.pkl's resolution): resize the frames or pack them into "
-                        f"separate LMDBs")
+    return DatasetError(f"{path}: {dims(shape)} differs from {dims(first_shape)} of the first frame {first.path}; "
+                        f"an EDVR LMDB holds one shape (meta_info.pkl's resolution): resize the frames or pack them "
+                        f"into separate LMDBs")
 
 
 def _read_frame(frame: EdvrFrame, max_pixels: int):

@@ -204,8 +204,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     env.close()
     finish(partial, dst_p, shapes, stored.name, stored.tag)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
-                      ignored=selection.ignored, codec=stored.name, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
-                      seconds=time.perf_counter() - t0)
+                      ignored=selection.ignored, codec=stored.name, tag=stored.tag, value_bytes=written_bytes,
+                      map_size=final_map, seconds=time.perf_counter() - t0)
 
 
 def _pack_shards(items: list[PackItem], sources: dict[str, Source], dst: Path, fmt: str, shards: int,
