@@ -166,6 +166,23 @@ def test_a_killed_pack_leaves_no_loadable_dataset(tmp_path):
     assert (dst / "meta_info.pkl").is_file() and not partial.exists()
 
 
+def test_force_replaces_an_edvr_lmdb_and_nothing_else(tmp_path):
+    make_tutorial(tmp_path, frames=3, h=24, w=32, clips=1)
+    dst = tmp_path / "gt.lmdb"
+    pack(str(tmp_path / "gt"), str(dst), fmt="edvr", progress=False)
+    with pytest.raises(DatasetError, match="already exists; pass --force"):
+        pack(str(tmp_path / "gt"), str(dst), fmt="edvr", progress=False)
+    cv2.imwrite(str(tmp_path / "gt" / "000000" / "000003.jpg"), np.zeros((24, 32, 3), np.uint8))
+    pack(str(tmp_path / "gt"), str(dst), fmt="edvr", progress=False, force=True)
+    assert len(pickle.loads((dst / "meta_info.pkl").read_bytes())["keys"]) == 4
+    (tmp_path / "other.lmdb").mkdir()
+    (tmp_path / "other.lmdb" / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match="other.lmdb is not an EDVR LMDB folder .*notes.txt"):
+        pack(str(tmp_path / "gt"), str(tmp_path / "other.lmdb"), fmt="edvr", progress=False, force=True)
+    with pytest.raises(dali_sr.ConfigError, match="must end with '.lmdb'"):
+        pack(str(tmp_path / "gt"), str(tmp_path / "gt_lmdb"), fmt="edvr", progress=False)
+
+
 def test_cli_pack_format_edvr(tmp_path):
     make_tutorial(tmp_path, frames=3, h=24, w=32, clips=1)
     run = subprocess.run([sys.executable, "-m", "dali_sr", "pack", str(tmp_path / "gt"), str(tmp_path / "gt.lmdb"),

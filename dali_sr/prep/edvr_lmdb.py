@@ -32,6 +32,7 @@ from .source_image import read_source_image, source_image_size
 
 EDVR_FORMAT = "edvr"
 EDVR_META = "meta_info.pkl"
+_EDVR_FILES = frozenset({"data.mdb", "lock.mdb", EDVR_META})  # what `--force` may replace
 _SEP = "_"  # between clip and frame in EDVR keys
 
 
@@ -93,6 +94,20 @@ def edvr_frames(src: Path) -> tuple[list[EdvrFrame], int]:
     return frames, ignored
 
 
+def _check_destination(src: Path, dst: Path, force: bool) -> None:
+    """DST is named `*.lmdb` (EDVR's script requires it), lies outside SRC, and is new or (with `force`) an EDVR
+    LMDB folder."""
+    if not dst.name.endswith(".lmdb"):
+        raise ConfigError(f"{dst}: the LMDB folder name must end with '.lmdb' (EDVR's script requires it); e.g. "
+                          f"{dst.name}.lmdb")
+    if force and dst.is_dir() and not dst.is_symlink():
+        strangers = sorted(p.name for p in dst.iterdir() if p.name not in _EDVR_FILES)
+        if strangers:
+            raise DatasetError(f"{dst} is not an EDVR LMDB folder (it holds {strangers[0]}); --force only replaces "
+                               f"LMDB folders, remove it yourself")
+    check_destination(src, dst, force, True, "pack", lambda name: name in _EDVR_FILES)
+
+
 def _shape_error(path: str, shape: tuple, first: EdvrFrame, first_shape: tuple) -> DatasetError:
     def dims(s: tuple) -> str:
         return "x".join(map(str, s))
@@ -118,7 +133,7 @@ def _read_frame(frame: EdvrFrame, max_pixels: int):
 def pack_edvr(src: Path, dst: Path, *, force: bool, workers: int, commit_every: int, max_pixels: int,
               progress: bool, map_size: Optional[int] = None) -> EdvrPacked:
     """Write the old EDVR LMDB `dst` from the clip folders of `src` (see the module doc)."""
-    check_destination(src, dst, force, True, "pack")
+    _check_destination(src, dst, force)
     partial = partial_path(str(dst))
     if partial.exists() and holds_work(partial) and not force:
         raise DatasetError(f"{partial} holds an unfinished pack of {dst.name}; rerun with --force to start over")
