@@ -138,6 +138,7 @@ def test_color_y_gives_y_and_rgb_any_case_gives_rgb(tmp_path):
     ({"LQ_size": 60}, "'LQ_size' 60 is neither 'GT_size' 256 .* nor GT_size / scale 4"),
     ({"mode": "REDS_mc"}, "mode 'REDS_mc' reads EDVR's memcached cluster"),
     ({"N_frames": 4}, "'num_frame' must be an odd positive integer, got 4"),
+    ({"mode": "REDS\n    type: VideoClipDataset"}, "mode 'REDS' is type REDSDataset but type is 'VideoClipDataset'"),
     ({"N_frames": "5\n    use_flips: true"}, "use_flips.* did you mean 'use_flip'"),
 ])
 def test_what_edvr_reads_differently_is_refused_in_one_line(tmp_path, edit, message):

@@ -164,7 +164,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
             for _ in ordered_map(lambda path: _check_decodes(path, max_pixels), paths, workers):
                 bar.update()
     if codec == SOURCE_CODEC:
-        stored = _Encoding(files_codec(paths), max_pixels=max_pixels, source=True)
+        stored = _Encoding(files_codec(paths, workers), max_pixels=max_pixels, source=True)
     if fmt != "lmdb":
         return _pack_shards(items, sources, dst_p, fmt, shards, stored, workers, resume, progress,
                             selection.ignored, t0)

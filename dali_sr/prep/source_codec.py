@@ -7,9 +7,10 @@ other codecs), and all files of one run must be of one codec the loader reads, i
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Sequence
 
 from ..errors import DatasetError
+from ..parallel import ordered_map
 from ..storage.formats import CODECS
 from ..storage.headers import SNIFF_BYTES, sniff_codec
 from .source_image import read_file_bytes, read_source_image
@@ -22,12 +23,12 @@ def source_tag(codec: str) -> str:
     return f"{codec}:{SOURCE_CODEC}"
 
 
-def files_codec(paths: Iterable[str]) -> str:
-    """The one codec of the files at `paths` (from their first bytes); `DatasetError` naming the first file of
-    another codec, or of a format the loader does not read."""
+def files_codec(paths: Sequence[str], workers: int = 1) -> str:
+    """The one codec of the files at `paths` (from their first bytes, read on `workers` threads); `DatasetError`
+    naming the first file of another codec, or of a format the loader does not read."""
     codec, first = None, None
-    for path in paths:
-        found = sniff_codec(read_file_bytes(path, SNIFF_BYTES))
+    sniffed = ordered_map(lambda path: sniff_codec(read_file_bytes(path, SNIFF_BYTES)), paths, workers)
+    for path, found in zip(paths, sniffed):
         if found not in CODECS:
             raise DatasetError(f"{path}: {found} is not a format the loader reads ({', '.join(CODECS)}), so "
                                f"--codec source cannot store it as it is; pack with --codec png")

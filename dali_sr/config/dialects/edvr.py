@@ -166,6 +166,9 @@ def translate(dataset: Options, scale: Any, origin: str, where: str) -> dict:
     if mode.endswith("_mc"):
         raise ConfigError(f"{where}: mode {mode!r} reads EDVR's memcached cluster; use mode {mode[:-3]!r} with "
                           f"dataroots (or io_backend type memcached)")
+    if section.get("type") not in (None, MODES[mode]):
+        raise ConfigError(f"{where}: mode {mode!r} is type {MODES[mode]} but type is {section['type']!r}; keep one "
+                          f"of them")
     section["type"] = MODES[mode]
     train = section.get("phase", "train") == "train"
     for old, new in _RENAMED.items():
