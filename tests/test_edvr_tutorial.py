@@ -401,3 +401,30 @@ def test_codec_source_refuses_mixed_codecs_naming_the_file(tmp_path):
     with pytest.raises(DatasetError, match=r"000001\.png is png but .*000000\.jpg is jpeg"):
         pack(str(tmp_path / "gt"), str(tmp_path / "gt.lmdb"), preset="reds", codec="source", progress=False)
     assert not (tmp_path / "gt.lmdb").exists()
+
+
+def test_codec_source_resumes_an_interrupted_pack_and_keeps_its_codec(tmp_path, monkeypatch):
+    from dali_sr.prep import pack as pack_mod
+
+    make_tutorial(tmp_path, frames=4, h=24, w=32, clips=2)
+    dst = tmp_path / "gt.lmdb"
+    real, calls = pack_mod._encode_file, [0]
+
+    def crash_after_five(path, encoding):
+        calls[0] += 1
+        if calls[0] > 5:
+            raise RuntimeError("simulated crash")
+        return real(path, encoding)
+
+    monkeypatch.setattr(pack_mod, "_encode_file", crash_after_five)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        pack(str(tmp_path / "gt"), str(dst), preset="reds", codec="source", workers=1, commit_every=1,
+             progress=False)
+    monkeypatch.undo()
+    assert not dst.exists() and len(lmdb_items(partial_path(str(dst)))) == 5
+    with pytest.raises(dali_sr.ConfigError, match="packed as jpeg:source .*not jpeg:q95"):
+        pack(str(tmp_path / "gt"), str(dst), preset="reds", codec="jpeg", lossy=True, resume=True, progress=False)
+    report = pack(str(tmp_path / "gt"), str(dst), preset="reds", codec="source", resume=True, progress=False)
+    assert (report.resumed, report.written, report.tag) == (5, 3, "jpeg:source")
+    files = sorted((tmp_path / "gt").glob("*/*.jpg"))
+    assert [v for _, v in lmdb_items(dst)] == [p.read_bytes() for p in files]
