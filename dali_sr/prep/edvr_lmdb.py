@@ -31,6 +31,7 @@ from .partial_lmdb import check_destination, holds_work, move_into_place, partia
 from .source_image import read_source_image, source_image_size
 
 EDVR_FORMAT = "edvr"
+EDVR_VALUES = "bgr-array"  # what its values are, for reports
 EDVR_META = "meta_info.pkl"
 _EDVR_FILES = frozenset({"data.mdb", "lock.mdb", EDVR_META})  # what `--force` may replace
 _SEP = "_"  # between clip and frame in EDVR keys

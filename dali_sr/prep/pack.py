@@ -34,7 +34,7 @@ from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
 from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbWriter
-from .edvr_lmdb import EDVR_FORMAT, check_edvr_options, pack_edvr
+from .edvr_lmdb import EDVR_FORMAT, EDVR_VALUES, check_edvr_options, pack_edvr
 from .partial_lmdb import check_destination, discard_if_empty, finish, open_partial, partial_path, stored_shape
 from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
@@ -66,7 +66,7 @@ class _Encoding:
     level: int = DEFAULT_LEVEL
     quality: int = DEFAULT_QUALITY
     max_pixels: int = DEFAULT_MAX_PIXELS
-    source: bool = False  # values are the files' own bytes (`--codec source`), whose codec `name` is
+    source: bool = False  # values are the files' own bytes (`--codec source`); `name` is their codec
 
     @property
     def tag(self) -> str:
@@ -142,7 +142,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
         done = pack_edvr(src_p, dst_p, force=force, workers=workers, commit_every=commit_every,
                          max_pixels=max_pixels, progress=progress, map_size=map_size)
         return PackReport(dst=str(dst_p), images=done.images, written=done.images, resumed=0, ignored=done.ignored,
-                          codec="bgr-array", tag=EDVR_FORMAT, value_bytes=done.value_bytes, map_size=done.map_size,
+                          codec=EDVR_VALUES, tag=EDVR_FORMAT, value_bytes=done.value_bytes, map_size=done.map_size,
                           seconds=time.perf_counter() - t0)
     stored = _Encoding(codec, level, quality, max_pixels)
     _check_options(stored, lossy, commit_every, map_size, preset)
