@@ -2,12 +2,13 @@
 is adding its module and its place in `DIALECTS`."""
 from __future__ import annotations
 
-from . import basicsr, dlas, neosr, section
+from . import basicsr, dlas, edvr, neosr, section
 from .dialect import Dialect, Options
 
-# Tried in order: the first that detects a mapping reads it (DL-Art-School's `mode:` and neosr's type names before
-# BasicSR's `datasets:`; a bare dataset section takes what none other does).
-DIALECTS: tuple[Dialect, ...] = (dlas.DIALECT, neosr.DIALECT, basicsr.DIALECT, section.DIALECT)
+# Tried in order: the first that detects a mapping reads it (old EDVR's `mode: REDS` before DL-Art-School's other
+# `mode:` values, and neosr's type names, all before BasicSR's `datasets:`; a bare dataset section takes what none
+# other does).
+DIALECTS: tuple[Dialect, ...] = (edvr.DIALECT, dlas.DIALECT, neosr.DIALECT, basicsr.DIALECT, section.DIALECT)
 
 
 def dialect_of(opts: Options) -> Dialect:
