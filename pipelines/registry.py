@@ -12,12 +12,16 @@ from dali_sr.datasets.dlas.multiscale import MULTI_SCALE
 from dali_sr.datasets.dlas.stylegan2 import STYLEGAN2
 from dali_sr.datasets.dlas.torch_dataset import TORCH_DATASET
 from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
+from dali_sr.datasets.paired.lists import IMAGE_LIST, PAIRED_LIST
 
 from . import dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, paired_image, video_clips
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
 register_dataset_type("RealESRGANDataset", REALESRGAN, paired_image.define)
 register_dataset_type("FFHQDataset", FFHQ, paired_image.define)
+# the same over lists of folders (traiNNer-redux's dataroots)
+register_dataset_type("PairedImageListDataset", PAIRED_LIST, paired_image.define)
+register_dataset_type("ImageListDataset", IMAGE_LIST, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
 # DL-Art-School's image datasets, by class name (its `mode:` names map onto them)

@@ -2,12 +2,12 @@
 is adding its module and its place in `DIALECTS`."""
 from __future__ import annotations
 
-from . import basicsr, dlas, section
+from . import basicsr, dlas, redux, section
 from .dialect import Dialect, Options
 
-# Tried in order: the first that detects a mapping reads it (DL-Art-School's `mode:` before BasicSR's `datasets:`;
-# a bare dataset section takes what none other does).
-DIALECTS: tuple[Dialect, ...] = (dlas.DIALECT, basicsr.DIALECT, section.DIALECT)
+# Tried in order: the first that detects a mapping reads it (traiNNer-redux's keys, then DL-Art-School's `mode:`,
+# before BasicSR's `datasets:`; a bare dataset section takes what none other does).
+DIALECTS: tuple[Dialect, ...] = (redux.DIALECT, dlas.DIALECT, basicsr.DIALECT, section.DIALECT)
 
 
 def dialect_of(opts: Options) -> Dialect:
