@@ -4,6 +4,7 @@ Imported by `dali_sr` itself."""
 from __future__ import annotations
 
 from dali_sr.config.types import register_dataset_type
+from dali_sr.datasets.clips.scenes import SCENE_CLIPS
 from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.dlas.chunk_kinds import MULTI_FRAME, SINGLE_IMAGE
 from dali_sr.datasets.dlas.full_image import FULL_IMAGE
@@ -24,6 +25,7 @@ register_dataset_type("PairedImageListDataset", PAIRED_LIST, paired_image.define
 register_dataset_type("ImageListDataset", IMAGE_LIST, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
+register_dataset_type("SceneClipDataset", SCENE_CLIPS, video_clips.define)  # flat folders of SCENE_FRAME files
 # DL-Art-School's image datasets, by class name (its `mode:` names map onto them)
 register_dataset_type("SingleImageDataset", SINGLE_IMAGE, dlas_chunks.define)
 register_dataset_type("MultiFrameDataset", MULTI_FRAME, dlas_chunks.define)

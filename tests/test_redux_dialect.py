@@ -8,6 +8,8 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -383,7 +385,8 @@ def test_unknown_keys_are_refused_naming_the_closest(change, message):
 
 
 @pytest.mark.parametrize("kind, top, message", [
-    ("pairedvideodataset", {}, "type pairedvideodataset .* is not available"),
+    ("singlevideodataset", {}, "type singlevideodataset .* is not available"),
+    ("pairedvideodataset", {"high_order_degradation": True}, "use type realesrgandataset"),
     ("realesrganpaireddataset", {"high_order_degradation": True, "dataroot_lq_prob": 0.5},
      "realesrganpaireddataset mixes stored and degraded LQ per batch by 'dataroot_lq_prob' \\(0.5\\)"),
     ("realesrgandataset", {}, "realesrgandataset yields GT for the model to degrade"),
@@ -409,3 +412,92 @@ def test_realesrganpaireddataset_with_stored_lq_only_and_singlegt_with_a_resize_
     with dali_sr.build_loader(gt_only, device="cpu") as loader:
         batch = next(iter(loader))
     assert batch["lq"].shape == (2, 3, 8, 8) and batch["gt"].shape == (2, 3, 32, 32)
+
+
+# -- video: flat folders of SCENE_FRAME files ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory) -> dict[str, str]:
+    """Two folder pairs of 2 scenes x 7 frames (GT 32 x 32, LQ x4); scene s2 of the first lacks GT frame 3."""
+    base = tmp_path_factory.mktemp("scenes")
+    rng = np.random.default_rng(5)
+    out = {}
+    for root in ("a", "b"):
+        for side in ("hr", "lr"):
+            os.makedirs(base / root / side)
+            out[f"{side}_{root}"] = str(base / root / side)
+        for scene in ("s1", "s2"):
+            for frame in range(7):
+                hr = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+                name = f"{scene}_{frame:04d}.png"
+                if not (root == "a" and scene == "s2" and frame == 3):
+                    cv2.imwrite(str(base / root / "hr" / name), hr)
+                cv2.imwrite(str(base / root / "lr" / name), cv2.resize(hr, (8, 8), interpolation=cv2.INTER_AREA))
+    return out
+
+
+def _video_file(tmp_path: Path, s: dict) -> str:
+    return write(tmp_path, textwrap.dedent(f"""\
+        name: 4x_TSCUNet
+        scale: 4
+        num_gpu: auto
+        use_amp: true
+        datasets:
+          train:
+            name: Train Dataset
+            type: pairedvideodataset
+            dataroot_gt: [{s['hr_a']}, {s['hr_b']}]
+            dataroot_lq: [{s['lr_a']}, {s['lr_b']}]
+            clip_size: 5
+            lq_size: 4
+            use_hflip: true
+            use_rot: true
+            num_worker_per_gpu: 2
+            batch_size_per_gpu: 3
+            accum_iter: 1
+          val:
+            name: Val Dataset
+            type: pairedvideodataset
+            dataroot_gt: [{s['hr_a']}, {s['hr_b']}]
+            dataroot_lq: [{s['lr_a']}, {s['lr_b']}]
+            clip_size: 5
+        network_g:
+          type: tscunet
+          clip_size: 5
+        """))
+
+
+def _rgb(path: str) -> np.ndarray:
+    return cv2.imread(path)[:, :, ::-1].astype(np.float32) / 255
+
+
+def test_video_windows_slide_within_scenes_with_the_middle_frames_gt(tmp_path, scenes):
+    path = _video_file(tmp_path, scenes)
+    assert load_config(path).type == "SceneClipDataset"
+    with dali_sr.build_loader(path, phase="val", device="cpu") as loader:
+        batches = list(loader)
+    # windows of 5 around centres 2..4 of each 7-frame scene, but not around a/s2's frame 3 (no GT): 3 + 2 + 3 + 3
+    want = [(r, sc, c) for r in "ab" for sc in ("s1", "s2") for c in (2, 3, 4) if (r, sc, c) != ("a", "s2", 3)]
+    assert len(batches) == len(want)
+    for batch, (root, scene, centre) in zip(batches, want):
+        assert batch["lq"].shape == (1, 5, 3, 8, 8) and batch["gt"].shape == (1, 3, 32, 32)
+        assert batch["gt_path"] == [os.path.join(scenes[f"hr_{root}"], f"{scene}_{centre:04d}.png")]
+        for t in range(5):
+            frame = os.path.join(scenes[f"lr_{root}"], f"{scene}_{centre - 2 + t:04d}.png")
+            np.testing.assert_array_equal(batch["lq"][0, t].numpy().transpose(1, 2, 0), _rgb(frame))
+        np.testing.assert_array_equal(batch["gt"][0].numpy().transpose(1, 2, 0), _rgb(batch["gt_path"][0]))
+
+
+def test_video_training_crops_every_frame_alike_with_the_auto_ratio(tmp_path, scenes):
+    path = _video_file(tmp_path, scenes)
+    cfg = load_config(path)
+    assert (cfg.gt_size, cfg.options.num_frame) == (16, 5)
+    with dali_sr.build_loader(path, device="cpu") as loader:
+        assert len(loader) == 11 * auto_enlarge_ratio(11, 3) // 3
+        batch = next(iter(loader))
+    assert batch["lq"].shape == (3, 5, 3, 4, 4) and batch["gt"].shape == (3, 3, 16, 16)
+    for lq, gt in zip(batch["lq"].numpy(), batch["gt"].numpy()):
+        # the GT window is the middle LQ frame's window x 4, flipped alike: its area downscale is that frame
+        gt8 = np.round(gt.transpose(1, 2, 0) * 255).astype(np.uint8)
+        np.testing.assert_array_equal(cv2.resize(gt8, (4, 4), interpolation=cv2.INTER_AREA),
+                                      np.round(lq[2].transpose(1, 2, 0) * 255).astype(np.uint8))

@@ -26,7 +26,6 @@ from .dialect import Dialect, Options
 # dali_sr's own keys a traiNNer-redux dataset section may carry besides traiNNer-redux's.
 DALI_SR_KEYS = ("device", "device_id", "seed", "num_threads", "prefetch_queue_depth", "hw_decoder_load",
                 "source_workers", "shuffle", "drop_last")
-_VIDEO = ("pairedvideodataset", "singlevideodataset")
 
 
 def _sections(opts: Options) -> list[dict]:
@@ -98,9 +97,15 @@ def _otf(opts: Options, s: dict, where: str) -> None:
 def _type(opts: Options, s: dict, kind: str, train: bool, where: str) -> str:
     """The dali_sr type of traiNNer-redux's `kind`, with the section's keys set for it."""
     otf = train and bool(opts.get("high_order_degradation", False))
-    if kind in _VIDEO:
-        raise ConfigError(f"{where}: type {kind} (traiNNer-redux's video datasets, flat folders of scene_frame "
-                          f"files) is not available; for clips use VideoClipDataset (a folder per clip)")
+    if kind == "singlevideodataset":
+        raise ConfigError(f"{where}: type singlevideodataset (LQ clips alone, for inference) is not available; "
+                          f"read clips with their GT with pairedvideodataset")
+    if kind == "pairedvideodataset":
+        if otf:
+            raise ConfigError(f"{where}: high_order_degradation: true degrades GT from realesrgandataset; the "
+                              f"train dataset is pairedvideodataset; use type realesrgandataset")
+        s["num_frame"] = s.pop("clip_size", None)
+        return "SceneClipDataset"
     if kind == "basedataset":
         raise ConfigError(f"{where}: type basedataset is traiNNer-redux's abstract base; name a dataset type")
     if kind == "realesrganpaireddataset":
@@ -145,10 +150,11 @@ def translate(opts: Options, section: dict, where: str) -> dict:
         hint = closest(str(given).lower(), keys.DATASET_TYPES) or f" (types: {', '.join(keys.DATASET_TYPES)})"
         raise ConfigError(f"{where}: unknown traiNNer-redux dataset type {given!r}{hint}")
     train = s.get("phase", "train") == "train"
-    for key in keys.DATASET_UNUSED:
-        s.pop(key, None)
-    _sizes(s, train, where)
     kind = given.lower()
+    for key in keys.DATASET_UNUSED:
+        if key != "clip_size" or kind != "pairedvideodataset":
+            s.pop(key, None)
+    _sizes(s, train, where)
     s["type"] = _type(opts, s, kind, train, where)
     for key in keys.DATASET_KERNEL + ("lq_resize_mode",):
         s.pop(key, None)

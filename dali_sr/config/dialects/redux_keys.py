@@ -14,8 +14,9 @@ DATASET_READ = ("name", "type", "io_backend", "num_worker_per_gpu", "batch_size_
                 "mean", "std", "gt_size", "lq_size", "color", "phase", "scale", "dataset_enlarge_ratio",
                 "prefetch_mode", "pin_memory", "persistent_workers", "num_prefetch_queue", "dataroot_gt",
                 "dataroot_lq", "lq_resize_mode", "meta_info", "filename_tmpl")
-# ... and those it accepts without using: the trainer's (`accum_iter`, the DataLoader's `prefetch_factor`), the
-# video types' `clip_size`, and `blur_kernel_size(2)`, which traiNNer-redux stores but does not read either.
+# ... and those it accepts without using: the trainer's (`accum_iter`, the DataLoader's `prefetch_factor`),
+# `clip_size` outside the video type (which reads it), and `blur_kernel_size(2)`, which traiNNer-redux stores but
+# does not read either.
 DATASET_UNUSED = ("accum_iter", "prefetch_factor", "clip_size", "blur_kernel_size", "blur_kernel_size2")
 # The kernel keys, read with `high_order_degradation` (besides blur_kernel_size, above).
 DATASET_KERNEL = tuple(k for k in KERNEL_DEFAULTS if not k.startswith("blur_kernel_size"))

@@ -30,13 +30,14 @@ def _roots(value: Any) -> bool:
         isinstance(value, (list, tuple)) and bool(value) and all(isinstance(r, str) and r for r in value))
 
 
-_ROOTS = "a folder or a non-empty list of folders"
+ROOTS = Field((str, list, tuple, NONE), None, _roots, "a folder or a non-empty list of folders")
 _KEYS = {
-    "dataroot_gt": Field((str, list, tuple, NONE), None, _roots, _ROOTS),
-    "dataroot_lq": Field((str, list, tuple, NONE), None, _roots, _ROOTS),
+    "dataroot_gt": ROOTS,
+    "dataroot_lq": ROOTS,
     "dataset_enlarge_ratio": Field((int, str), 1, lambda v: v == "auto" or isinstance(v, int) and 1 <= v <= 10 ** 6,
                                    "'auto' or an integer in [1, 1000000]"),
 }
+ENLARGE_RATIO = _KEYS["dataset_enlarge_ratio"]
 
 
 @dataclass(frozen=True)
