@@ -501,3 +501,28 @@ def test_video_training_crops_every_frame_alike_with_the_auto_ratio(tmp_path, sc
         gt8 = np.round(gt.transpose(1, 2, 0) * 255).astype(np.uint8)
         np.testing.assert_array_equal(cv2.resize(gt8, (4, 4), interpolation=cv2.INTER_AREA),
                                       np.round(lq[2].transpose(1, 2, 0) * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("workers", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_lists_of_lmdbs_read_and_resume(tmp_path, workers):
+    """Also in a spawned source worker process: the joined storages travel to it."""
+    a = make_paired_dataset(str(tmp_path / "a"), n=4, size=64, scale=4, lmdb=True)
+    b = make_paired_dataset(str(tmp_path / "b"), n=3, size=64, scale=4, lmdb=True)
+    section = {"type": "pairedimagedataset", "name": "l", "scale": 4, "lq_size": 8, "io_backend": {"type": "lmdb"},
+               "dataroot_gt": [a["gt_lmdb"], b["gt_lmdb"]], "dataroot_lq": [a["lq_lmdb"], b["lq_lmdb"]],
+               "batch_size_per_gpu": 2, "dataset_enlarge_ratio": 1, "drop_last": False, "seed": 3}
+    with dali_sr.build_loader(section, device="cpu") as loader:
+        plain = [batch for batch in loader]
+    with dali_sr.build_loader({**section, "source_workers": workers}, device="cpu") as loader:
+        it = iter(loader)
+        first = next(it)
+        state = loader.state_dict()
+    # every key of both LMDBs once (an LMDB's `gt_path` is its key, as BasicSR's; both hold 0000..0002)
+    assert len(plain) == 4 and Counter(p for b in plain for p in b["gt_path"]) == {
+        "0000_s001": 2, "0001_s001": 2, "0002_s001": 2, "0003_s001": 1}
+    assert first["gt_path"] == plain[0]["gt_path"] and (first["gt"] == plain[0]["gt"]).all()
+    with dali_sr.build_loader(section, device="cpu") as loader:
+        loader.load_state_dict(state)
+        rest = list(loader)
+    assert [b["gt_path"] for b in rest] == [b["gt_path"] for b in plain[1:]]
+    assert all((x["lq"] == y["lq"]).all() for x, y in zip(rest, plain[1:]))
