@@ -280,8 +280,30 @@ def test_list_mistakes_are_named(tmp_path, roots):
     with pytest.raises(ConfigError, match="dataroot_lq lists 1 folder.*dataroot_gt 2"):
         load_config(section)
     crossed = dict(section, dataroot_lq=[roots["lq_b"], roots["lq_a"]])  # the N-th GT pairs with the N-th LQ
-    with pytest.raises(dali_sr.errors.DatasetError, match="LQ partner missing"):
+    with pytest.raises(dali_sr.errors.DatasetError, match="s: 2 LQ partner\\(s\\) missing from .*b/lq: 0003_s001, "
+                                                         "0004_s001; add them"):
         dali_sr.build_loader(crossed, device="cpu")
+
+
+def test_folders_pair_as_theirs_do_by_name_without_extension_in_sub_folders(tmp_path):
+    """`a.png` pairs with `a.jpg`, sub-folders are searched; with a filename_tmpl, GT without a partner is left
+    out (traiNNer-redux's `paired_paths_from_folder`)."""
+    rng = np.random.default_rng(1)
+    for side, size, ext in (("hr", 32, ".png"), ("lr", 8, ".jpg")):
+        for name in ("x/a", "x/b", "c", "d"):
+            os.makedirs(tmp_path / side / os.path.dirname(name), exist_ok=True)
+            if side == "lr" and name == "d":
+                continue
+            stem = name if side == "hr" else os.path.join(os.path.dirname(name), os.path.basename(name) + "x4")
+            cv2.imwrite(str(tmp_path / side / (stem + ext)), (rng.random((size, size, 3)) * 255).astype(np.uint8))
+    section = {"type": "pairedimagedataset", "name": "s", "scale": 4, "dataroot_gt": str(tmp_path / "hr"),
+               "dataroot_lq": [str(tmp_path / "lr")], "filename_tmpl": "{}x4", "phase": "val"}
+    with dali_sr.build_loader(section, device="cpu") as loader:
+        pairs = [(b["gt_path"][0], b["lq_path"][0]) for b in loader]
+    assert [(os.path.relpath(g, tmp_path), os.path.relpath(q, tmp_path)) for g, q in pairs] == [
+        ("hr/c.png", "lr/cx4.jpg"), ("hr/x/a.png", "lr/x/ax4.jpg"), ("hr/x/b.png", "lr/x/bx4.jpg")]
+    with pytest.raises(dali_sr.errors.DatasetError, match="3 GT partner\\(s\\) missing from .*hr: cx4, x/ax4, x/bx4"):
+        dali_sr.build_loader({**section, "filename_tmpl": "{}"}, device="cpu")
 
 
 # -- the on-the-fly degradation -----------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Image types whose `dataroot_gt` / `dataroot_lq` may be lists of folders (or LMDBs), as traiNNer-redux writes
 them, and whose `dataset_enlarge_ratio` may be `auto`.
 
-`PairedImageListDataset` is `PairedImageDataset` over lists: the N-th GT root pairs with the N-th LQ root, by
-file name within the pair, and the pairs of every root are read as one dataset (in root order). Without LQ roots
-the GT images alone are indexed and LQ is made from them (bicubic, or a `degradation` list).
+`PairedImageListDataset` is `PairedImageDataset` over lists: the N-th GT root pairs with the N-th LQ root, and the
+pairs of every root are read as one dataset (in root order). Folders pair as traiNNer-redux pairs them: files
+under the folder and its sub-folders, by name without the extension (`a.png` with `a.jpg`), or by
+`filename_tmpl` (GT files without a partner are then left out); LMDBs, shards and `meta_info` files as
+`PairedImageDataset` reads them. Without LQ roots the GT images alone are indexed and LQ is made from them
+(bicubic, or a `degradation` list).
 `ImageListDataset` is `FFHQDataset` over lists: images alone, yielded as `gt`.
 
 `dataset_enlarge_ratio: auto` is traiNNer-redux's rule: max(2000 x batch_size_per_gpu // images, 1), applied to
@@ -11,13 +14,17 @@ the training set once it is indexed.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from ...config import Config, TypeOptions
-from ...errors import ConfigError, DatasetError
+from ...errors import ConfigError, DatasetError, listing, named_errors
 from ...schema.fields import NONE, Field
+from ...storage.backends import DiskStorage, searchable_folder
+from ...storage.folders import loader_image_names
 from ...storage.joined import JoinedStorage, joined_key
+from ...storage.raw_pixels import raw_files_side
 from ..kind import DatasetKind
 from .index import PairedIndex, build_paired_index
 from .source import PairedSource
@@ -102,6 +109,57 @@ def _join(parts: list[PairedIndex], name: str) -> PairedIndex:
                        parts[0].lq_arrays, parts[0].gt_arrays)
 
 
+def image_files(root: str) -> list[str]:
+    """The image files under `root` and its sub-folders (hidden ones left out), relative to it, sorted."""
+    if not searchable_folder(root, "dataset folder"):
+        raise DatasetError(f"dataset folder {root} does not exist; fix dataroot_gt / dataroot_lq")
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        found += [os.path.relpath(os.path.join(folder, n), root) for n in loader_image_names(folder)]
+    return sorted(found)
+
+
+def _missing(cfg: Config, stems: set, side: str, root: str) -> DatasetError:
+    return DatasetError(f"{cfg.name}: {len(stems)} {side} partner(s) missing from {root}: {listing(sorted(stems))}; "
+                        f"add them or remove the other side's files")
+
+
+def _folder_pairs(cfg: Config, gt_root: str, lq_root: Optional[str]) -> PairedIndex:
+    """traiNNer-redux's pairs of two folders (sub-folders included): files of the same name but for the
+    extension; with a `filename_tmpl` other than '{}', each GT file's templated name, GT files without one left
+    out. GT alone without an LQ folder."""
+    gt_names = image_files(gt_root)
+    pairs: list[tuple[str, str]] = []
+    if lq_root is not None:
+        stem = lambda name: os.path.splitext(name)[0]  # noqa: E731
+        lq_by_stem = {stem(n): n for n in image_files(lq_root)}
+        if cfg.filename_tmpl == "{}":
+            gt_stems = {stem(n) for n in gt_names}
+            if set(lq_by_stem) - gt_stems:
+                raise _missing(cfg, set(lq_by_stem) - gt_stems, "GT", gt_root)
+            if gt_stems - set(lq_by_stem):
+                raise _missing(cfg, gt_stems - set(lq_by_stem), "LQ", lq_root)
+        for name in sorted(gt_names, key=stem):
+            folder, base = os.path.split(stem(name))
+            lq_stem = os.path.join(folder, cfg.filename_tmpl.format(base))
+            if lq_stem in lq_by_stem:
+                pairs.append((lq_by_stem[lq_stem], name))
+    lq_keys, gt_keys = ([p[0] for p in pairs], [p[1] for p in pairs]) if lq_root is not None else (gt_names, gt_names)
+    gt = DiskStorage(gt_root)
+    lq = DiskStorage(lq_root) if lq_root is not None else None
+    return PairedIndex(cfg.name, lq, gt, lq_keys, gt_keys, raw_files_side(lq_keys) if lq else None,
+                       raw_files_side(gt_keys))
+
+
+def _part(cfg: Config, gt: str, lq: Optional[str]) -> PairedIndex:
+    """One root pair: traiNNer-redux's folder pairing on disk, else (LMDBs, shards, meta_info) the paired index."""
+    if cfg.io_backend == "disk" and not cfg.meta_info_file:
+        with named_errors(cfg.name):
+            return _folder_pairs(cfg, gt, lq)
+    return build_paired_index(replace(cfg, dataroot_gt=gt, dataroot_lq=lq))
+
+
 def build_list_index(cfg: Config) -> PairedIndex:
     """The pairs (or images) of every root, in root order; repeated by the `auto` ratio in training."""
     o = cfg.options
@@ -109,7 +167,10 @@ def build_list_index(cfg: Config) -> PairedIndex:
     parts: list[PairedIndex] = []
     try:
         for gt, lq in zip(o.dataroot_gt, lq_roots):
-            parts.append(build_paired_index(replace(cfg, dataroot_gt=gt, dataroot_lq=lq)))
+            part = _part(cfg, gt, lq)
+            parts.append(part)
+            if len(part) == 0:
+                raise DatasetError(f"{cfg.name}: no {'pairs' if lq else 'images'} in {gt}; check dataroot_gt")
         index = _join(parts, cfg.name)
     except BaseException:
         for part in parts:
