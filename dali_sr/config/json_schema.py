@@ -61,8 +61,10 @@ def _merge(properties: dict[str, dict], key: str, schema: Mapping[str, Any]) -> 
             have[name] = schema[name]
 
 
-def _any(keys: Iterable[str], description: str) -> dict[str, dict]:
-    return {key: {"description": description} for key in keys}
+def _describe(properties: dict[str, dict], keys: Iterable[str], description: str) -> None:
+    """Add `keys` (any value where no source gives a type), described as `description`."""
+    for key in keys:
+        properties.setdefault(key, {})["description"] = description
 
 
 def io_backend_schema() -> dict[str, Any]:
@@ -96,8 +98,7 @@ def dataset_properties() -> dict[str, dict]:
     _merge(properties, "dataset_enlarge_ratio", {"type": ["string"]})
     for key, value in KERNEL_DEFAULTS.items():
         _merge(properties, key, _of_value(value))
-    for key, schema in _any(redux_keys.DATASET_UNUSED, _ACCEPTED).items():
-        _merge(properties, key, schema)
+    _describe(properties, redux_keys.DATASET_UNUSED, _ACCEPTED)
     return properties
 
 
@@ -105,14 +106,15 @@ def top_properties() -> dict[str, dict]:
     """The file-wide keys the dialects read: BasicSR's, the models' (each type's `model_keys`), traiNNer-redux's."""
     properties: dict[str, dict] = {"scale": {"type": ["integer"]}, "manual_seed": {"type": ["integer", "null"]}}
     for name in dataset_types():
-        for key in dataset_type(name).options.model_keys:
-            _merge(properties, key, {})
+        options = dataset_type(name).options
+        for key in options.model_keys:
+            field = options.keys.get(key) or COMMON_KEYS.get(key)
+            _merge(properties, key, _field(field) if field is not None else {})
     for key, value in MODEL_DEFAULTS.items():
         _merge(properties, key, _of_value(value))
-    _merge(properties, "high_order_degradation", {"type": ["boolean"]})
-    _merge(properties, "dataroot_lq_prob", {"type": ["integer", "number"]})
-    for key, schema in _any(redux_keys.TOP_UNUSED, _ACCEPTED).items():
-        _merge(properties, key, schema)
+    for key, field in redux_keys.TOP_FIELDS.items():
+        _merge(properties, key, _field(field))
+    _describe(properties, redux_keys.TOP_UNUSED, _ACCEPTED)
     return properties
 
 

@@ -57,6 +57,9 @@ def _check_file(opts: Options, origin: str) -> None:
     if "datasets" not in opts:
         return
     check_keys(opts, keys.TOP_KEYS, origin)
+    for key, field in keys.TOP_FIELDS.items():
+        if key in opts:
+            field.read(key, opts[key], origin)
     for path, valid in keys.NESTED_KEYS.items():
         node: Any = opts
         for part in path.split("."):

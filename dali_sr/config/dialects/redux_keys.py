@@ -4,6 +4,7 @@ accepts without using."""
 from __future__ import annotations
 
 from ...degrade.redux import KERNEL_DEFAULTS, MODEL_DEFAULTS
+from ...schema.fields import NONE, Field, choice, flag, text
 
 # traiNNer-redux's dataset classes, by the lower-case name its registry looks up (`type:` is case-insensitive).
 DATASET_TYPES = ("pairedimagedataset", "realesrgandataset", "realesrganpaireddataset", "singleimagedataset",
@@ -64,3 +65,28 @@ TOP_MARKERS = ("use_amp", "amp_bf16", "use_channels_last", "fast_matmul", "use_c
                "output_pixel_format", "network_g_teacher", "network_ae", "switch_iter_per_epoch")
 SECTION_MARKERS = ("lq_size", "accum_iter", "prefetch_factor", "clip_size", "lq_resize_mode", "kernel_range",
                    "kernel_range2", "final_kernel_range")
+
+# The types of the trainer's top-level keys, checked as traiNNer-redux checks them (the degradation keys are
+# checked where the chain is made, the dataset keys by the dataset types).
+_FLAGS = ("use_amp", "amp_bf16", "use_channels_last", "fast_matmul", "use_compile", "detect_anomaly", "deterministic",
+          "high_order_degradations_debug", "high_order_degradation", "watch", "find_unused_parameters")
+_SECTIONS = ("path", "train", "val", "logger", "onnx", "dist_params", "network_g", "network_g_teacher", "network_d",
+             "network_ae", "datasets")
+PIXEL_FORMATS = ("rgb", "y", "uv", "yuv444")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+TOP_FIELDS: dict[str, Field] = {
+    **{key: flag() for key in _FLAGS},
+    **{key: Field((dict, NONE)) for key in _SECTIONS},
+    "name": text(""),
+    "scale": Field((int,), None, lambda v: v >= 1, "a positive integer"),
+    "num_gpu": Field((int, str), "auto", lambda v: v == "auto" or isinstance(v, int) and v >= 0,
+                     "'auto' or a number of GPUs"),
+    "manual_seed": Field((int, NONE)),
+    "compile_mode": choice(COMPILE_MODES),
+    "input_pixel_format": choice(PIXEL_FORMATS),
+    "output_pixel_format": choice(PIXEL_FORMATS),
+    "high_order_degradations_debug_limit": Field((int,)),
+    "start_iter": Field((int,)),
+    "switch_iter_per_epoch": Field((int,)),
+    "dataroot_lq_prob": Field((int, float), 0, lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+}
