@@ -37,6 +37,7 @@ from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbW
 from .partial_lmdb import check_destination, discard_if_empty, finish, open_partial, partial_path, stored_shape
 from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
+from . import tf_patches
 from .source_image import (DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels, read_source_image,
                            source_image_size)
 from .source_stamps import Source, stamp_file
@@ -243,11 +244,12 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("src", help=f"folder of images ({listed_extensions()})")
     p.add_argument("dst", help="LMDB folder to create (its name must end with .lmdb), or with --format tfrecord|wds "
                                "the shard folder")
-    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS), default="lmdb",
+    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS, "tf-patches"), default="lmdb",
                    help="lmdb (default, BasicSR's), tfrecord (TFRecord files of tf.train.Example records: key, data) "
                         "or wds (WebDataset tars of KEY.EXT members); shards come with DALI's index files (.idx), "
                         "meta_info.txt and shards.txt, and are read with io_backend type tfrecord / webdataset, "
-                        "locally or from s3://")
+                        "locally or from s3://; tf-patches: the TensorFlow SR loader's patch records (raw Y or RGB "
+                        "windows, feature gt, data*.tfrecords, sample_num.txt)")
     p.add_argument("--shards", type=positive_int, default=1, metavar="N",
                    help="with --format tfrecord|wds: write N shards of contiguous, sorted keys (default 1)")
     p.add_argument("--preset", choices=PRESETS, default=None,
@@ -286,6 +288,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         "checked first and an image that does not decode completely stops the run when reached, "
                         "resumable with --resume)")
     add_max_pixels_argument(p)
+    tf_patches.add_arguments(p)
     p.add_argument("--resume", action="store_true",
                    help="continue the partial build DST.partial of an interrupted run, skipping the keys it holds "
                         "(refused if the source file of one of them changed since: size or modification time)")
@@ -298,6 +301,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
 
 def run(args: argparse.Namespace) -> int:
     """Run `dali-sr pack` with the parsed `args`; returns the exit code."""
+    if args.fmt == "tf-patches":
+        return tf_patches.run(args)
     r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, codec=args.codec, level=args.level,
              quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
