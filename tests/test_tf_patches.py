@@ -13,6 +13,7 @@ from dali_sr.cli import main
 from dali_sr.errors import ConfigError, DatasetError
 from dali_sr.prep.tf_patches import pack_tf_patches
 from dali_sr.storage.tfrecord import scan_file
+from test_gt_only import basicsr_imresize
 
 tfrecord_writer = pytest.importorskip("tfrecord.writer")
 
@@ -107,6 +108,9 @@ def test_the_loader_reads_the_records_back_pixel_exact(sources, tmp_path, color)
                 got = (batch["gt"][k].numpy().transpose(1, 2, 0) * 255).round()
                 want = patches[n] if color == "rgb" else patches[n][:, :, None]
                 np.testing.assert_array_equal(got, want, err_msg=key)
+                if color == "y":  # LQ: MATLAB's bicubic of the Y patch, not rounded, as the TensorFlow loader's
+                    ref = basicsr_imresize(want / 255.0, 2)
+                    assert np.abs(batch["lq"][k].numpy().transpose(1, 2, 0) - ref).max() <= 2e-6
                 seen.append(n)
     assert len(seen) == len(patches) // 4 * 4 and len(set(seen)) == len(seen)
 
