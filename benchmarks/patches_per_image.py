@@ -103,7 +103,8 @@ def run(args: argparse.Namespace, argv: Optional[list[str]] = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks.patches_per_image", *(sys.argv[1:] if argv is None else argv)])
     report = {**environment(), "command": command,
               "images": args.images, "size": [args.height, args.width], "batch": args.batch, "threads": args.threads,
-              "load_average_1min_before_after": load, "warmup_and_timed_batches": {str(n): list(c) for n, c in counts.items()},
+              "load_average_1min_before_after": load,
+              "warmup_and_timed_batches": {str(n): list(c) for n, c in counts.items()},
               "patches_per_s": {str(n): round(r, 1) for n, r in rates.items()},
               "speedup_over_first": {str(n): round(r / base, 2) for n, r in rates.items()}}
     if args.json:

@@ -143,6 +143,8 @@ def test_command_line_writes_the_folder_and_refuses_resume(sources, tmp_path, ca
     assert sorted(p.name for p in dst.iterdir())[:2] == ["data0.idx", "data0.tfrecords"]
     assert main(["pack", str(sources), str(dst), "--format", "tf-patches", "--resume"]) == 2
     assert "not resumable; rerun with --force" in capsys.readouterr().err
+    assert main(["pack", str(sources), str(tmp_path / "s"), "--format", "tf-patches", "--shards", "4"]) == 2
+    assert "--shards does not apply to --format tf-patches" in capsys.readouterr().err
     with pytest.raises(DatasetError, match="holds a 400x400 patch; lower --patch"):
         pack_tf_patches(str(sources), str(tmp_path / "big"), patch=400, progress=False)
     assert not (tmp_path / "big").exists()

@@ -1,10 +1,11 @@
 """`dali-sr pack SRC DST --format tf-patches`: the patch TFRecords of the classic TensorFlow SR loader.
 
-For each image in file-name order: its BT.601 Y channel (`rgb2ycbcr` as MATLAB and BasicSR compute it on
-uint8 RGB, rounded to uint8), or with `color='rgb'` its RGB pixels; every `patch` x `patch` window at a
-step of `patch // 3 * 2`, row by row; each window one `tf.train.Example` whose one feature `gt` holds the
-window's raw bytes (HW, or HWC for RGB), dealt round-robin over `data0.tfrecords` ... `data{files-1}.tfrecords`.
-`sample_num.txt` holds the record count, and each file has its DALI index beside it (`data0.idx`, ...).
+For each image in file-name order (decoded by OpenCV): its BT.601 Y channel (`rgb2ycbcr` as MATLAB and
+BasicSR compute it on uint8 RGB, rounded to uint8), or with `color='rgb'` its RGB pixels; every `patch` x
+`patch` window at a step of `patch // 3 * 2`, row by row; each window one `tf.train.Example` whose one feature
+`gt` holds the window's raw bytes (HW, or HWC for RGB), dealt round-robin over `data0.tfrecords` ...
+`data{files-1}.tfrecords`. `sample_num.txt` holds the record count, and each file has its DALI index beside
+it (`data0.idx`, ...).
 
 The folder is read as it is by `io_backend: {type: tfrecord, feature: gt, patch_shape: [patch, patch]}`
 (`[patch, patch, 3]` for RGB; see `configs/tf_y_patch_records.yml`). It is built in `DST.partial` and
@@ -146,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
     """`dali-sr pack --format tf-patches` with the parsed `args`; returns the exit code."""
     if args.resume:
         raise ConfigError("--format tf-patches builds are not resumable; rerun with --force to start over")
+    given = [flag for flag, value in (("--preset", args.preset), ("--only-im4", args.only_im4),
+                                      ("--list", args.list_file), ("--shards", args.shards != 1),
+                                      ("--codec", args.codec != "png"), ("--lossy", args.lossy)) if value]
+    if given:
+        raise ConfigError(f"{given[0]} does not apply to --format tf-patches (raw patches of every image in SRC); "
+                          f"remove it")
     r = pack_tf_patches(args.src, args.dst, patch=args.patch, files=args.files, color=args.color,
                         recursive=args.recursive, workers=args.workers, force=args.force, max_pixels=args.max_pixels,
                         progress=not args.quiet)

@@ -58,7 +58,8 @@ class PairedSource(PlanSource):
         super().__init__(cfg, index, sampling, start)
         self.outputs = paired_outputs(cfg, index)
         self.draws = chain_draws(cfg)
-        self.lq_pixels, self.gt_pixels = _pixels(cfg, index.lq, index.lq_arrays), _pixels(cfg, index.gt, index.gt_arrays)
+        self.lq_pixels = _pixels(cfg, index.lq, index.lq_arrays)
+        self.gt_pixels = _pixels(cfg, index.gt, index.gt_arrays)
 
     @staticmethod
     def _value(store: Storage, key: str, pixels: Pixels) -> tuple[np.ndarray, tuple[int, int]]:
