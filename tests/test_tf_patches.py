@@ -150,3 +150,24 @@ def test_command_line_writes_the_folder_and_refuses_resume(sources, tmp_path, ca
     assert not (tmp_path / "big").exists()
     with pytest.raises(ConfigError, match="--patch must be an integer of at least 3"):
         pack_tf_patches(str(sources), str(tmp_path / "small"), patch=2, progress=False)
+
+
+def test_dalis_tfrecord_reader_reads_the_files_through_their_indexes(sources, tmp_path):
+    from nvidia.dali import fn, pipeline_def
+    from nvidia.dali import tfrecord as tfrec
+
+    pack_tf_patches(str(sources), str(tmp_path / "d"), patch=PATCH, files=FILES, progress=False)
+    patches = reference_patches(sources, PATCH, "y")
+    files = [str(tmp_path / "d" / f"data{i}.tfrecords") for i in range(FILES)]
+    indexes = [str(tmp_path / "d" / f"data{i}.idx") for i in range(FILES)]
+
+    @pipeline_def(batch_size=1, num_threads=1, device_id=None)
+    def read():
+        return fn.readers.tfrecord(path=files, index_path=indexes, random_shuffle=False,
+                                   features={"gt": tfrec.FixedLenFeature((), tfrec.string, "")})["gt"]
+
+    pipe = read()
+    pipe.build()
+    got = [np.array(pipe.run()[0][0]).tobytes() for _ in range(len(patches))]
+    want = [p.tobytes() for i in range(FILES) for p in patches[i::FILES]]  # file by file, records in order
+    assert got == want
