@@ -16,7 +16,8 @@ def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool,
     columns of its own after this graph.
 
     With a degradation, LQ is made after the flips from the GT images (or from the GT values the LQ
-    columns hold), so it is exactly the degradation of the GT the loader yields.
+    columns hold), so it is exactly the degradation of the GT the loader yields. With `degradation: bicubic`
+    and `color: y`, LQ is the bicubic of the GT's float Y plane, not rounded to levels.
     """
     out = source.outputs
     columns = columns if columns is not None else ops.source_columns(source, cfg.source_workers)
@@ -35,6 +36,11 @@ def restoration_graph(cfg: Any, source: PlanSource, on_gpu: bool, frames: bool,
                          if out.lq.columns else [])
         images = ops.augment(images, columns, out, frames)
         gt = images[0]
+        if cfg.color == "y":  # the bicubic of the float Y plane, not rounded, as the TensorFlow SR loader makes it
+            y = ops.y_plane(images[-1], frames, on_gpu, out.stored_y)
+            lq = ops.bicubic_float(y, cfg.scale, frames, on_gpu)
+            return (ops.float_output(lq, cfg.mean, cfg.std, on_gpu, frames),
+                    ops.to_output(gt, cfg.mean, cfg.std, True, frames, on_gpu, out.stored_y), columns["idx"])
         lq = ops.bicubic_downscale(images[-1], cfg.scale, frames, on_gpu)
     else:
         lq = ops.side_images(columns, out.lq, frames, on_gpu, cfg.hw_decoder_load)

@@ -95,6 +95,18 @@ def _crop_pad_size(v: Mapping[str, Any], chain: Optional[Chain], train: bool, wh
     return None if size == v["gt_size"] else size
 
 
+def _patches_per_image(v: Mapping[str, Any], train: bool, spec: TypeOptions, where: str) -> int:
+    """`patches_per_image`: windows per decoded image, for the training windows of the image types that cut them."""
+    n = v["patches_per_image"]
+    if n > 1 and not spec.many_windows:
+        raise ConfigError(f"{where}: type {v['type']} does not take 'patches_per_image' (PairedImageDataset does, "
+                          f"paired or GT only); remove it")
+    if n > 1 and not train:
+        raise ConfigError(f"{where}: 'patches_per_image' cuts several training windows per image; remove it outside "
+                          f"phase train")
+    return n
+
+
 def _first_given(*values: Any) -> Any:
     """The first of `values` that is not None."""
     return next((x for x in values if x is not None), None)
@@ -132,6 +144,7 @@ def build_config(v: Mapping[str, Any], given: Collection[str], spec: TypeOptions
         prefetch_queue_depth=_prefetch_depth(given, v, train, where), hw_decoder_load=float(v["hw_decoder_load"]),
         source_workers=v["source_workers"], shuffle=_first_given(v["shuffle"], v["use_shuffle"], train),
         drop_last=_first_given(v["drop_last"], train), degradation=degradation,
-        crop_pad_size=_crop_pad_size(v, degradation, train, where), options=options,
+        crop_pad_size=_crop_pad_size(v, degradation, train, where),
+        patches_per_image=_patches_per_image(v, train, spec, where), options=options,
     )
     return spec.finish(cfg, where)

@@ -11,6 +11,12 @@ reads a batch per step, so after k batches a job of W ranks has read the first k
 slots of the order, whichever rank is asked. A job of another world size continues that epoch from
 there (`Redeal`): the slots not read yet, without the padding copies of the job that saved, dealt
 out over its own ranks.
+
+With `patches_per_image` N > 1 every image slot of that order gives N windows (an epoch is N x the
+images' samples). Each rank takes its image slots as above, and the windows of every `IMAGES_PER_GROUP`
+consecutive images of its order are shuffled among themselves: a batch mixes windows of many images,
+and an image's windows all fall within its group's stretch of batches, so a source that keeps the
+decoded images of about two groups decodes each image once per slot.
 """
 from __future__ import annotations
 
@@ -24,15 +30,20 @@ import numpy as np
 from ..errors import ConfigError
 
 
+IMAGES_PER_GROUP = 16  # patches_per_image: images whose windows are shuffled together
 MAX_EPOCH_SAMPLES = 1 << 26  # 67,108,864 samples: an epoch's plan takes ~60 bytes per sample (4 GB at the limit)
 
 
-def check_epoch_size(samples: int, enlarge: int, dataset: str) -> None:
-    """A `ConfigError` before any plan is made if `samples` x `enlarge` is more than an epoch may hold."""
-    if samples * enlarge > MAX_EPOCH_SAMPLES:
-        raise ConfigError(f"{dataset}: {samples:,} samples x dataset_enlarge_ratio {enlarge} = {samples * enlarge:,} "
+def check_epoch_size(samples: int, enlarge: int, dataset: str, per_image: int = 1) -> None:
+    """A `ConfigError` before any plan is made if `samples` x `enlarge` (x `per_image` windows) is more than an
+    epoch may hold."""
+    total = samples * enlarge * per_image
+    if total > MAX_EPOCH_SAMPLES:
+        windows = f" x patches_per_image {per_image}" if per_image > 1 else ""
+        raise ConfigError(f"{dataset}: {samples:,} samples x dataset_enlarge_ratio {enlarge}{windows} = {total:,} "
                           f"samples per epoch, above the {MAX_EPOCH_SAMPLES:,} an epoch may hold (the loader plans "
-                          f"each epoch in memory, ~60 bytes a sample); lower dataset_enlarge_ratio")
+                          f"each epoch in memory, ~60 bytes a sample); lower dataset_enlarge_ratio"
+                          f"{' or patches_per_image' if windows else ''}")
 
 
 @dataclass(frozen=True)
@@ -97,8 +108,14 @@ def order_length(n: int, enlarge: int, world_size: int, pad_to_equal: bool) -> i
 
 
 def make_plan(n: int, epoch: int, *, seed: int, shuffle: bool, enlarge: int, rank: int, world_size: int,
-              batch_size: int, drop_last: bool, pad_to_equal: bool) -> EpochPlan:
-    """The plan of `rank` for `epoch` over a dataset of `n` samples (see `epoch_order`)."""
+              batch_size: int, drop_last: bool, pad_to_equal: bool, per_image: int = 1) -> EpochPlan:
+    """The plan of `rank` for `epoch` over a dataset of `n` samples (see `epoch_order`), `per_image` windows each."""
+    if per_image > 1:
+        rng = np.random.default_rng([seed, epoch])
+        total = order_length(n, enlarge, world_size, pad_to_equal)
+        values = rng.permutation(total) if shuffle else np.arange(total)
+        return _windows_plan(n, values, rng, epoch, shuffle, per_image, rank, world_size, batch_size, drop_last,
+                             np.random.default_rng([seed, epoch, world_size, rank + 1]))
     order = epoch_order(n, epoch, seed=seed, shuffle=shuffle, enlarge=enlarge, world_size=world_size,
                         pad_to_equal=pad_to_equal)
     mine = np.arange(rank, len(order.values), world_size)
@@ -126,6 +143,27 @@ class Redeal:
     start: int
 
 
+def _windows_plan(n: int, order: np.ndarray, rng: np.random.Generator, epoch: int, shuffle: bool, per_image: int,
+                  rank: int, world_size: int, batch_size: int, drop_last: bool,
+                  group_rng: np.random.Generator) -> EpochPlan:
+    """`make_plan` with `per_image` windows per image slot: slot j's windows are the positions j x per_image + k,
+    whose draws are the k-th of slot j (the same on every rank); a rank's windows are shuffled within groups of
+    `IMAGES_PER_GROUP` of its image slots (by `group_rng`), or kept in slot order without `shuffle`."""
+    windows = len(order) * per_image
+    uniforms = rng.random((windows, 2))
+    flips = rng.random((windows, 3)) < 0.5
+    clip_draws = rng.random((windows, 3))
+    slots = np.arange(len(order), dtype=np.int64)[rank::world_size]
+    positions = (slots[:, None] * per_image + np.arange(per_image)).ravel()
+    images = np.repeat(order[slots] % n, per_image).astype(np.int64)
+    if shuffle:
+        group = np.arange(len(positions)) // (per_image * IMAGES_PER_GROUP)
+        mixed = np.lexsort((group_rng.random(len(positions)), group))
+        positions, images = positions[mixed], images[mixed]
+    return EpochPlan(images, uniforms[positions], flips[positions], clip_draws[positions], positions, epoch,
+                     batch_size, drop_last)
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Everything an epoch plan depends on; `plan(epoch)` is a pure function of it (cached per process)."""
@@ -140,6 +178,7 @@ class Sampling:
     drop_last: bool
     pad_to_equal: bool  # training: every rank gets as many samples (wrap-around); validation: each sample once
     redeal: Optional[Redeal] = None  # an epoch resumed from a job of another world size (or another position)
+    per_image: int = 1  # windows per sample slot (patches_per_image)
 
     def plan(self, epoch: int) -> EpochPlan:
         """This rank's plan for `epoch`."""
@@ -185,6 +224,11 @@ class Sampling:
         (same world size, a whole number of steps read), otherwise dealt anew (`Redeal`)."""
         if (saver.rank, saver.world_size) == (self.rank, self.world_size):
             return replace(self, redeal=saver.redeal), batch
+        if self.per_image > 1:
+            raise ConfigError(f"load_state_dict: a state saved by rank {saver.rank} of {saver.world_size} resumes on "
+                              f"rank {self.rank} of {self.world_size}, which patches_per_image {self.per_image} does "
+                              f"not support (each rank keeps its own images); resume on the rank and world size it "
+                              f"was saved with")
         slot, world = saver.next_slot(epoch, batch), saver.order_world_size(epoch)
         step = self.batch_size * world
         if world == self.world_size and slot % step == 0:
@@ -218,4 +262,4 @@ def _cached_plan(sampling: Sampling, epoch: int) -> EpochPlan:
         return s._order(epoch).plan(slots[s.rank::s.world_size], s.samples, epoch, s.batch_size, s.drop_last)
     return make_plan(s.samples, epoch, seed=s.seed, shuffle=s.shuffle, enlarge=s.enlarge, rank=s.rank,
                      world_size=s.world_size, batch_size=s.batch_size, drop_last=s.drop_last,
-                     pad_to_equal=s.pad_to_equal)
+                     pad_to_equal=s.pad_to_equal, per_image=s.per_image)

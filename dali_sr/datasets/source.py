@@ -153,8 +153,9 @@ class PlanSource:
                                f"{self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {self.cfg.scale}); "
                                f"{remedy} or lower gt_size")
 
-    def _cut(self, values: list, arrays: Optional[ArraySide], anchor, shape, gt: bool) -> list:
-        """Values of an array side cut to the LQ window (`scale` x it for GT); encoded values as they are."""
+    def _cut(self, values: list, arrays: Any, anchor, shape, gt: bool) -> list:
+        """Values of a pixel side (`arrays`: an `ArraySide`, or anything with its `cut`, e.g. images the source
+        decoded) cut to the LQ window (`scale` x it for GT); encoded values (`arrays` None) as they are."""
         if arrays is None:
             return values
         s = self.cfg.scale if gt else 1

@@ -102,12 +102,13 @@ class Loader:
         self.on_gpu = resolve_device(cfg.device)
         self.index = self.spec.dataset.build_index(cfg)
         try:
-            check_epoch_size(len(self.index), cfg.dataset_enlarge_ratio, cfg.name)
+            check_epoch_size(len(self.index), cfg.dataset_enlarge_ratio, cfg.name, cfg.patches_per_image)
         except ConfigError:
             self.index.close()
             raise
         self.sampling = Sampling(len(self.index), cfg.seed, cfg.shuffle, cfg.dataset_enlarge_ratio, self.rank,
-                                 self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train)
+                                 self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train,
+                                 per_image=cfg.patches_per_image)
         self._live: Optional[_Live] = None
         self._epoch, self._batch = 0, 0
         self._restored: Optional[int] = None  # the epoch load_state_dict restored, until the loop moves on

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 # Settings that decide the batches, in the order a difference is reported.
 RESUME_KEYS = ("type", "phase", "seed", "num_samples", "dataset", "batch_size",
                "dataset_enlarge_ratio", "shuffle", "drop_last", "scale", "gt_size", "use_hflip", "use_rot",
-               "use_vflip", "color", "mean", "std", "degradation", "crop_pad_size")
+               "use_vflip", "color", "mean", "std", "degradation", "crop_pad_size", "patches_per_image")
 _FIX = "resume with the config and data it was saved with"
 _PASS = "pass the dict Loader.state_dict() returned"
 
@@ -41,7 +41,8 @@ def identity(cfg: Config, num_samples: int, dataset: str, rank: int, world_size:
             "use_vflip": cfg.use_vflip, "color": cfg.color,
             "mean": list(cfg.mean) if cfg.mean is not None else None,
             "std": list(cfg.std) if cfg.std is not None else None,
-            "degradation": _chain_digest(cfg), "crop_pad_size": cfg.crop_pad_size}
+            "degradation": _chain_digest(cfg), "crop_pad_size": cfg.crop_pad_size,
+            "patches_per_image": cfg.patches_per_image}
 
 
 def _count(state: Mapping[str, Any], key: str, least: int = 0) -> int:

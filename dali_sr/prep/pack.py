@@ -38,6 +38,7 @@ from .edvr_lmdb import EDVR_FORMAT, EDVR_VALUES, check_edvr_options, pack_edvr
 from .partial_lmdb import check_destination, discard_if_empty, finish, open_partial, partial_path, stored_shape
 from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
+from . import tf_patches
 from .source_codec import SOURCE_CODEC, files_codec, source_tag, source_value
 from .source_image import (DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels, read_source_image,
                            source_image_size)
@@ -148,7 +149,7 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     _check_options(stored, lossy, commit_every, map_size, preset)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
     if fmt not in ("lmdb", *SHARD_FORMATS):
-        raise ConfigError(f"unknown --format {fmt!r}; choose lmdb, {', '.join(SHARD_FORMATS)}")
+        raise ConfigError(f"unknown --format {fmt!r}; choose lmdb, {', '.join(SHARD_FORMATS)} or {EDVR_FORMAT}")
     if fmt == "lmdb" and shards != 1:
         raise ConfigError("--shards is for --format tfrecord or wds; an LMDB is one file")
     check_destination(src_p, dst_p, force, resume, "pack", None if fmt == "lmdb" else is_shard_folder_file)
@@ -260,12 +261,15 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("src", help=f"folder of images ({listed_extensions()})")
     p.add_argument("dst", help="LMDB folder to create (its name must end with .lmdb), or with --format tfrecord|wds "
                                "the shard folder")
-    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS, EDVR_FORMAT), default="lmdb",
+    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS, EDVR_FORMAT, "tf-patches"),
+                   default="lmdb",
                    help="lmdb (default, BasicSR's), tfrecord (TFRecord files of tf.train.Example records: key, data) "
                         "or wds (WebDataset tars of KEY.EXT members); shards come with DALI's index files (.idx), "
                         "meta_info.txt and shards.txt, and are read with io_backend type tfrecord / webdataset, "
                         "locally or from s3://; edvr writes an old EDVR LMDB of SRC/clip/frame files (keys "
-                        "clip_frame, raw BGR arrays, meta_info.pkl), as EDVR's create_lmdb_mp.py")
+                        "clip_frame, raw BGR arrays, meta_info.pkl), as EDVR's create_lmdb_mp.py; tf-patches: the "
+                        "TensorFlow SR loader's patch records (raw Y or RGB windows, feature gt, data*.tfrecords, "
+                        "sample_num.txt)")
     p.add_argument("--shards", type=positive_int, default=1, metavar="N",
                    help="with --format tfrecord|wds: write N shards of contiguous, sorted keys (default 1)")
     p.add_argument("--preset", choices=PRESETS, default=None,
@@ -305,6 +309,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         "checked first and an image that does not decode completely stops the run when reached, "
                         "resumable with --resume)")
     add_max_pixels_argument(p)
+    tf_patches.add_arguments(p)
     p.add_argument("--resume", action="store_true",
                    help="continue the partial build DST.partial of an interrupted run, skipping the keys it holds "
                         "(refused if the source file of one of them changed since: size or modification time)")
@@ -317,6 +322,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
 
 def run(args: argparse.Namespace) -> int:
     """Run `dali-sr pack` with the parsed `args`; returns the exit code."""
+    if args.fmt == "tf-patches":
+        return tf_patches.run(args)
     r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, codec=args.codec, level=args.level,
              quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,
