@@ -135,6 +135,9 @@ def test_deterministic_and_resumable_mid_epoch(roots):
     with dali_sr.build_loader({**cfg, "patches_per_image": 4}) as other:
         with pytest.raises(ConfigError, match="patches_per_image=5, this loader has patches_per_image=4"):
             other.load_state_dict(state)
+    with dali_sr.build_loader(cfg, rank=1, world_size=2) as elsewhere:  # windows count per rank: no redeal
+        with pytest.raises(ConfigError, match="resume on the rank and world size it was saved with"):
+            elsewhere.load_state_dict(state)
 
 
 def test_refused_where_it_has_no_meaning(roots):
