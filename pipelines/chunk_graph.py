@@ -9,7 +9,7 @@ from typing import Any
 from nvidia.dali import fn, types
 
 from dali_sr.config import Config
-from dali_sr.datasets.dlas.tile_source import TileSource, lq_resize
+from dali_sr.datasets.dlas.tile_source import MASK_OUTSIDE, TileSource, lq_resize
 
 from . import degrade, ops
 from .area import block_means, halve, halvings
@@ -31,12 +31,12 @@ def _in_unit_range(x):
 
 
 def _hq(x, source: TileSource, fold):
-    """A decoded tile or reference (or its mask: `fold` None) at `target_size`, values as they were, float32: the
-    whole-factor box mean INTER_AREA computes."""
+    """A decoded tile, its reference or its square at `target_size`, values as they were, float32: the whole-factor
+    box mean INTER_AREA computes (by the sample's `fold` when tiles differ in size)."""
     ix = source.index
     if ix.tile_side is not None:
         return _reduced(x, ix.tile_side, ix.tile_side // ix.target_side)
-    return block_means(fn.cast(x, dtype=types.FLOAT), fold)
+    return block_means(x, fold)
 
 
 def _frame(cfg: Config, source: TileSource, columns: dict[str, Any], suffix: str, on_gpu: bool) -> tuple:
@@ -47,7 +47,8 @@ def _frame(cfg: Config, source: TileSource, columns: dict[str, Any], suffix: str
     if source.need_ref:
         mask = columns["mask" + suffix].gpu() if on_gpu else columns["mask" + suffix]
         ref = _in_unit_range(_hq(ops.decode(columns["ref" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
-        hqs.append(fn.cat(ref, _hq(mask, source, fold), axis=2))
+        square = _hq(mask, source, fold)  # the tile's square, resized: DL-Art-School's mask is 1 there, 0.1 elsewhere
+        hqs.append(fn.cat(ref, square * (1.0 - MASK_OUTSIDE) + MASK_OUTSIDE, axis=2))
     if side != source.index.target_side:  # force_multiple cuts
         hqs = [x[0:side, 0:side] for x in hqs]
     lqs = [_reduced(x, side, cfg.scale) for x in hqs]

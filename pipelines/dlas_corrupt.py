@@ -13,7 +13,8 @@ from nvidia.dali import fn, types
 from nvidia.dali import math as dmath
 
 from dali_sr.degrade.chain import Corrupt
-from dali_sr.degrade.dlas_names import NOISE_NAMES, OPS, ops_of
+from dali_sr.degrade.dlas_draws import slot_noise
+from dali_sr.degrade.dlas_names import OPS, only_op, ops_of
 
 from . import degrade
 
@@ -144,13 +145,13 @@ def corrupt(x, step: Corrupt, columns: dict[str, Any]):
     """Every slot of `step` on float32 HWC images, then the resamplings undone (linear, in the order they ran). A
     slot that always runs one operation runs it outright; one that may run another, or nothing, by conditionals."""
     resampled = []
-    noise = any(n in NOISE_NAMES for n in step.names)
+    noise = slot_noise(step)
     for slot in range(step.slots):
         col = (lambda name, slot=slot: columns[f"{step.id}_c{slot}_{name}"])
-        possible = ops_of(step.slot_names(slot), noise)
-        ops = [op for op in possible if op != "none"]
-        if len(possible) == 1 and ops:
-            x = _run(x, ops[0], col)
+        ops = [op for op in ops_of(step.slot_names(slot), noise) if op != "none"]
+        always = only_op(step.slot_names(slot), noise)
+        if always:
+            x = _run(x, always, col)
         else:
             for op in ops:
                 if col("op") == OPS.index(op):

@@ -195,3 +195,15 @@ def test_fixed_resize_scales_are_drawn_by_their_probabilities():
     assert all(list(r["d1_size"]) == [64, 64] for r in rows)
     with pytest.raises(ConfigError, match="give 'scales' .* or 'resize_prob' with 'resize_range', not both"):
         parse_chain([{"type": "resize", "scales": [0.5], "resize_range": [0.5, 1]}], 4, "cfg")
+
+
+def test_pick_is_numpys_weighted_choice_draw_for_draw():
+    """The draws' fast weighted choice gives what `Generator.choice(n, p=p)` gives, from the same stream."""
+    from dali_sr.degrade.draws import pick
+
+    for seed in range(20):
+        p = np.random.default_rng(seed).random(1 + seed % 6)
+        p[seed % len(p)] = 0.0 if len(p) > 1 else p[0]
+        p = tuple(p / p.sum())
+        ours, theirs = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 1])
+        assert [pick(ours, p) for _ in range(300)] == [int(theirs.choice(len(p), p=p)) for _ in range(300)]

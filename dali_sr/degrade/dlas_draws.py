@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .chain import RESIZE_MODES, Corrupt
-from .dlas_names import JPEG_QUALITY, NAMES, NOISE_NAMES, OPS, ops_of
+from .dlas_names import JPEG_QUALITY, NAMES, NOISE_NAMES, OPS, only_op, ops_of
 
 Draw = dict[str, np.ndarray]
 Size = tuple[int, int]
@@ -30,14 +30,22 @@ _EXTRAS = {"quantize": ("amount",), "noise": ("amount",), "saturate": ("amount",
            "resample": ("mode", "roi", "size", "back")}
 
 
+def slot_noise(step: Corrupt) -> bool:
+    """Whether a sample's corruptions of `step` can include a noise name (which turns its JPEG off)."""
+    return any(n in NOISE_NAMES for n in step.names)
+
+
 def slot_columns(step: Corrupt, slot: int) -> tuple[str, ...]:
-    """The graph's value names of slot `slot` (`c<slot>_<value>`): its operation and what its names need (the
-    draws also hold each slot's r and motion-blur angle, `c<slot>_r` and `c<slot>_angle`, which it does not read)."""
-    ops = ops_of(step.slot_names(slot), any(n in NOISE_NAMES for n in step.names))
+    """The graph's value names of slot `slot` (`c<slot>_<value>`): its operation (unless it always runs one) and
+    what its names need (the draws also hold each slot's r and motion-blur angle, `c<slot>_r` and
+    `c<slot>_angle`, which it does not read, and the operation of a slot that always runs one)."""
+    names, noise = step.slot_names(slot), slot_noise(step)
+    ops = ops_of(names, noise)
     if ops == ("none",):
         return ()
     extras = [e for op in ops for e in _EXTRAS.get(op, ())]
-    return tuple(f"c{slot}_{v}" for v in ("op", *dict.fromkeys(extras)))
+    chosen = () if only_op(names, noise) else ("op",)
+    return tuple(f"c{slot}_{v}" for v in (*chosen, *dict.fromkeys(extras)))
 
 
 def corrupt_columns(step: Corrupt) -> tuple[str, ...]:
@@ -129,6 +137,7 @@ def corrupt_draw(step: Corrupt, rng: np.random.Generator, size: Size) -> tuple[D
         v.setdefault("roi", np.array(size, np.float32))
         v.setdefault("size", np.array(size, np.float32))
         v.setdefault("back", np.array(size, np.float32))
-        for column in (f"c{slot}_r", f"c{slot}_angle") + slot_columns(step, slot):
+        graph = slot_columns(step, slot)
+        for column in dict.fromkeys((f"c{slot}_r", f"c{slot}_angle") + (f"c{slot}_op",) * bool(graph) + graph):
             out[column] = v[column.split("_", 1)[1]]
     return out, size

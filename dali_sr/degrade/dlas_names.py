@@ -6,7 +6,7 @@ Each name maps to one graph operation; DL-Art-School's names that do nothing (`n
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from ..errors import ConfigError
 from ..schema.suggest import closest
@@ -51,3 +51,9 @@ def ops_of(names: Iterable[str], noise: bool = True) -> tuple[str, ...]:
     if wanted & {"jitter", "resample"} or ("jpeg" in wanted and noise):  # a weak jitter, a resampling by 1, JPEG
         wanted.add("none")
     return tuple(op for op in OPS if op in wanted)
+
+
+def only_op(names: Iterable[str], noise: bool = True) -> Optional[str]:
+    """The one operation a slot of `names` always runs (see `ops_of`), or None when it may run another or none."""
+    possible = ops_of(names, noise)
+    return possible[0] if len(possible) == 1 and possible[0] != "none" else None

@@ -60,13 +60,14 @@ class TileOutputs:
         return ("lq", "hq") + refs + ("gt_center", "lq_center", "idx")
 
 
-def tile_mask(side: int, center: tuple[int, int], width: int) -> np.ndarray:
-    """(side, side, 1) float32: 1 over the square of `width` centred at `center` (y, x), 0.1 elsewhere; the square
-    is clipped at the image's edges."""
-    mask = np.full((side, side, 1), MASK_OUTSIDE, np.float32)
+def tile_square(side: int, center: tuple[int, int], width: int) -> np.ndarray:
+    """(side, side, 1) uint8: 1 over the square of `width` centred at `center` (y, x), 0 elsewhere; the square is
+    clipped at the image's edges. The graph makes DL-Art-School's mask of it (1 over the square, `MASK_OUTSIDE`
+    elsewhere) once the square is resized, the same values at a quarter of the bytes."""
+    square = np.zeros((side, side, 1), np.uint8)
     top, left = max(center[0] - width // 2, 0), max(center[1] - width // 2, 0)
-    mask[top:max(center[0] + width // 2, 0), left:max(center[1] + width // 2, 0)] = 1
-    return mask
+    square[top:max(center[0] + width // 2, 0), left:max(center[1] + width // 2, 0)] = 1
+    return square
 
 
 class TileSource(PlanSource):
@@ -111,7 +112,7 @@ class TileSource(PlanSource):
                 if self.need_ref:
                     images.append((folder.store, folder.key(REF_NAME)))
                     columns["ref" + suffix].append(folder.store.get(images[-1][1]))
-                    columns["mask" + suffix].append(tile_mask(folder.side, center, width))
+                    columns["mask" + suffix].append(tile_square(folder.side, center, width))
                 else:
                     center = (0, 0)
                 if self.outputs.folds:
@@ -162,7 +163,7 @@ class TileSource(PlanSource):
         columns: dict[str, Any] = {"gt_center": centers, "lq_center": centers, "idx": np.full((1,), -1, np.int64)}
         for suffix in self.outputs.frame_names:
             columns.update({"tile" + suffix: [blank], "ref" + suffix: [blank], "fold" + suffix: [self._fold(side)],
-                            "mask" + suffix: [np.zeros((side, side, 1), np.float32)]})
+                            "mask" + suffix: [np.zeros((side, side, 1), np.uint8)]})
         if self.chain is not None:
             draws = self._sample_draws(np.random.default_rng(0))
             columns.update({name: [draws[name]] for name in self.outputs.corrupt_columns})
