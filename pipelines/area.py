@@ -108,6 +108,9 @@ def area_resize(x, in_hw, out_hw, on_gpu: bool):
     sides, out_sides = fn.cast(in_hw, dtype=types.INT32), fn.cast(out_hw, dtype=types.INT32)
     if (sides[0] == out_sides[0] * 2) & (sides[1] == out_sides[1] * 2):  # the common halving, as a linear resize
         x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+    elif (sides[0] == out_sides[0] * 4) & (sides[1] == out_sides[1] * 4):  # x4: two halvings
+        x = fn.resize(x, size=out_hw * 2.0, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+        x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False)
     elif (sides[0] % out_sides[0] == 0) & (sides[1] % out_sides[1] == 0):
         x = _block_means(x, sides, out_sides)
     else:

@@ -1,5 +1,5 @@
 """The graph's INTER_AREA (`pipelines/area.py`, ImageFolderDataset's resizes) against cv2's, per sample of one
-batch: halvings (a linear resize), other integer factors (block means) and non-integer ones (prefix sums), odd and
+batch: halvings (one or two linear resizes), other integer factors (block means) and non-integer ones (prefix sums), odd and
 even sides, one side kept, wide and tall images, large ones; float images in [0, 1] and 8-bit ones."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dali_sr.pipelines.area import area_resize
 CASES = [((32, 32), (16, 16)), ((48, 40), (16, 13)), ((37, 37), (16, 16)), ((100, 90), (64, 45)),
          ((64, 64), (48, 48)), ((17, 17), (5, 5)), ((33, 33), (33, 33)), ((7, 300), (3, 299)), ((9, 9), (1, 1)),
          ((1080, 1077), (256, 255)), ((1080, 1440), (270, 360)), ((30, 42), (10, 21)), ((30, 42), (15, 21)),
-         ((2048, 2048), (1024, 1024)), ((2048, 1536), (512, 384))]
+         ((2048, 2048), (1024, 1024)), ((2048, 1536), (512, 384)), ((44, 36), (11, 9)), ((48, 40), (24, 10))]
 
 
 @pytest.mark.parametrize("eight_bit", [False, True])
