@@ -665,14 +665,14 @@ def test_keys_merged_from_an_anchor_may_be_overridden(tmp_path):
 def test_a_config_file_that_cannot_be_read_is_named(tmp_path, monkeypatch):
     path = tmp_path / "options.yml"
     path.write_text("type: PairedImageDataset\n")
-    real_read_text = Path.read_text
+    real_read_bytes = Path.read_bytes
 
-    def read_text(self, *args, **kwargs):
+    def read_bytes(self, *args, **kwargs):
         if self == path:
             raise PermissionError(13, "Permission denied", str(self))
-        return real_read_text(self, *args, **kwargs)
+        return real_read_bytes(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert one_line(e) == f"cannot read config file {path}: Permission denied; make it readable or pass another file"

@@ -8,6 +8,7 @@ from typing import Any, Union
 import yaml
 
 from ..errors import ConfigError
+from .option_text import read_option_text
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
@@ -40,16 +41,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def read_yaml(path: Union[str, Path]) -> dict:
     """The mapping of options in YAML file `path`; a one-line `ConfigError` naming the file otherwise."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except IsADirectoryError:
-        raise ConfigError(f"config file {p} is a directory, not a YAML file; pass the path of a YAML file") from None
-    except (FileNotFoundError, NotADirectoryError):
-        raise ConfigError(f"config file {p} does not exist; pass the path of a YAML file or a dict") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {p}: {e.strerror}; make it readable or pass another file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {p} is not UTF-8 text; pass a YAML file") from None
+    text = read_option_text(p, "YAML")
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
     except _DuplicateKey as e:

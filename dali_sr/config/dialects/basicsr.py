@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from ...errors import ConfigError
-from .dialect import Dialect, Options
+from .dialect import Dialect, Options, phase_of, section_name
 
 # Top-level keys of the file -> the dataset key they set. BasicSR's `parse_options` writes `scale` into every
 # dataset section; `manual_seed` seeds a section that does not give its own.
@@ -17,22 +17,17 @@ def _detect(opts: Options) -> bool:
     return "datasets" in opts
 
 
-def _phase_of(name: object) -> str:
-    """The phase of a section name: `val_2` -> `val`."""
-    return str(name).split("_")[0]
-
-
 def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
     """The section named `phase` (default `train`), else the first whose name starts with `phase_`."""
     datasets = opts["datasets"]
     if not isinstance(datasets, dict) or not datasets:
         raise ConfigError(f"{origin}: 'datasets' must be a non-empty mapping of phase -> dataset options")
-    want = phase or "train"
-    name = want if want in datasets else next((k for k in datasets if _phase_of(k) == want), None)
+    name = section_name(datasets, phase)
     if name is None:
-        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: {', '.join(map(str, datasets))})")
+        raise ConfigError(f"{origin}: no dataset for phase '{phase or 'train'}' under 'datasets' (has: "
+                          f"{', '.join(map(str, datasets))})")
     section = dict(datasets[name] or {})
-    section["phase"] = _phase_of(name)
+    section["phase"] = phase_of(name)
     for key, target in _FILE_KEYS.items():
         if opts.get(key) is not None and (key == "scale" or target not in section):
             section[target] = opts[key]

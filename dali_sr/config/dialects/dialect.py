@@ -23,3 +23,15 @@ class Dialect:
     detect: Callable[[Options], bool]
     section: Callable[[Options, Optional[str], str], dict]
     model_keys: Callable[[Options, dict, Sequence[str], str], dict]
+
+
+def phase_of(name: object) -> str:
+    """The phase of a section name: `val_2` -> `val`."""
+    return str(name).split("_")[0]
+
+
+def section_name(datasets: Mapping[Any, Any], phase: Optional[str]) -> Optional[Any]:
+    """The key of the `datasets:` section for `phase` (default `train`): the phase itself, else the first whose name
+    starts with `phase_` (`val_1`); None when there is none."""
+    want = phase or "train"
+    return want if want in datasets else next((k for k in datasets if phase_of(k) == want), None)

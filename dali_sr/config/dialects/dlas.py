@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from ...errors import ConfigError
-from .dialect import Dialect, Options
+from .dialect import Dialect, Options, phase_of, section_name
 
 # DL-Art-School's image dataset modes -> the dali_sr type of each (its class name in DL-Art-School).
 MODES = {
@@ -75,13 +75,12 @@ def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
         if phase is not None:
             section["phase"] = phase
         return translate(section, origin)
-    want = phase or "train"
-    name = want if want in datasets else next((k for k in datasets if str(k).split("_")[0] == want), None)
+    name = section_name(datasets, phase)
     if name is None:
-        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: "
+        raise ConfigError(f"{origin}: no dataset for phase '{phase or 'train'}' under 'datasets' (has: "
                           f"{', '.join(map(str, datasets))})")
     section = dict(datasets[name] or {})
-    section["phase"] = str(name).split("_")[0]  # as DL-Art-School's option parser sets it
+    section["phase"] = phase_of(name)  # as DL-Art-School's option parser sets it
     return translate(section, origin)
 
 

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 from ...errors import ConfigError, DatasetError
 from ...storage.meta_files import read_lmdb_meta
 from ...storage.plain_pickle import load_plain_pickle
-from .dialect import Dialect, Options
+from .dialect import Dialect, Options, phase_of, section_name
 
 # EDVR's dataset modes -> the dali_sr type of each.
 MODES = {"REDS": "REDSDataset", "Vimeo90K": "Vimeo90KDataset", "video_test": "VideoTestDataset"}
@@ -205,17 +205,16 @@ def _section(opts: Options, phase: Optional[str], origin: str) -> dict:
         if phase is not None:
             section["phase"] = phase
         return translate(section, section.pop("scale", scale), origin, origin)
-    want = phase or "train"
-    name = want if want in datasets else next((k for k in datasets if str(k).split("_")[0] == want), None)
+    name = section_name(datasets, phase)
     if name is None:
-        raise ConfigError(f"{origin}: no dataset for phase '{want}' under 'datasets' (has: "
+        raise ConfigError(f"{origin}: no dataset for phase '{phase or 'train'}' under 'datasets' (has: "
                           f"{', '.join(map(str, datasets))})")
     section = dict(datasets[name] or {})
     where = f"{origin} [datasets.{name}]"
     if not _is_section(section):
         raise ConfigError(f"{where}: mode {section.get('mode')!r} is not one of EDVR's video modes "
                           f"({', '.join(MODES)}); give one of them")
-    section["phase"] = str(name).split("_")[0]  # as EDVR's options.parse sets it
+    section["phase"] = phase_of(name)  # as EDVR's options.parse sets it
     train_opts = opts.get("train")
     if "seed" not in section and isinstance(train_opts, dict) and train_opts.get("manual_seed") is not None:
         section["seed"] = train_opts["manual_seed"]

@@ -16,7 +16,7 @@ from ...degrade.realesrgan import DATASET_DEFAULTS, MODEL_DEFAULTS
 from ...errors import ConfigError
 from ...schema.fields import check_keys
 from ...schema.suggest import closest
-from .dialect import Dialect, Options
+from .dialect import Dialect, Options, phase_of, section_name
 
 TYPES = ("paired", "otf", "single")
 # The dataset keys neosr's datasets, data loader, trainer and models read from a dataset section.
@@ -45,20 +45,15 @@ def _detect(opts: Options) -> bool:
     return isinstance(datasets, dict) and any(_is_section(s) for s in datasets.values())
 
 
-def _phase_of(name: object) -> str:
-    return str(name).split("_")[0]
-
-
 def _pick(opts: Options, phase: Optional[str], origin: str) -> tuple[dict, str]:
     """The section for `phase` (default `train`) and its phase."""
     datasets = opts["datasets"]
-    want = phase or "train"
-    name = want if want in datasets else next((k for k in datasets if _phase_of(k) == want), None)
+    name = section_name(datasets, phase)
     if name is None:
-        raise ConfigError(f"{origin}: no [datasets.{want}] section (has: {', '.join(map(str, datasets))})")
+        raise ConfigError(f"{origin}: no [datasets.{phase or 'train'}] section (has: {', '.join(map(str, datasets))})")
     if not isinstance(datasets[name], dict):
         raise ConfigError(f"{origin}: [datasets.{name}] must be a table of dataset options")
-    return dict(datasets[name]), _phase_of(name)
+    return dict(datasets[name]), phase_of(name)
 
 
 def _degradations(opts: Options, origin: str) -> dict:
