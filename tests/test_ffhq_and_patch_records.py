@@ -58,7 +58,7 @@ def test_ffhq_yields_whole_gt_images_flipped_and_normalized_as_basicsr(faces, ba
 
 def test_ffhq_refuses_lq_keys():
     for key, value in (("dataroot_lq", "lq"), ("degradation", "bicubic")):
-        with pytest.raises(ConfigError, match=f"FFHQDataset yields GT images alone; remove '{key}'"):
+        with pytest.raises(ConfigError, match=f"FFHQDataset yields images alone; remove '{key}'"):
             dali_sr.load_config({"type": "FFHQDataset", "dataroot_gt": "gt", key: value})
 
 

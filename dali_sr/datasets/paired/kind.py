@@ -72,15 +72,20 @@ REALESRGAN = DatasetKind(TypeOptions(_REALESRGAN_KEYS, RealESRGANOptions, model_
                          build_paired_index, PairedSource)
 
 
-def _prepare_ffhq(v: dict, where: str) -> dict:
-    """BasicSR's FFHQDataset: GT alone, so no LQ keys; `scale` is 1 unless given."""
+def images_alone(v: dict, where: str, pairs_type: str) -> dict:
+    """A type of images alone (no LQ keys; `scale` 1 unless given); `pairs_type` is the one for SR pairs."""
     for key in ("dataroot_lq", "degradation"):
         if v[key] is not None:
-            raise ConfigError(f"{where}: FFHQDataset yields GT images alone; remove '{key}' (for SR pairs use "
-                              f"PairedImageDataset)")
+            raise ConfigError(f"{where}: {v['type']} yields images alone; remove '{key}' (for SR pairs use "
+                              f"{pairs_type})")
     if v["scale"] is None:
         v["scale"] = 1
     return v
+
+
+def _prepare_ffhq(v: dict, where: str) -> dict:
+    """BasicSR's FFHQDataset: GT alone."""
+    return images_alone(v, where, "PairedImageDataset")
 
 
 FFHQ = DatasetKind(TypeOptions(needs_gt_size=False, makes_lq=False, prepare=_prepare_ffhq), build_paired_index,

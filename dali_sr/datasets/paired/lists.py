@@ -27,6 +27,7 @@ from ...storage.joined import JoinedStorage, joined_key
 from ...storage.raw_pixels import raw_files_side
 from ..kind import DatasetKind
 from .index import PairedIndex, build_paired_index
+from .kind import images_alone
 from .source import PairedSource
 
 AUTO_BATCHES = 2000  # traiNNer-redux's `auto`: enough repeats for this many batches per epoch
@@ -66,14 +67,8 @@ def _options(**values: Any) -> ListOptions:
 
 
 def _prepare_images(v: dict, where: str) -> dict:
-    """Images alone: no LQ keys; `scale` is 1 unless given."""
-    for key in ("dataroot_lq", "degradation"):
-        if v[key] is not None:
-            raise ConfigError(f"{where}: {v['type']} yields images alone; remove '{key}' (for SR pairs use "
-                              f"PairedImageListDataset)")
-    if v["scale"] is None:
-        v["scale"] = 1
-    return v
+    """Images alone."""
+    return images_alone(v, where, "PairedImageListDataset")
 
 
 def _finish(cfg: Config, where: str) -> Config:
