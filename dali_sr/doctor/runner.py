@@ -1,0 +1,126 @@
+"""The `dali-sr doctor` session: the config, the stages timed one by one within `--seconds`, the diagnosis."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Optional
+
+from .. import Config, Loader, build_loader, load_config
+from ..bench.runner import config_overrides
+from ..bench.synthetic_configs import SYNTHETIC
+from ..config.common import COMMON_KEYS
+from ..errors import ConfigError
+from ..parallel import usable_cpus
+from ..pipelines import paired_image, video_clips
+from . import diagnosis, loop, stages
+from .report import build_report, text
+
+# Shares of --seconds: the source, the three pipelines, the copy, the loader alone and beside the step.
+SHARES = {"read": 0.15, "decode": 0.15, "undegraded": 0.15, "graph": 0.15, "copy": 0.05, "loader": 0.2,
+          "training": 0.2}
+STAGED_GRAPHS = (paired_image.define, video_clips.define)  # the graphs whose stages doctor can take apart
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    """The config `args.config` names (a path, a dataset section dict or 'synthetic'), with the overrides."""
+    overrides = config_overrides(args.overrides, args.device)
+    if isinstance(args.config, dict):
+        source: Any = dict(args.config)
+    elif args.config == "synthetic":
+        make, default = SYNTHETIC["synthetic"]
+        source = make(args.synthetic or default, args.codec)
+    elif args.synthetic is not None or args.codec != "png":
+        raise ConfigError(f"{'--synthetic N' if args.synthetic is not None else '--codec'} applies only to CONFIG "
+                          f"'synthetic'")
+    else:
+        source = args.config
+    phase = overrides.pop("phase", args.phase)
+    return load_config(source, phase=phase, **overrides)
+
+
+class Budget:
+    """What is left of `--seconds`, shared out among the phases still to run."""
+
+    def __init__(self, seconds: float, phases: list[str]):
+        self.end = time.perf_counter() + seconds
+        self.left = {p: SHARES[p] for p in phases}
+
+    def take(self, phase: str) -> float:
+        share = self.left.pop(phase)
+        return max(self.end - time.perf_counter(), 0.0) * share / (share + sum(self.left.values()))
+
+
+def _say(what: str) -> None:
+    print(f"doctor: {what}", file=sys.stderr, flush=True)
+
+
+def _patches_per_image(loader: Loader) -> Optional[int]:
+    """The config's `patches_per_image` (1 when not set), where its type takes the key; else None."""
+    if "patches_per_image" not in COMMON_KEYS and "patches_per_image" not in loader.spec.dataset.options.keys:
+        return None
+    cfg = loader.cfg
+    return getattr(cfg, "patches_per_image", None) or getattr(cfg.options, "patches_per_image", None) or 1
+
+
+def doctor_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure what `args` (the command's options; `config` may also be a dataset section dict) describe."""
+    cfg = resolve_config(args)
+    started = time.perf_counter()
+    with build_loader(cfg) as ld:
+        if ld.spec.graph not in STAGED_GRAPHS:
+            raise ConfigError(f"dali-sr doctor takes apart the stages of the paired, Real-ESRGAN, FFHQ and video clip "
+                              f"types' graph; {cfg.type} has its own graph")
+        step_given = args.step_ms is not None or args.model is not None
+        degraded = ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0)).outputs.degradation is not None
+        import torch
+
+        phases = ["read", "decode", "graph", "loader"] + ["undegraded"] * degraded + ["copy"] * \
+            torch.cuda.is_available() + ["training"] * step_given
+        budget = Budget(args.seconds, phases)
+        _say("reading batches from the source")
+        source = stages.source_stage(ld, budget.take("read"))
+        replay = stages.Replay(ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0)), source.kept)
+        _say("DALI's decoder alone")
+        decode = stages.pipeline_stage(ld, replay, stages.decode_graph, budget.take("decode"))
+        undegraded = None
+        if degraded:
+            _say("the graph without its degradation")
+            undegraded = stages.pipeline_stage(ld, replay, stages.undegraded_graph, budget.take("undegraded"))
+        _say("the whole graph")
+        graph = stages.pipeline_stage(ld, replay, None, budget.take("graph"))
+        _say("the loader end to end")
+        loop.start_at(ld, source.timing.batches)
+        stream = loop.batches(ld)
+        alone, batch = loop.loop_run(stream, budget.take("loader"), cfg.prefetch_queue_depth, None, min_batches=2)
+        copy = stages.copy_stage(ld, replay, batch, budget.take("copy")) if "copy" in phases else None
+        training, device = None, None
+        if step_given:
+            if args.model:
+                step, device = loop.model_step(args.model, ld)
+            else:
+                step = loop.sleep_step(args.step_ms)
+            _say(f"the loader beside a training step ({args.model or f'{args.step_ms:g} ms'})")
+            training, _ = loop.loop_run(stream, budget.take("training"), 1, step)
+        elapsed = time.perf_counter() - started
+        nodeg = (undegraded or graph).per_sample
+        st = diagnosis.Stages(
+            read=source.read_per_sample, draws=source.draws_per_sample, decode=decode.per_sample,
+            augment=max(nodeg - decode.per_sample, 0.0), degrade=max(graph.per_sample - nodeg, 0.0),
+            copy=copy.per_sample if copy is not None else 0.0,
+            step=sum(training.steps) / training.samples if training is not None else 0.0,
+            wait=sum(training.waits) / training.samples if training is not None else 0.0,
+            source_workers=cfg.source_workers, num_threads=cfg.num_threads, cpus=usable_cpus(),
+            cores_busy=alone.cpu_seconds / alone.seconds, on_gpu=ld.on_gpu, gpu=torch.cuda.is_available(),
+            codecs=tuple(sorted(source.codecs)), cached_speedup=source.cached_speedup,
+            patches_per_image=_patches_per_image(ld))
+        return build_report(args, cfg, ld, st, source, {"decode": decode, "undegraded": undegraded, "graph": graph},
+                            copy, alone, training, device, elapsed)
+
+
+def doctor(args: argparse.Namespace) -> dict[str, Any]:
+    """Run `dali-sr doctor`: measure, then print the text report or, with --json, the JSON one; the report."""
+    report = doctor_report(args)
+    print(json.dumps(report, indent=2) if args.json else text(report))
+    return report

@@ -1,0 +1,252 @@
+"""The loader's stages, each timed alone for a bounded time.
+
+- the source alone: its batches read on this thread as the loader's training thread reads them (storage
+  reads, headers, per-sample degradation draws, the draws timed apart); the first batches are kept, then
+  read once more to see what a warm page cache gives;
+- on the kept batches, served again from memory (no storage in the way), three DALI pipelines with the
+  config's threads and device: the decoder alone (cutting the window where the decoder does it), the graph
+  without its degradation (decode, flips, float output), and the type's own graph;
+- the copy of a batch to the GPU, when there is one.
+
+Differences between the pipelines give the time of the flips and outputs ("augment") and of the degradation.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import Config, Loader
+from ..bench import proctree
+from ..loader.dali_internals import shut_down
+from ..loader.loader import dali_pipeline
+from ..pipelines import ops
+from ..storage.headers import SNIFF_BYTES, sniff_codec
+
+KEEP_BATCHES = 16  # batches the read stage keeps for the pipelines to replay
+KEEP_BYTES = 512 << 20  # at most this much of them
+READ_AGAIN = 4  # kept batches read a second time
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A stage's timed batches: samples, wall and CPU seconds (this process and its children)."""
+
+    batches: int
+    samples: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def per_sample(self) -> float:
+        """Seconds per sample."""
+        return self.seconds / max(self.samples, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "samples": self.samples, "seconds": round(self.seconds, 4),
+                "samples_per_s": round(self.samples / self.seconds, 2) if self.seconds else None,
+                "ms_per_sample": round(1000 * self.per_sample, 3),
+                "cores_busy": round(self.cpu_seconds / self.seconds, 2) if self.seconds else None}
+
+
+def timed(step: Callable[[], int], budget: float, warmup: int = 0, min_batches: int = 2) -> Timing:
+    """Run `step` (one batch; returns its samples) `warmup` times untimed, then timed until `budget` seconds have
+    passed since the call, and at least `min_batches` times."""
+    end = time.perf_counter() + budget
+    for _ in range(warmup):
+        step()
+    pids = proctree.tree()
+    cpu0, t0 = proctree.cpu_seconds(pids), time.perf_counter()
+    batches = samples = 0
+    while batches < min_batches or time.perf_counter() < end:
+        samples += step()
+        batches += 1
+    seconds = time.perf_counter() - t0
+    return Timing(batches, samples, seconds, proctree.cpu_seconds(pids) - cpu0)
+
+
+class _TimedDraws:
+    """A source's degradation draws, with the time spent drawing them added up."""
+
+    def __init__(self, draws: Any):
+        self._draws, self.seconds = draws, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._draws, name)
+
+    def rows(self, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return self._draws.rows(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+@dataclass
+class SourceStage:
+    """What the read stage measured and kept."""
+
+    timing: Timing  # whole batches from the source (reads + draws)
+    draw_seconds: float  # of which spent drawing degradation settings
+    first: float  # seconds the first READ_AGAIN kept batches took to read ...
+    again: float  # ... and to read once more (the page cache holds them now)
+    kept: list[tuple]  # the first batches' columns, in the source's column order
+    codecs: dict[str, int]  # stored values read, by codec ("raw" for pixel arrays)
+
+    @property
+    def read_per_sample(self) -> float:
+        """Seconds per sample spent reading (the source's time less its draws)."""
+        return max(self.timing.seconds - self.draw_seconds, 0.0) / max(self.timing.samples, 1)
+
+    @property
+    def draws_per_sample(self) -> float:
+        return self.draw_seconds / max(self.timing.samples, 1)
+
+    @property
+    def cached_speedup(self) -> float:
+        """How much faster the same batches came the second time."""
+        return self.first / self.again if self.again > 0 else 1.0
+
+
+def _nbytes(columns: tuple) -> int:
+    return sum(sum(np.asarray(v).nbytes for v in c) if isinstance(c, list) else np.asarray(c).nbytes
+               for c in columns)
+
+
+def _codecs(columns: dict[str, Any], names: tuple[str, ...], pixels: bool, into: dict[str, int]) -> None:
+    for name in names:
+        for value in columns[name]:
+            codec = "raw" if pixels else sniff_codec(bytes(np.asarray(value)[:SNIFF_BYTES]))
+            into[codec] = into.get(codec, 0) + 1
+
+
+def source_stage(loader: Loader, budget: float) -> SourceStage:
+    """Read batches from the start of epoch 0 on this thread for `budget` seconds (at least two); keep the first
+    ones, and read the first few of them again."""
+    source = loader.spec.dataset.make_source(loader.cfg, loader.index, loader.sampling, (0, 0))
+    draws = getattr(source, "draws", None)
+    if draws is not None:
+        source.draws = draws = _TimedDraws(draws)  # this source only: the draws it makes are timed
+    out = source.outputs
+    idx = out.columns.index("idx")
+    kept: list[tuple] = []
+    seconds: list[float] = []
+    codecs: dict[str, int] = {}
+    held = [0]
+
+    def read() -> int:
+        t = time.perf_counter()
+        epoch, batch = source.position(len(seconds))
+        values = source.assemble(epoch, batch).columns
+        seconds.append(time.perf_counter() - t)
+        columns = tuple(values[name] for name in out.columns)
+        if len(kept) < KEEP_BATCHES and held[0] < KEEP_BYTES:
+            kept.append(columns)
+            held[0] += _nbytes(columns)
+            for image_side in (out.lq, out.gt):
+                _codecs(values, image_side.columns, image_side.pixels, codecs)
+        return len(columns[idx])
+
+    timing = timed(read, budget, warmup=1, min_batches=2)  # the first batch opens the storage: untimed
+    draw_seconds = draws.seconds if draws is not None else 0.0
+    again = range(1, min(len(kept), READ_AGAIN + 1))
+    t = time.perf_counter()
+    for i in again:
+        source.read_batch(*source.position(i))
+    return SourceStage(timing, draw_seconds, sum(seconds[i] for i in again), time.perf_counter() - t, kept, codecs)
+
+
+class Replay:
+    """An external source that serves the kept batches again, in turn, from memory; it passes for the loader's
+    source in the type's graph (outputs, sampling, start, rows per batch)."""
+
+    def __init__(self, source: Any, batches: list[tuple]):
+        self.outputs, self.sampling, self.start = source.outputs, source.sampling, source.start
+        self.rows_per_batch = source.rows_per_batch
+        self.batches = batches
+        self.idx = source.outputs.columns.index("idx")
+
+    def __call__(self, info: Any) -> tuple:
+        return self.batches[info.iteration % len(self.batches)]
+
+    def samples(self, iteration: int) -> int:
+        return len(self.batches[iteration % len(self.batches)][self.idx])
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """What `dali_pipeline` needs of a dataset type: its graph function."""
+
+    graph: Callable[[Config, Any, bool], tuple]
+
+
+def _frames(source: Any) -> bool:
+    return source.outputs.stacked
+
+
+def decode_graph(cfg: Config, source: Any, on_gpu: bool) -> tuple:
+    """Decode (and cut to the window, where the decoder does it) every stored image side; nothing else."""
+    columns = ops.source_columns(source, 0)
+    out = source.outputs
+    return tuple(ops.side_images(columns, s, _frames(source), on_gpu, cfg.hw_decoder_load)
+                 for s in (out.lq, out.gt) if s.columns)
+
+
+def undegraded_graph(cfg: Config, source: Any, on_gpu: bool) -> tuple:
+    """The type's graph without its degradation: the stored sides decoded, flipped in sync, as float outputs."""
+    columns = ops.source_columns(source, 0)
+    out, frames = source.outputs, _frames(source)
+    images = [ops.side_images(columns, s, frames, on_gpu, cfg.hw_decoder_load) for s in (out.lq, out.gt) if s.columns]
+    images = ops.augment(images, columns, out, frames)
+    return tuple(ops.to_output(x, cfg.mean, cfg.std, cfg.color == "y", frames, on_gpu, out.stored_y) for x in images)
+
+
+def pipeline_stage(loader: Loader, replay: Replay, graph: Optional[Callable], budget: float) -> Timing:
+    """Time a DALI pipeline of `graph` (None: the type's own graph) fed by `replay`, with the loader's threads,
+    prefetching and device; its build and warm-up count in `budget`."""
+    cfg = replace(loader.cfg, source_workers=0)
+    spec = loader.spec if graph is None else _Graph(graph)
+    end = time.perf_counter() + budget
+    pipe = dali_pipeline(spec, cfg, replay, loader.on_gpu)
+    try:
+        with warnings.catch_warnings():  # the stage graphs leave some of the source's columns unused
+            warnings.filterwarnings("ignore", "The external source node", Warning)
+            pipe.build()
+        state = {"i": 0}
+
+        def run() -> int:
+            pipe.run()
+            state["i"] += 1
+            return replay.samples(state["i"] - 1)
+
+        return timed(run, end - time.perf_counter(), warmup=cfg.prefetch_queue_depth, min_batches=2)
+    finally:
+        shut_down(pipe)
+
+
+def copy_stage(loader: Loader, replay: Replay, batch: dict[str, Any], budget: float) -> Optional[Timing]:
+    """The move of one batch to the GPU per step, when there is a GPU: the loader's output tensors for a CPU
+    pipeline (the training loop moves them), the stored values for a GPU pipeline (DALI moves them to decode
+    there). None without a CUDA device."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    device = torch.device("cuda", loader.cfg.device_id)
+    if loader.on_gpu:
+        tensors = [torch.from_numpy(np.ascontiguousarray(np.asarray(v)))
+                   for column in replay.batches[0] if isinstance(column, list) for v in column]
+    else:
+        tensors = [v for v in batch.values() if torch.is_tensor(v)]
+    samples = replay.samples(0)
+
+    def copy() -> int:
+        for t in tensors:
+            t.to(device, non_blocking=False)
+        torch.cuda.synchronize(device)
+        return samples
+
+    return timed(copy, budget, warmup=1)

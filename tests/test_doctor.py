@@ -1,0 +1,166 @@
+"""`dali-sr doctor`: it names the stage that bounds a loader (a storage that sleeps in each read, PNGs too large
+for their crop, a heavy degradation chain), measures the share of a step spent waiting against the known
+delays, stays within its time, and ranks fixes as its model says."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+import pytest
+
+from dali_sr.cli import build_parser, main
+from dali_sr.doctor.diagnosis import Stages, bound_by, fixes, iteration_ratio
+from dali_sr.doctor.runner import doctor_report
+from dali_sr.errors import ConfigError
+from dali_sr.storage.backends import DiskStorage
+from conftest import make_nn_pairs, paired_cfg
+
+DELAY = 0.01  # seconds each read of a slow storage sleeps
+
+
+def report(cfg: dict, *options: str) -> dict:
+    args = build_parser().parse_args(["doctor", "CONFIG", *options])
+    args.config = cfg
+    return doctor_report(args)
+
+
+@pytest.fixture
+def slow_reads(monkeypatch):
+    """Every read from a folder sleeps DELAY first, as a slow network file system would."""
+    get = DiskStorage.get
+
+    def slow(self, key):
+        time.sleep(DELAY)
+        return get(self, key)
+
+    monkeypatch.setattr(DiskStorage, "get", slow)
+
+
+@pytest.fixture
+def small_pairs(tmp_path):
+    return paired_cfg(make_nn_pairs(tmp_path, 2, [(24, 24)] * 16), 2, gt_size=32)
+
+
+def test_a_slow_storage_is_named_read_and_source_workers_come_first(small_pairs, slow_reads, tmp_path, capsys):
+    path = tmp_path / "slow.yml"
+    path.write_text(json.dumps(small_pairs))  # YAML reads JSON
+    assert main(["doctor", str(path), "--seconds", "3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["bound_by"] == "read"
+    # two images a sample (LQ, GT), each read sleeping DELAY
+    assert 2 * DELAY * 1000 <= r["stages"]["read"]["ms_per_sample"] <= 2 * DELAY * 1000 * 1.5
+    assert r["stages"]["decode"]["ms_per_sample"] < r["stages"]["read"]["ms_per_sample"] / 4
+    # the loader delivers no faster than its reads allow
+    assert r["loader"]["samples_per_s"] <= 1 / (2 * DELAY) * 1.05
+    assert r["fixes"][0]["fix"] == "source_workers" and r["fixes"][0]["setting"] == "source_workers: 2"
+    assert "warm" not in [f["fix"] for f in r["fixes"]]  # the delay is the same read again: no page cache helps
+    assert set(r["config"]["codecs"]) == {"png"}
+    assert r["elapsed_s"] < 3 + 2
+
+
+def test_the_text_report(small_pairs, slow_reads, tmp_path, capsys):
+    path = tmp_path / "slow.yml"
+    path.write_text(json.dumps(small_pairs))
+    assert main(["doctor", str(path), "--seconds", "2", "--step-ms", "40"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dali-sr doctor: nn (PairedImageDataset, disk, 16 samples, batch 4, device cpu, 2 threads")
+    assert "\nbound by: read\n" in out
+    assert "% of each step waits for data" in out
+    assert "1. source_workers: 2: ~" in out
+
+
+def test_the_wait_of_a_step_beside_a_slow_source(small_pairs, slow_reads):
+    """Without source workers the source reads on the training thread, inside next(loader): a batch of 4 pairs
+    waits 8 reads of DELAY, beside a step of 40 ms: 80 / (80 + 40) of each iteration waits for data."""
+    r = report(small_pairs, "--seconds", "3", "--step-ms", "40")
+    t = r["training"]
+    assert 39 <= t["step_ms"] <= 45
+    assert 80 <= t["wait_ms"]["p50"] <= 80 * 1.4
+    assert 0.64 <= r["wait_fraction"] <= 0.75
+    assert r["fixes"][0]["fix"] == "source_workers"
+
+
+def test_a_fast_loader_beside_a_long_step_waits_little(small_pairs):
+    r = report(small_pairs, "--seconds", "3", "--step-ms", "50")
+    assert r["wait_fraction"] < 0.15
+    assert r["fixes"] == [] or r["fixes"][0]["gain"] < 1.3
+
+
+def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path):
+    cfg = paired_cfg(make_nn_pairs(tmp_path, 2, [(512, 512)] * 6), 2, gt_size=8)
+    r = report(cfg, "--seconds", "3")
+    assert r["bound_by"] == "decode"
+    s = {k: v["ms_per_sample"] for k, v in r["stages"].items()}
+    assert s["decode"] > 4 * max(s["read"], s["augment"], s["degrade"])
+    assert r["fixes"][0]["setting"] == "dali-sr pack --codec raw"
+
+
+def test_a_heavy_degradation_chain_is_named_degrade(tmp_path):
+    cfg = paired_cfg(make_nn_pairs(tmp_path, 2, [(32, 32)] * 16), 2, gt_size=64)
+    del cfg["dataroot_lq"]
+    blur = {"type": "blur", "kernel_size": [21, 21], "kernel_list": ["aniso"], "blur_sigma": [2, 3]}
+    cfg["degradation"] = [blur, blur, blur, {"type": "noise"}, {"type": "resize", "to": "lq", "modes": ["bicubic"]}]
+    r = report(cfg, "--seconds", "3")
+    assert r["bound_by"] == "degrade"
+    s = {k: v["ms_per_sample"] for k, v in r["stages"].items()}
+    assert s["degrade"] > 4 * max(s["read"], s["decode"], s["augment"])
+    assert r["source"]["draws_ms_per_sample"] < s["degrade"] / 4  # the graph's work, not the source's draws
+
+
+def test_a_type_with_its_own_graph_is_refused(tmp_path):
+    from dali_sr.synthetic.images import make_paired_dataset
+
+    roots = make_paired_dataset(str(tmp_path / "d"), n=4, size=64, lmdb=False)
+    cfg = {"type": "ImageFolderDataset", "paths": roots["gt"], "scale": 2, "target_size": 16, "batch_size_per_gpu": 2,
+           "device": "cpu"}
+    with pytest.raises(ConfigError, match="ImageFolderDataset has its own graph"):
+        report(cfg, "--seconds", "1")
+
+
+# -- the model alone ------------------------------------------------------------------------------------------
+
+BASE = Stages(read=0.001, draws=0.0, decode=0.002, augment=0.0005, degrade=0.0, copy=0.0, step=0.0, wait=0.0,
+              source_workers=0, num_threads=2, cpus=8, cores_busy=2.0, on_gpu=False, gpu=False, codecs=("png",),
+              cached_speedup=1.0)
+
+
+def test_the_bound_is_the_slowest_stage():
+    assert bound_by(BASE) == "decode"
+    assert bound_by(replace(BASE, read=0.01)) == "read"
+    assert bound_by(replace(BASE, read=0.01, source_workers=8)) == "decode"  # 0.01 / 8 < 0.0025
+    assert bound_by(replace(BASE, draws=0.01)) == "degrade"  # the source's time, spent drawing
+    assert bound_by(replace(BASE, degrade=0.003)) == "degrade"
+    assert bound_by(replace(BASE, augment=0.0021)) == "augment"
+    assert bound_by(replace(BASE, copy=0.01)) == "copy"
+
+
+def test_each_fix_estimate_follows_the_model():
+    # decode-bound on 2 of 8 CPUs, 2 cores busy: 4x the threads -> graph 0.0025 / 4 -> the source (0.001) bounds
+    st = replace(BASE, read=0.001)
+    got = {f["fix"]: f for f in fixes(st, measured=400.0)}
+    assert got["num_threads"]["setting"] == "num_threads: 8"
+    assert got["num_threads"]["gain"] == pytest.approx(0.0025 / 0.001, abs=0.01)
+    assert got["num_threads"]["estimate_samples_per_s"] == pytest.approx(400 * 2.5, abs=0.1)
+    assert got["codec"]["gain"] == pytest.approx(0.0025 / 0.001, abs=0.01)  # decode gone: the source bounds
+    assert "source_workers" not in got  # the source is not what bounds: 2 workers gain nothing alone
+    assert [f["fix"] for f in fixes(st, 400.0)] == sorted(got, key=lambda k: -got[k]["gain"])
+    # the page cache: listed with its measured speed-up when reads bound
+    warm = {f["fix"]: f for f in fixes(replace(st, read=0.01, cached_speedup=4.0), 100.0)}
+    assert warm["warm"]["gain"] == pytest.approx(0.01 / 0.0025, abs=0.01)
+    # GPU decode for codecs the GPU decodes; repacking first for PNG
+    assert {f["fix"]: f["setting"] for f in fixes(replace(st, gpu=True, codecs=("jpeg",)), 1.0)}["gpu_decode"] == \
+        "device: gpu"
+    assert {f["fix"]: f["setting"] for f in fixes(replace(st, gpu=True), 1.0)}["gpu_decode"] == \
+        "dali-sr pack --codec htj2k, and device: gpu"
+
+
+def test_beside_a_step_the_source_on_the_training_thread_adds_to_it():
+    # step 10 ms, source 4 ms on the thread, 1 ms more waiting for the graph (2.5 ms/sample, beside)
+    st = replace(BASE, read=0.004, step=0.010, wait=0.005)
+    moved = replace(st, source_workers=2)  # the source leaves the thread; 2 ms/sample beside it
+    assert iteration_ratio(st, moved) == pytest.approx(0.015 / (0.010 + 0.001 * 0.0025 / 0.0025), rel=1e-6)
+    assert fixes(st, 100.0)[0]["fix"] == "source_workers"
+    # a step longer than every stage, nothing waits: no fix gains
+    idle = replace(BASE, step=0.05, wait=0.001)
+    assert fixes(idle, 20.0) == []
