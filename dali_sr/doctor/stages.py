@@ -12,6 +12,7 @@ Differences between the pipelines give the time of the flips and outputs ("augme
 """
 from __future__ import annotations
 
+import statistics
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -33,21 +34,24 @@ READ_AGAIN = 4  # kept batches read a second time
 
 @dataclass(frozen=True)
 class Timing:
-    """A stage's timed batches: samples, wall and CPU seconds (this process and its children)."""
+    """A stage's timed batches: samples, wall and CPU seconds (this process and its children), and each batch's
+    seconds."""
 
     batches: int
     samples: int
     seconds: float
     cpu_seconds: float
+    each: tuple[float, ...]
 
     @property
     def per_sample(self) -> float:
-        """Seconds per sample."""
-        return self.seconds / max(self.samples, 1)
+        """Seconds per sample: the median batch's time over the mean batch size (a stall of the machine in one
+        batch does not count)."""
+        return statistics.median(self.each) * self.batches / max(self.samples, 1)
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "samples": self.samples, "seconds": round(self.seconds, 4),
-                "samples_per_s": round(self.samples / self.seconds, 2) if self.seconds else None,
+                "samples_per_s": round(1.0 / self.per_sample, 2) if self.per_sample > 0 else None,
                 "ms_per_sample": round(1000 * self.per_sample, 3),
                 "cores_busy": round(self.cpu_seconds / self.seconds, 2) if self.seconds else None}
 
@@ -60,12 +64,14 @@ def timed(step: Callable[[], int], budget: float, warmup: int = 0, min_batches: 
         step()
     pids = proctree.tree()
     cpu0, t0 = proctree.cpu_seconds(pids), time.perf_counter()
-    batches = samples = 0
-    while batches < min_batches or time.perf_counter() < end:
+    each: list[float] = []
+    samples = 0
+    while len(each) < min_batches or time.perf_counter() < end:
+        t = time.perf_counter()
         samples += step()
-        batches += 1
+        each.append(time.perf_counter() - t)
     seconds = time.perf_counter() - t0
-    return Timing(batches, samples, seconds, proctree.cpu_seconds(pids) - cpu0)
+    return Timing(len(each), samples, seconds, proctree.cpu_seconds(pids) - cpu0, tuple(each))
 
 
 class _TimedDraws:
@@ -90,7 +96,7 @@ class SourceStage:
     """What the read stage measured and kept."""
 
     timing: Timing  # whole batches from the source (reads + draws)
-    draw_seconds: float  # of which spent drawing degradation settings
+    draw_share: float  # the share of it spent drawing degradation settings
     first: float  # seconds the first READ_AGAIN kept batches took to read ...
     again: float  # ... and to read once more (the page cache holds them now)
     kept: list[tuple]  # the first batches' columns, in the source's column order
@@ -99,11 +105,11 @@ class SourceStage:
     @property
     def read_per_sample(self) -> float:
         """Seconds per sample spent reading (the source's time less its draws)."""
-        return max(self.timing.seconds - self.draw_seconds, 0.0) / max(self.timing.samples, 1)
+        return self.timing.per_sample * (1.0 - self.draw_share)
 
     @property
     def draws_per_sample(self) -> float:
-        return self.draw_seconds / max(self.timing.samples, 1)
+        return self.timing.per_sample * self.draw_share
 
     @property
     def cached_speedup(self) -> float:
@@ -150,13 +156,16 @@ def source_stage(loader: Loader, budget: float) -> SourceStage:
                 _codecs(values, image_side.columns, image_side.pixels, codecs)
         return len(columns[idx])
 
-    timing = timed(read, budget, warmup=1, min_batches=2)  # the first batch opens the storage: untimed
-    draw_seconds = draws.seconds if draws is not None else 0.0
+    read()  # the first batch opens the storage: untimed
+    drawn_first = draws.seconds if draws is not None else 0.0
+    timing = timed(read, budget - seconds[0], min_batches=2)
+    drawn = draws.seconds - drawn_first if draws is not None else 0.0
     again = range(1, min(len(kept), READ_AGAIN + 1))
     t = time.perf_counter()
     for i in again:
         source.read_batch(*source.position(i))
-    return SourceStage(timing, draw_seconds, sum(seconds[i] for i in again), time.perf_counter() - t, kept, codecs)
+    again_seconds = time.perf_counter() - t
+    return SourceStage(timing, drawn / timing.seconds, sum(seconds[i] for i in again), again_seconds, kept, codecs)
 
 
 class Replay:
