@@ -15,7 +15,7 @@ from dali_sr.doctor.runner import Budget, doctor_report
 from dali_sr.doctor.stages import timed
 from dali_sr.errors import ConfigError
 from dali_sr.storage.backends import DiskStorage
-from conftest import make_nn_pairs, paired_cfg
+from conftest import clip_cfg, make_nn_clips, make_nn_pairs, paired_cfg
 
 DELAY = 0.01  # seconds each read of a slow storage sleeps
 
@@ -78,6 +78,15 @@ def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     assert "fixes, best first (estimated samples/s):\n  1. dali-sr pack --codec raw: ~" in out
 
 
+def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
+    roots = make_nn_clips(tmp_path, 2, {f"{c:03d}": (5, 256, 256) for c in range(3)})
+    r = report(clip_cfg(roots, 2, meta_info_file=roots["meta"], gt_size=8), "--seconds", "2")
+    assert r["bound_by"] == "decode" and r["config"]["type"] == "REDSDataset"
+    assert set(r["pipelines"]) == {"decode", "graph"}  # no degradation: no third pipeline
+    s = {k: v["ms_per_sample"] for k, v in r["stages"].items()}
+    assert s["decode"] > 4 * max(s["read"], s["augment"], s["degrade"])
+
+
 def test_a_fast_loader_beside_a_long_step_waits_little(small_pairs):
     r = report(small_pairs, "--seconds", "2", "--step-ms", "100")
     assert r["wait_fraction"] < 0.2
@@ -93,7 +102,7 @@ def test_a_heavy_degradation_chain_is_named_degrade(tmp_path):
     assert r["bound_by"] == "degrade"
     s = {k: v["ms_per_sample"] for k, v in r["stages"].items()}
     assert s["degrade"] > 4 * max(s["read"], s["decode"], s["augment"])
-    assert r["source"]["draws_ms_per_sample"] < s["degrade"] / 4  # the graph's work, not the source's draws
+    assert r["source"]["draws_ms_per_sample"] < s["degrade"] / 2  # mostly the graph's work, not the source's draws
 
 
 def test_a_built_in_network_as_the_step(small_pairs):
@@ -172,6 +181,11 @@ def test_beside_a_step_the_source_on_the_training_thread_adds_to_it():
     moved = replace(st, source_workers=2)  # the source leaves the thread; 2 ms/sample beside it
     assert iteration_ratio(st, moved) == pytest.approx(0.015 / (0.010 + 0.001 * 0.0025 / 0.0025), rel=1e-6)
     assert fixes(st, 100.0)[0]["fix"] == "source_workers"
+    # a slow source and a quick graph: with 2 workers the source (10 ms/sample) moves beside the step (10 ms); the
+    # 3 ms the model does not explain stay
+    slow = replace(BASE, read=0.020, decode=0.0002, augment=0.0001, step=0.010, wait=0.023)
+    best = fixes(slow, 30.0)[0]
+    assert best["fix"] == "source_workers" and best["gain"] == pytest.approx(0.033 / (0.010 + 0.003), abs=0.01)
     # a step longer than every stage, nothing waits: no fix gains
     idle = replace(BASE, step=0.05, wait=0.001)
     assert fixes(idle, 20.0) == []

@@ -3,9 +3,10 @@
 The model: the source (reads and degradation draws) runs on the training thread, inside `next(loader)`, or
 in `source_workers` processes beside it; the graph (decode, augment, degrade) runs on DALI's threads; the
 copy to the GPU is a third stage. Alone, a loader delivers at the rate of its slowest stage. Beside a
-training step, each iteration takes the step, the source when it runs on the training thread, and a wait
-for the stages beside the thread that grows and shrinks with the slowest of them. A fix changes stage
-times; its estimate is the measured rate times the ratio of the model's times before and after it.
+training step, an iteration takes the longer of the training thread's work (the step, and the source when
+it runs there) and the slowest stage beside the thread, plus what the model does not explain (measured),
+which shrinks as the stages beside the thread get faster. A fix changes stage times; its estimate is the
+measured rate times the ratio of the model's times before and after it.
 """
 from __future__ import annotations
 
@@ -68,9 +69,12 @@ def iteration_ratio(st: Stages, changed: Stages) -> float:
     """How many times faster the loop would iterate with the stage times of `changed` instead of `st`."""
     if st.step <= 0:
         return st.loader_time() / changed.loader_time()
-    queued = max(st.wait - st.on_thread, 0.0)  # waiting for the stages beside the thread
-    after = st.step + changed.on_thread + queued * changed.beside / max(st.beside, 1e-12)
-    return (st.step + st.wait) / max(after, changed.beside, 1e-12)
+    measured = st.step + st.wait
+    # what the model does not explain (the loader's own overhead per batch, imperfect overlap) stays, shrinking
+    # as the stages beside the thread get faster
+    residual = max(measured - max(st.step + st.on_thread, st.beside), 0.0)
+    shrink = min(1.0, changed.beside / st.beside) if st.beside > 0 else 1.0
+    return measured / max(max(st.step + changed.on_thread, changed.beside) + residual * shrink, 1e-12)
 
 
 def bound_by(st: Stages) -> str:

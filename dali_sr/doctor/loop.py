@@ -51,11 +51,11 @@ def batches(loader: Loader) -> Iterator[dict[str, Any]]:
         yield from loader
 
 
-def start_at(loader: Loader, batch: int) -> None:
-    """Move the loader to `batch` of its current epoch (the next epoch's start when past its end)."""
-    state = loader.state_dict()
-    state = {**state, "batch": min(batch, len(loader))} if state["batch"] < batch else state
-    loader.load_state_dict(state)
+def start_at(loader: Loader, position: tuple[int, int]) -> None:
+    """Move the loader to (epoch, batch) `position`, through its state (as a resumed training job moves)."""
+    epoch, batch = position
+    loader.load_state_dict({**loader.state_dict(), "epoch": epoch, "batch": batch})
+    loader.set_epoch(epoch)  # keeps the restored position, as a training loop's set_epoch does
 
 
 def loop_run(stream: Iterator[dict[str, Any]], budget: float, warmup: int, step: Optional[Step],

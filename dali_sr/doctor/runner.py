@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from typing import Any, Optional
 
 from .. import Config, Loader, build_loader, load_config
@@ -20,7 +21,8 @@ from .report import build_report, text
 # Shares of --seconds: the source, the three pipelines, the copy, the loader alone and beside the step.
 SHARES = {"read": 0.15, "decode": 0.15, "undegraded": 0.15, "graph": 0.15, "copy": 0.05, "loader": 0.2,
           "training": 0.2}
-STAGED_GRAPHS = (paired_image.define, video_clips.define)  # the graphs whose stages doctor can take apart
+# the graphs whose stages doctor can take apart: whether each stacks frames
+STAGED_GRAPHS = {paired_image.define: False, video_clips.define: True}
 
 
 def resolve_config(args: argparse.Namespace) -> Config:
@@ -47,8 +49,9 @@ class Budget:
         self.end = time.perf_counter() + seconds
         self.left = {p: SHARES[p] for p in phases}
 
-    def take(self, phase: str) -> float:
-        share = self.left.pop(phase)
+    def take(self, *phases: str) -> float:
+        """The seconds of `phases` (run together): their shares of what is left."""
+        share = sum(self.left.pop(p) for p in phases)
         return max(self.end - time.perf_counter(), 0.0) * share / (share + sum(self.left.values()))
 
 
@@ -82,16 +85,16 @@ def doctor_report(args: argparse.Namespace) -> dict[str, Any]:
         _say("reading batches from the source")
         source = stages.source_stage(ld, budget.take("read"))
         replay = stages.Replay(ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0)), source.kept)
-        _say("DALI's decoder alone")
-        decode = stages.pipeline_stage(ld, replay, stages.decode_graph, budget.take("decode"))
-        undegraded = None
+        frames = STAGED_GRAPHS[ld.spec.graph]
+        graphs = {"decode": partial(stages.decode_graph, frames=frames)}
         if degraded:
-            _say("the graph without its degradation")
-            undegraded = stages.pipeline_stage(ld, replay, stages.undegraded_graph, budget.take("undegraded"))
-        _say("the whole graph")
-        graph = stages.pipeline_stage(ld, replay, None, budget.take("graph"))
+            graphs["undegraded"] = partial(stages.undegraded_graph, frames=frames)
+        graphs["graph"] = None
+        _say(f"DALI's decoder alone, {'the graph without its degradation, ' if degraded else ''}the whole graph")
+        timed = stages.pipeline_stages(ld, replay, graphs, budget.take(*graphs))
+        decode, undegraded, graph = timed["decode"], timed.get("undegraded"), timed["graph"]
         _say("the loader end to end")
-        loop.start_at(ld, source.timing.batches)
+        loop.start_at(ld, source.after)  # samples the source stage has not read
         stream = loop.batches(ld)
         alone, batch = loop.loop_run(stream, budget.take("loader"), cfg.prefetch_queue_depth, None, min_batches=2)
         copy = stages.copy_stage(ld, replay, batch, budget.take("copy")) if "copy" in phases else None

@@ -12,16 +12,19 @@ Differences between the pipelines give the time of the flips and outputs ("augme
 """
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
 from .. import Config, Loader
 from ..bench import proctree
+from ..bench.contenders import Contender
+from ..bench.measure import measure
 from ..loader.dali_internals import shut_down
 from ..loader.loader import dali_pipeline
 from ..pipelines import ops
@@ -30,6 +33,8 @@ from ..storage.headers import SNIFF_BYTES, sniff_codec
 KEEP_BATCHES = 16  # batches the read stage keeps for the pipelines to replay
 KEEP_BYTES = 512 << 20  # at most this much of them
 READ_AGAIN = 4  # kept batches read a second time
+RUNS = 3  # alternating timed runs of the pipelines
+MIN_BATCHES = 2  # timed batches per run, however little time is left
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class SourceStage:
     again: float  # ... and to read once more (the page cache holds them now)
     kept: list[tuple]  # the first batches' columns, in the source's column order
     codecs: dict[str, int]  # stored values read, by codec ("raw" for pixel arrays)
+    after: tuple[int, int]  # the (epoch, batch) after the last batch read
 
     @property
     def read_per_sample(self) -> float:
@@ -165,7 +171,8 @@ def source_stage(loader: Loader, budget: float) -> SourceStage:
     for i in again:
         source.read_batch(*source.position(i))
     again_seconds = time.perf_counter() - t
-    return SourceStage(timing, drawn / timing.seconds, sum(seconds[i] for i in again), again_seconds, kept, codecs)
+    return SourceStage(timing, drawn / timing.seconds, sum(seconds[i] for i in again), again_seconds, kept, codecs,
+                       source.position(len(seconds)))
 
 
 class Replay:
@@ -192,48 +199,67 @@ class _Graph:
     graph: Callable[[Config, Any, bool], tuple]
 
 
-def _frames(source: Any) -> bool:
-    return source.outputs.stacked
-
-
-def decode_graph(cfg: Config, source: Any, on_gpu: bool) -> tuple:
-    """Decode (and cut to the window, where the decoder does it) every stored image side; nothing else."""
+def decode_graph(cfg: Config, source: Any, on_gpu: bool, frames: bool) -> tuple:
+    """Decode (and cut to the window, where the decoder does it) every stored image side; nothing else. `frames`:
+    the type's graph stacks each row's frames (clip types)."""
     columns = ops.source_columns(source, 0)
     out = source.outputs
-    return tuple(ops.side_images(columns, s, _frames(source), on_gpu, cfg.hw_decoder_load)
-                 for s in (out.lq, out.gt) if s.columns)
+    return tuple(ops.side_images(columns, s, frames, on_gpu, cfg.hw_decoder_load) for s in (out.lq, out.gt)
+                 if s.columns)
 
 
-def undegraded_graph(cfg: Config, source: Any, on_gpu: bool) -> tuple:
+def undegraded_graph(cfg: Config, source: Any, on_gpu: bool, frames: bool) -> tuple:
     """The type's graph without its degradation: the stored sides decoded, flipped in sync, as float outputs."""
     columns = ops.source_columns(source, 0)
-    out, frames = source.outputs, _frames(source)
+    out = source.outputs
     images = [ops.side_images(columns, s, frames, on_gpu, cfg.hw_decoder_load) for s in (out.lq, out.gt) if s.columns]
     images = ops.augment(images, columns, out, frames)
     return tuple(ops.to_output(x, cfg.mean, cfg.std, cfg.color == "y", frames, on_gpu, out.stored_y) for x in images)
 
 
-def pipeline_stage(loader: Loader, replay: Replay, graph: Optional[Callable], budget: float) -> Timing:
-    """Time a DALI pipeline of `graph` (None: the type's own graph) fed by `replay`, with the loader's threads,
-    prefetching and device; its build and warm-up count in `budget`."""
+def _pipeline_samples(pipe: Any, replay: Replay) -> Iterator[int]:
+    """Endless batch sizes of a built pipeline fed by `replay`."""
+    for i in itertools.count():
+        pipe.run()
+        yield replay.samples(i)
+
+
+def _timing(c: Contender) -> Timing:
+    runs = c.runs
+    per_run = len(c.latencies) // len(runs)
+    return Timing(per_run * len(runs), sum(r["samples"] for r in runs), sum(r["seconds"] for r in runs),
+                  sum(r["cpu_seconds"] for r in runs), tuple(r["seconds"] / per_run for r in runs))
+
+
+def pipeline_stages(loader: Loader, replay: Replay, graphs: dict[str, Optional[Callable]],
+                    budget: float) -> dict[str, Timing]:
+    """Time a DALI pipeline of each of `graphs` (None: the type's own graph) fed by `replay`, with the loader's
+    threads, prefetching and device, in alternating runs (as `dali-sr bench` times its contenders, each run
+    after the others' prefetching has stopped); building and warming them up count in `budget`."""
     cfg = replace(loader.cfg, source_workers=0)
-    spec = loader.spec if graph is None else _Graph(graph)
     end = time.perf_counter() + budget
-    pipe = dali_pipeline(spec, cfg, replay, loader.on_gpu)
+    depth = cfg.prefetch_queue_depth
+    pipes: list[Any] = []
     try:
-        with warnings.catch_warnings():  # the stage graphs leave some of the source's columns unused
-            warnings.filterwarnings("ignore", "The external source node", Warning)
-            pipe.build()
-        state = {"i": 0}
-
-        def run() -> int:
-            pipe.run()
-            state["i"] += 1
-            return replay.samples(state["i"] - 1)
-
-        return timed(run, end - time.perf_counter(), warmup=cfg.prefetch_queue_depth, min_batches=2)
+        contenders, per_batch = [], 0.0
+        for name, graph in graphs.items():
+            pipe = dali_pipeline(loader.spec if graph is None else _Graph(graph), cfg, replay, loader.on_gpu)
+            pipes.append(pipe)
+            with warnings.catch_warnings():  # the stage graphs leave some of the source's columns unused
+                warnings.filterwarnings("ignore", "The external source node", Warning)
+                pipe.build()
+            stream = _pipeline_samples(pipe, replay)
+            t = time.perf_counter()
+            for _ in range(depth + 1):
+                next(stream)
+            per_batch += (time.perf_counter() - t) / (depth + 1)
+            contenders.append(Contender(name, stream, depth))
+        batches = max(MIN_BATCHES, int((end - time.perf_counter()) / (RUNS * per_batch)) - (depth + 1))
+        measure(contenders, RUNS, batches, 0, cfg.device_id if loader.on_gpu else None, "samples")
+        return {c.name: _timing(c) for c in contenders}
     finally:
-        shut_down(pipe)
+        for pipe in pipes:
+            shut_down(pipe)
 
 
 def copy_stage(loader: Loader, replay: Replay, batch: dict[str, Any], budget: float) -> Optional[Timing]:
