@@ -67,10 +67,11 @@ def test_a_slow_storage_is_named_read_and_the_step_waits_for_it(small_pairs, slo
 
 def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     path = tmp_path / "large.yml"
-    path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(512, 512)] * 6), 2, gt_size=8)))
+    path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(384, 384)] * 6), 2, gt_size=8,
+                                          batch_size_per_gpu=2)))
     assert main(["doctor", str(path), "--seconds", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("dali-sr doctor: nn (PairedImageDataset, disk, 6 samples, batch 4, device cpu, 2 threads")
+    assert out.startswith("dali-sr doctor: nn (PairedImageDataset, disk, 6 samples, batch 2, device cpu, 2 threads")
     assert "\nbound by: decode\n" in out
     ms = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
           if line.split()[:1] and line.split()[0] in ("read", "decode", "augment", "degrade", "copy")}
