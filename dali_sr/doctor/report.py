@@ -20,7 +20,7 @@ def _rate(seconds: float) -> Optional[float]:
 
 
 def build_report(args: argparse.Namespace, cfg: Config, loader: Loader, st: Stages, source: SourceStage,
-                 pipelines: dict[str, Optional[Timing]], copy: Optional[Timing], alone: LoopRun,
+                 pipelines: dict[str, Timing], copy: Optional[Timing], alone: LoopRun,
                  training: Optional[LoopRun], device: Optional[str], elapsed: float) -> dict[str, Any]:
     """Every figure of a doctor session, its diagnosis, its settings and its environment."""
     times = stage_times(st)
@@ -41,7 +41,7 @@ def build_report(args: argparse.Namespace, cfg: Config, loader: Loader, st: Stag
                    for name in STAGES},
         "source": {**source.timing.as_dict(), "draws_ms_per_sample": round(1000 * st.draws, 3),
                    "page_cache_speedup": round(source.cached_speedup, 2)},
-        "pipelines": {name: t.as_dict() for name, t in pipelines.items() if t is not None},
+        "pipelines": {name: t.as_dict() for name, t in pipelines.items()},
         "copy": copy.as_dict() if copy is not None else None,
         "bound_by": bound_by(st),
         "cpus": st.cpus,

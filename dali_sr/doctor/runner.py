@@ -6,7 +6,9 @@ import json
 import sys
 import time
 from functools import partial
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+import torch
 
 from .. import Config, Loader, build_loader, load_config
 from ..bench.runner import config_overrides
@@ -18,7 +20,7 @@ from ..pipelines import paired_image, video_clips
 from . import diagnosis, loop, stages
 from .report import build_report, text
 
-# Shares of --seconds: the source, the three pipelines, the copy, the loader alone and beside the step.
+# Shares of --seconds: the source, the pipelines, the copy, the loader alone and beside the step.
 SHARES = {"read": 0.15, "decode": 0.15, "undegraded": 0.15, "graph": 0.15, "copy": 0.05, "loader": 0.2,
           "training": 0.2}
 # the graphs whose stages doctor can take apart: whether each stacks frames
@@ -67,6 +69,33 @@ def _patches_per_image(loader: Loader) -> Optional[int]:
     return getattr(cfg, "patches_per_image", None) or getattr(cfg.options, "patches_per_image", None) or 1
 
 
+def _step(args: argparse.Namespace, loader: Loader) -> tuple[Optional[loop.Step], Optional[str]]:
+    """The training step the options ask for (None: none), and the device a built-in network runs on."""
+    if args.model:
+        return loop.model_step(args.model, loader)
+    if args.step_ms is not None:
+        return loop.sleep_step(args.step_ms), None
+    return None, None
+
+
+def _stages(loader: Loader, source: stages.SourceStage, timed: dict[str, stages.Timing],
+            copy: Optional[stages.Timing], alone: loop.LoopRun, training: Optional[loop.LoopRun]) -> diagnosis.Stages:
+    """Each stage's time per sample from the measurements: augment and degrade as differences of pipelines."""
+    cfg = loader.cfg
+    decode, graph = timed["decode"].per_sample, timed["graph"].per_sample
+    undegraded = timed["undegraded"].per_sample if "undegraded" in timed else graph
+    return diagnosis.Stages(
+        read=source.read_per_sample, draws=source.draws_per_sample, decode=decode,
+        augment=max(undegraded - decode, 0.0), degrade=max(graph - undegraded, 0.0),
+        copy=copy.per_sample if copy is not None else 0.0,
+        step=sum(training.steps) / training.samples if training is not None else 0.0,
+        wait=sum(training.waits) / training.samples if training is not None else 0.0,
+        source_workers=cfg.source_workers, num_threads=cfg.num_threads, cpus=usable_cpus(),
+        cores_busy=alone.cpu_seconds / alone.seconds, on_gpu=loader.on_gpu, gpu=torch.cuda.is_available(),
+        codecs=tuple(sorted(source.codecs)), cached_speedup=source.cached_speedup,
+        patches_per_image=_patches_per_image(loader))
+
+
 def doctor_report(args: argparse.Namespace) -> dict[str, Any]:
     """Measure what `args` (the command's options; `config` may also be a dataset section dict) describe."""
     cfg = resolve_config(args)
@@ -75,51 +104,33 @@ def doctor_report(args: argparse.Namespace) -> dict[str, Any]:
         if ld.spec.graph not in STAGED_GRAPHS:
             raise ConfigError(f"dali-sr doctor takes apart the stages of the paired, Real-ESRGAN, FFHQ and video clip "
                               f"types' graph; {cfg.type} has its own graph")
-        step_given = args.step_ms is not None or args.model is not None
-        degraded = ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0)).outputs.degradation is not None
-        import torch
-
-        phases = ["read", "decode", "graph", "loader"] + ["undegraded"] * degraded + ["copy"] * \
-            torch.cuda.is_available() + ["training"] * step_given
+        step, device = _step(args, ld)
+        frames = STAGED_GRAPHS[ld.spec.graph]
+        replay_of = ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0))
+        graphs: dict[str, Optional[Callable]] = {"decode": partial(stages.decode_graph, frames=frames)}
+        if replay_of.outputs.degradation is not None:
+            graphs["undegraded"] = partial(stages.undegraded_graph, frames=frames)
+        graphs["graph"] = None  # the type's own
+        phases = ["read", *graphs, "loader"] + ["copy"] * torch.cuda.is_available() + ["training"] * bool(step)
         budget = Budget(args.seconds, phases)
+
         _say("reading batches from the source")
         source = stages.source_stage(ld, budget.take("read"))
-        replay = stages.Replay(ld.spec.dataset.make_source(cfg, ld.index, ld.sampling, (0, 0)), source.kept)
-        frames = STAGED_GRAPHS[ld.spec.graph]
-        graphs = {"decode": partial(stages.decode_graph, frames=frames)}
-        if degraded:
-            graphs["undegraded"] = partial(stages.undegraded_graph, frames=frames)
-        graphs["graph"] = None
-        _say(f"DALI's decoder alone, {'the graph without its degradation, ' if degraded else ''}the whole graph")
+        replay = stages.Replay(replay_of, source.kept)
+        _say(", ".join(stages.PIPELINES[name] for name in graphs))
         timed = stages.pipeline_stages(ld, replay, graphs, budget.take(*graphs))
-        decode, undegraded, graph = timed["decode"], timed.get("undegraded"), timed["graph"]
         _say("the loader end to end")
         loop.start_at(ld, source.after)  # samples the source stage has not read
         stream = loop.batches(ld)
         alone, batch = loop.loop_run(stream, budget.take("loader"), cfg.prefetch_queue_depth, None, min_batches=2)
         copy = stages.copy_stage(ld, replay, batch, budget.take("copy")) if "copy" in phases else None
-        training, device = None, None
-        if step_given:
-            if args.model:
-                step, device = loop.model_step(args.model, ld)
-            else:
-                step = loop.sleep_step(args.step_ms)
+        training = None
+        if step is not None:
             _say(f"the loader beside a training step ({args.model or f'{args.step_ms:g} ms'})")
             training, _ = loop.loop_run(stream, budget.take("training"), 1, step)
         elapsed = time.perf_counter() - started
-        nodeg = (undegraded or graph).per_sample
-        st = diagnosis.Stages(
-            read=source.read_per_sample, draws=source.draws_per_sample, decode=decode.per_sample,
-            augment=max(nodeg - decode.per_sample, 0.0), degrade=max(graph.per_sample - nodeg, 0.0),
-            copy=copy.per_sample if copy is not None else 0.0,
-            step=sum(training.steps) / training.samples if training is not None else 0.0,
-            wait=sum(training.waits) / training.samples if training is not None else 0.0,
-            source_workers=cfg.source_workers, num_threads=cfg.num_threads, cpus=usable_cpus(),
-            cores_busy=alone.cpu_seconds / alone.seconds, on_gpu=ld.on_gpu, gpu=torch.cuda.is_available(),
-            codecs=tuple(sorted(source.codecs)), cached_speedup=source.cached_speedup,
-            patches_per_image=_patches_per_image(ld))
-        return build_report(args, cfg, ld, st, source, {"decode": decode, "undegraded": undegraded, "graph": graph},
-                            copy, alone, training, device, elapsed)
+        st = _stages(ld, source, timed, copy, alone, training)
+        return build_report(args, cfg, ld, st, source, timed, copy, alone, training, device, elapsed)
 
 
 def doctor(args: argparse.Namespace) -> dict[str, Any]:

@@ -35,6 +35,8 @@ KEEP_BYTES = 512 << 20  # at most this much of them
 READ_AGAIN = 4  # kept batches read a second time
 RUNS = 3  # alternating timed runs of the pipelines
 MIN_BATCHES = 2  # timed batches per run, however little time is left
+PIPELINES = {"decode": "DALI's decoder alone", "undegraded": "the graph without its degradation",
+             "graph": "the whole graph"}  # what each timed pipeline is, by name
 
 
 @dataclass(frozen=True)
