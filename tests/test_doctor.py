@@ -65,6 +65,26 @@ def test_a_slow_storage_is_named_read_and_the_step_waits_for_it(small_pairs, slo
     assert set(r["config"]["codecs"]) == {"png"}
 
 
+def test_reads_a_cache_would_speed_up_ask_for_warm(tmp_path, monkeypatch):
+    """A storage slow on each value's first read only, as a cold page cache is: the second read of the same
+    batches is far faster, so pre-loading (`dali-sr warm`) is offered."""
+    get, seen = DiskStorage.get, set()
+
+    def cold_once(self, key):
+        if key not in seen:
+            seen.add(key)
+            time.sleep(DELAY)
+        return get(self, key)
+
+    monkeypatch.setattr(DiskStorage, "get", cold_once)
+    cfg = paired_cfg(make_nn_pairs(tmp_path, 2, [(24, 24)] * 64), 2, gt_size=32)  # 16 batches of first reads
+    r = report(cfg, "--seconds", "2")
+    assert r["bound_by"] == "read"
+    assert r["source"]["page_cache_speedup"] > 3
+    warm = {f["fix"]: f for f in r["fixes"]}["warm"]
+    assert warm["setting"] == "dali-sr warm CONFIG (or more RAM for the page cache)" and warm["gain"] > 1.5
+
+
 def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     path = tmp_path / "large.yml"
     path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(384, 384)] * 6), 2, gt_size=8,
