@@ -183,17 +183,21 @@ def test_each_fix_estimate_follows_the_model():
     assert got["num_threads"]["setting"] == "num_threads: 8"
     assert got["num_threads"]["gain"] == pytest.approx(0.0025 / 0.001, abs=0.01)
     assert got["num_threads"]["estimate_samples_per_s"] == pytest.approx(400 * 2.5, abs=0.1)
-    assert got["codec"]["gain"] == pytest.approx(0.0025 / 0.001, abs=0.01)  # decode gone: the source bounds
+    assert got["codec_raw"]["gain"] == pytest.approx(0.0025 / 0.001, abs=0.01)  # decode gone: the source bounds
     assert "source_workers" not in got  # the source is not what bounds: 2 workers gain nothing alone
     assert [f["fix"] for f in fixes(st, 400.0)] == sorted(got, key=lambda k: -got[k]["gain"])
     # the page cache: listed with its measured speed-up when reads bound
     warm = {f["fix"]: f for f in fixes(replace(st, read=0.01, cached_speedup=4.0), 100.0)}
     assert warm["warm"]["gain"] == pytest.approx(0.01 / 0.0025, abs=0.01)
-    # GPU decode for codecs the GPU decodes; repacking first for PNG
-    assert {f["fix"]: f["setting"] for f in fixes(replace(st, gpu=True, codecs=("jpeg",)), 1.0)}["gpu_decode"] == \
-        "device: gpu"
-    assert {f["fix"]: f["setting"] for f in fixes(replace(st, gpu=True), 1.0)}["gpu_decode"] == \
-        "dali-sr pack --codec htj2k, and device: gpu"
+    # on a GPU: JPEGs decode there; PNGs stay on the CPU unless repacked (the flips and outputs move either way)
+    jpeg = {f["fix"]: f for f in fixes(replace(st, gpu=True, codecs=("jpeg",)), 100.0)}
+    assert jpeg["device_gpu"]["setting"] == "device: gpu" and jpeg["device_gpu"]["gain"] == pytest.approx(2.5, abs=0.01)
+    assert "codec_htj2k_gpu" not in jpeg
+    png = {f["fix"]: f for f in fixes(replace(st, gpu=True), 100.0)}
+    assert png["device_gpu"]["gain"] == pytest.approx(0.0025 / 0.002, abs=0.01)  # decode stays, flips move
+    assert png["codec_htj2k_gpu"]["setting"] == "dali-sr pack --codec htj2k, and device: gpu"
+    assert png["codec_htj2k_gpu"]["gain"] == pytest.approx(2.5, abs=0.01)  # the source then bounds
+    assert "device_gpu" not in {f["fix"] for f in fixes(replace(st, gpu=True, on_gpu=True), 100.0)}
 
 
 def test_beside_a_step_the_source_on_the_training_thread_adds_to_it():

@@ -119,18 +119,19 @@ def fixes(st: Stages, measured: float) -> list[dict[str, Any]]:
                                   f"{st.cpus} busy)"))
     cpu_codecs = [c for c in st.codecs if c not in GPU_CODECS and c != "raw"]
     if st.decode > 0 and any(c != "raw" for c in st.codecs):
-        out.append(_fix("codec", "dali-sr pack --codec raw", st, replace(st, decode=0.0), measured,
+        out.append(_fix("codec_raw", "dali-sr pack --codec raw", st, replace(st, decode=0.0), measured,
                         f"raw pixels need no decoding ({', '.join(st.codecs)} now; files grow, reads with them)"))
-    if st.decode > 0 and st.gpu and not st.on_gpu and not cpu_codecs:
-        out.append(_fix("gpu_decode", "device: gpu", st, replace(st, decode=0.0), measured,
-                        f"{', '.join(st.codecs)} decode on the GPU (nvJPEG, nvJPEG2000)"))
-    elif st.decode > 0 and st.gpu and cpu_codecs:
-        out.append(_fix("gpu_decode", "dali-sr pack --codec htj2k, and device: gpu", st, replace(st, decode=0.0),
-                        measured, f"{', '.join(cpu_codecs)} decode on the CPU only; HTJ2K is lossless and decodes on "
-                                  f"the GPU"))
-    if (st.draws + st.degrade) > 0 and st.gpu and not st.on_gpu:
-        out.append(_fix("gpu_degrade", "device: gpu", st, replace(st, degrade=0.0), measured,
-                        "the degradation runs on the GPU"))
+    on_gpu = replace(st, augment=0.0, degrade=0.0, copy=0.0)  # the graph's work after decoding, on the GPU
+    moved = [what for what, there in (("decoding", st.decode > 0 and not cpu_codecs),
+                                      ("flips and outputs", st.augment > 0), ("the degradation", st.degrade > 0),
+                                      ("the copy of decoded batches", st.copy > 0)) if there]
+    if st.gpu and not st.on_gpu and moved:
+        out.append(_fix("device_gpu", "device: gpu", st, on_gpu if cpu_codecs else replace(on_gpu, decode=0.0),
+                        measured, f"{', '.join(moved)} move to the GPU"))
+    if st.gpu and st.decode > 0 and cpu_codecs:
+        out.append(_fix("codec_htj2k_gpu", "dali-sr pack --codec htj2k, and device: gpu", st,
+                        replace(on_gpu, decode=0.0), measured,
+                        f"{', '.join(cpu_codecs)} decode on the CPU only; HTJ2K is lossless and decodes on the GPU"))
     if st.patches_per_image is not None and st.patches_per_image < PATCHES:
         share = st.patches_per_image / PATCHES
         out.append(_fix("patches_per_image", f"patches_per_image: {PATCHES}", st,
