@@ -214,3 +214,12 @@ def test_beside_a_step_the_source_on_the_training_thread_adds_to_it():
     # a step longer than every stage, nothing waits: no fix gains
     idle = replace(BASE, step=0.05, wait=0.001)
     assert fixes(idle, 20.0) == []
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_the_copy_is_timed_and_the_network_runs_there(small_pairs):
+    r = report({**small_pairs, "device": "gpu"}, "--seconds", "3", "--model", "tinysr")
+    assert r["config"]["device"] == "gpu" and r["training"]["device"].startswith("cuda")
+    assert r["copy"] is not None and r["copy"]["batches"] >= 2 and r["stages"]["copy"]["ms_per_sample"] > 0
+    assert r["bound_by"] in ("read", "decode", "augment", "degrade", "copy")
+    assert "device_gpu" not in {f["fix"] for f in r["fixes"]}  # already there
