@@ -87,15 +87,15 @@ def test_reads_a_cache_would_speed_up_ask_for_warm(tmp_path, monkeypatch):
 
 def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     path = tmp_path / "large.yml"
-    path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(384, 384)] * 6), 2, gt_size=8,
-                                          batch_size_per_gpu=2)))
+    path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(448, 448)] * 8), 2, gt_size=8,
+                                          batch_size_per_gpu=4)))
     assert main(["doctor", str(path), "--seconds", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("dali-sr doctor: nn (PairedImageDataset, disk, 6 samples, batch 2, device cpu, 2 threads")
+    assert out.startswith("dali-sr doctor: nn (PairedImageDataset, disk, 8 samples, batch 4, device cpu, 2 threads")
     assert "\nbound by: decode\n" in out
     ms = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
           if line.split()[:1] and line.split()[0] in ("read", "decode", "augment", "degrade", "copy")}
-    assert ms["decode"] > 4 * max(ms["read"], ms["augment"], ms["degrade"])
+    assert ms["decode"] > 2 * max(ms["read"], ms["augment"], ms["degrade"])
     assert "fixes, best first (estimated samples/s):\n  1. dali-sr pack --codec raw: ~" in out
 
 
@@ -105,7 +105,8 @@ def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
     assert r["bound_by"] == "decode" and r["config"]["type"] == "REDSDataset"
     assert set(r["pipelines"]) == {"decode", "graph"}  # no degradation: no third pipeline
     s = {k: v["ms_per_sample"] for k, v in r["stages"].items()}
-    assert s["decode"] > 4 * max(s["read"], s["augment"], s["degrade"])
+    # stacking, flipping and outputting 5 frames a clip costs more per sample than a pair does
+    assert s["decode"] > 2 * max(s["read"], s["augment"], s["degrade"])
 
 
 def test_a_fast_loader_beside_a_long_step_waits_little(small_pairs):

@@ -11,7 +11,7 @@ from .loop import LoopRun
 from .stages import SourceStage, Timing
 
 WHERE = {"read": "source: storage reads, headers", "decode": "DALI's decoder (with the window cut, where it cuts)",
-         "augment": "flips, float output", "degrade": "degradation: the source's draws and the graph's work",
+         "augment": "flips, float output, the graph's other operators", "degrade": "degradation: the source's draws and the graph's work",
          "copy": "to the GPU"}
 
 
