@@ -65,10 +65,10 @@ COMMANDS = [
             lambda s, d: ["downscale", str(s), str(d / "out.lmdb"), "--scale", "4", "--workers", "2"], ("out.lmdb",)),
     Command("extract-tfrecords folder", "tfrecords",
             lambda s, d: ["extract-tfrecords", str(s), str(d / "out"), "--workers", "2"],
-            ("out/ffhq-r06", "out/ffhq-r07")),
+            ("out/ffhq_64", "out/ffhq_128")),
     Command("extract-tfrecords lmdb", "tfrecords",
             lambda s, d: ["extract-tfrecords", str(s), str(d / "out"), "--lmdb", "--workers", "2"],
-            ("out/ffhq-r06.lmdb", "out/ffhq-r07.lmdb")),
+            ("out/ffhq_64.lmdb", "out/ffhq_128.lmdb")),
 ]
 
 

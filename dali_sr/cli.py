@@ -11,7 +11,7 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
-from . import __version__, bench, demo, doctor, show
+from . import __version__, bench, demo, doctor, schema_cmd, show
 from .errors import DaliSRError
 from .prep import (downscale, extract_chunks, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages,
                    verify, warm)
@@ -32,7 +32,7 @@ EPILOG = "Run 'dali-sr COMMAND --help' for a command's options."
 
 # The command modules, in the order the help lists their commands: preparing, checking, measuring.
 COMMANDS: tuple[ModuleType, ...] = (pack, subimages, extract_chunks, downscale, extract_tfrecords, meta_cmd, regroup,
-                                    verify, inspect_cmd, warm, show, bench, doctor, demo)
+                                    verify, inspect_cmd, warm, show, schema_cmd, bench, doctor, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ of each k x k block, by a reshape and a reduction.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from nvidia.dali import fn, types
 
 MAX_SIDE = 32768  # the largest image side the loader reads (storage.headers.MAX_SIDE)
@@ -68,23 +70,48 @@ def _area_axis(x, axis: int, length, size, other, on_gpu: bool):
     return (upper - lower) * (inverse.gpu() if on_gpu else inverse)
 
 
+def block_means(x, fold):
+    """HWC images (any type) -> the float32 means of their whole-factor blocks, as INTER_AREA computes a reduction
+    by whole factors; `fold` is each sample's (h', fh, w', fw, channels) with h = h' fh and w = w' fw (a list or a
+    node; -1 for any number of channels)."""
+    means = fn.reductions.mean(fn.reshape(x, shape=fold, layout=""), axes=[1, 3], dtype=types.FLOAT)
+    return fn.reshape(means, layout="HWC")
+
+
+def halvings(factor: int) -> Optional[int]:
+    """How many halvings make a reduction by the whole `factor` (a power of two), else None."""
+    return factor.bit_length() - 1 if factor >= 1 and factor & (factor - 1) == 0 else None
+
+
+def halve(x, side: int, times: int):
+    """Square HWC images of `side` (any type and channels) reduced `times` times by 2, as float32: each step the
+    exact mean of every 2 x 2 block (a linear resize sampling each block's centre weighs its four pixels alike),
+    much faster on the CPU than a reduction; exact on 8-bit input, whose means of 2^k values float32 holds."""
+    for _ in range(times):
+        side //= 2
+        x = fn.resize(x, size=[side, side], interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+    return x
+
+
 def _block_means(x, sides, out_sides):
     """Float32 HWC images of integer (h, w) `sides` whose sides are multiples of `out_sides` -> the means of their
     blocks."""
     factors = sides // out_sides
-    blocks = fn.stack(out_sides[0], factors[0], out_sides[1], factors[1], out_sides[0] * 0 + 3)
-    means = fn.reductions.mean(fn.reshape(x, shape=blocks, layout=""), axes=[1, 3])
-    return fn.reshape(means, layout="HWC")
+    return block_means(x, fn.stack(out_sides[0], factors[0], out_sides[1], factors[1], out_sides[0] * 0 - 1))
 
 
 def area_resize(x, in_hw, out_hw, on_gpu: bool):
-    """Float32 HWC RGB images of (h, w) `in_hw` -> (h, w) `out_hw` (float32 CPU nodes, each side at most the
-    input's), as `cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)` computes them. Runs under
-    `pipeline_def(enable_conditionals=True)`."""
+    """HWC RGB images (float32, or 8-bit, which is faster: the means are then taken before any float image is
+    made) of (h, w) `in_hw` -> float32 images of (h, w) `out_hw` (float32 CPU nodes, each side at most the
+    input's), as `cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)` computes them on the input's values. Runs
+    under `pipeline_def(enable_conditionals=True)`."""
     sides, out_sides = fn.cast(in_hw, dtype=types.INT32), fn.cast(out_hw, dtype=types.INT32)
-    if (sides[0] % out_sides[0] == 0) & (sides[1] % out_sides[1] == 0):
+    if (sides[0] == out_sides[0] * 2) & (sides[1] == out_sides[1] * 2):  # the common halving, as a linear resize
+        x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+    elif (sides[0] % out_sides[0] == 0) & (sides[1] % out_sides[1] == 0):
         x = _block_means(x, sides, out_sides)
     else:
+        x = fn.cast(x, dtype=types.FLOAT)
         x = _area_axis(x, 0, in_hw[0], out_hw[0], in_hw[1], on_gpu)
         x = _area_axis(x, 1, in_hw[1], out_hw[1], out_hw[0], on_gpu)
     return x

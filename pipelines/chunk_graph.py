@@ -12,38 +12,52 @@ from dali_sr.config import Config
 from dali_sr.datasets.dlas.tile_source import TileSource, lq_resize
 
 from . import degrade, ops
+from .area import block_means, halve, halvings
 
 
-def box_mean(x, fold):
-    """HWC float images averaged over whole-factor blocks: `fold` is (h', f, w', f, -1) per sample."""
-    return fn.reductions.mean(fn.reshape(x, shape=fold), axes=[1, 3])
+def _reduced(x, side: int, factor: int, fold=None):
+    """Square HWC images of `side` reduced by the whole `factor` (static), as float32: halvings for a power of two,
+    else the means of the blocks `fold` gives per sample (or of factor x factor blocks)."""
+    times = halvings(factor)
+    if times is not None:
+        return halve(x, side, times) if times else fn.cast(x, dtype=types.FLOAT)
+    out = side // factor
+    return block_means(x, fold if fold is not None else [out, factor, out, factor, -1])
 
 
-def box_downscale(x, side: int, factor: int):
-    """A `side` x `side` HWC float image reduced by the whole `factor` (the same for every sample)."""
-    if factor == 1:
-        return x
-    return fn.reductions.mean(fn.reshape(x, shape=[side // factor, factor, side // factor, factor, -1]), axes=[1, 3])
+def _in_unit_range(x):
+    """8-bit values as float32 in [0, 1]."""
+    return x / types.Constant(255.0, dtype=types.FLOAT)
 
 
-def _float(image):
-    return fn.cast(image, dtype=types.FLOAT) / types.Constant(255.0, dtype=types.FLOAT)
+def _hq(x, source: TileSource, fold):
+    """A decoded tile or reference (or its mask: `fold` None) at `target_size`, values as they were, float32: the
+    whole-factor box mean INTER_AREA computes."""
+    ix = source.index
+    if ix.tile_side is not None:
+        return _reduced(x, ix.tile_side, ix.tile_side // ix.target_side)
+    return block_means(fn.cast(x, dtype=types.FLOAT), fold)
 
 
 def _frame(cfg: Config, source: TileSource, columns: dict[str, Any], suffix: str, on_gpu: bool) -> tuple:
-    """One frame's (lq, hq[, gt ref, lq ref]) as HWC float images."""
-    side = source.index.hq_side
-    images = [_float(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load))]
+    """One frame's (lq, hq[, gt ref, lq ref]) as HWC float images. The box means run on the 8-bit values, which are
+    scaled to [0, 1] once they are smaller."""
+    side, fold = source.index.hq_side, columns.get("fold" + suffix)
+    hqs = [_in_unit_range(_hq(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))]
     if source.need_ref:
         mask = columns["mask" + suffix].gpu() if on_gpu else columns["mask" + suffix]
-        images.append(fn.cat(_float(ops.decode(columns["ref" + suffix], on_gpu, cfg.hw_decoder_load)), mask, axis=2))
-    hqs = [box_mean(x, columns["fold" + suffix])[0:side, 0:side] for x in images]
-    lqs = [box_downscale(x, side, cfg.scale) for x in hqs]
+        ref = _in_unit_range(_hq(ops.decode(columns["ref" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
+        hqs.append(fn.cat(ref, _hq(mask, source, fold), axis=2))
+    if side != source.index.target_side:  # force_multiple cuts
+        hqs = [x[0:side, 0:side] for x in hqs]
+    lqs = [_reduced(x, side, cfg.scale) for x in hqs]
     if source.chain is not None:
         steps = source.chain.steps
         at = lq_resize(source.chain)
-        lq = degrade.apply_steps(hqs[0], steps[:at], columns, cfg, on_gpu)
-        lqs[0] = degrade.apply_steps(box_mean(lq, columns["lq_fold"]), steps[at + 1:], columns, cfg, on_gpu)
+        if at:
+            lq = degrade.apply_steps(hqs[0], steps[:at], columns, cfg, on_gpu)
+            lqs[0] = block_means(lq, columns["lq_fold"])
+        lqs[0] = degrade.apply_steps(lqs[0], steps[at + 1:], columns, cfg, on_gpu)
     return (lqs[0], hqs[0]) + ((hqs[1], lqs[1]) if source.need_ref else ())
 
 

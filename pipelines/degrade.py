@@ -23,7 +23,8 @@ from . import dlas_corrupt, ops
 
 POISSON_LEVELS = 256.0  # BasicSR's 2^ceil(log2(distinct levels)); 256 for any image with more than 128 levels
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale, which BasicSR's gray Poisson noise uses
-_AREA, _NEAREST = RESIZE_MODES.index("area"), RESIZE_MODES.index("nearest")
+_AREA, _NEAREST, _LANCZOS = RESIZE_MODES.index("area"), RESIZE_MODES.index("nearest"), RESIZE_MODES.index("lanczos")
+_NEAREST_EXACT = RESIZE_MODES.index("nearest-exact")
 _MAX_BOX = 64  # the largest whole area factor computed as exact bin means
 _NEAREST_NUDGE = 1e-3  # input pixels: above DALI's float32 rounding of positions up to 2048, far below a pixel
 
@@ -77,10 +78,14 @@ def resize(x, size, roi, mode):
     takes the pixel under each output pixel's centre, floor((i + 0.5) * r): the sampled range starts half an
     output pixel earlier, -r / 2, to pick torch's pixels, plus `_NEAREST_NUDGE` so that a position that is a
     whole number (every one at factors 1/2, 1/4) does not fall to the pixel below by DALI's rounding.
+    Nearest-exact, torch's floor((i + 0.5) * r), is DALI's nearest with that nudge alone.
     """
     if mode == _AREA:
         return area(x, size, roi)
-    start = (roi / size * -0.5 + _NEAREST_NUDGE) * fn.cast(mode == _NEAREST, dtype=types.FLOAT)
+    if mode == _LANCZOS:
+        return lanczos(x, size, roi)
+    start = (roi / size * -0.5 + _NEAREST_NUDGE) * fn.cast(mode == _NEAREST, dtype=types.FLOAT) \
+        + _NEAREST_NUDGE * fn.cast(mode == _NEAREST_EXACT, dtype=types.FLOAT)
     return fn.resize(x, size=size, roi_start=start, roi_end=roi + start, interp_type=_interp(mode), antialias=False)
 
 
@@ -107,11 +112,21 @@ def area(x, size, roi):
     return x
 
 
+def lanczos(x, size, roi):
+    """Lanczos-3 of the input's [0, roi) to `size`, antialiased (the kernel widened by the factor) when it
+    shrinks: DALI's Lanczos resampling. traiNNer-redux's `lanczos` low-passes with that widened kernel, then
+    samples by torch's bicubic; the two differ by the measure docs/redux.md gives."""
+    start = types.Constant(np.zeros(2, np.float32), device="cpu")
+    return fn.resize(x, size=size, roi_start=start, roi_end=roi, interp_type=types.INTERP_LANCZOS3, antialias=True)
+
+
 def _interp(mode):
-    """The DALI interpolation of a per-sample mode index (bilinear, bicubic or nearest)."""
+    """The DALI interpolation of a per-sample mode index (bilinear, bicubic, nearest or nearest-exact: the input
+    pixel under the output pixel's centre, torch's `nearest-exact`)."""
     table = np.full(len(RESIZE_MODES), int(types.INTERP_LINEAR), np.int32)
     table[RESIZE_MODES.index("bicubic")] = int(types.INTERP_CUBIC)
     table[_NEAREST] = int(types.INTERP_NN)
+    table[_NEAREST_EXACT] = int(types.INTERP_NN)
     return fn.cast(fn.lookup_table(mode, keys=list(range(len(table))), values=table.tolist(), dtype=types.INT32),
                    dtype=types.INTERP_TYPE)
 

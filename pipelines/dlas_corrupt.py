@@ -13,7 +13,7 @@ from nvidia.dali import fn, types
 from nvidia.dali import math as dmath
 
 from dali_sr.degrade.chain import Corrupt
-from dali_sr.degrade.dlas_names import OPS, ops_of
+from dali_sr.degrade.dlas_names import NOISE_NAMES, OPS, ops_of
 
 from . import degrade
 
@@ -109,13 +109,24 @@ def color_jitter(x, factors, order):
     return x
 
 
+def _filter(x, kernel):
+    """The slot's kernel on the image: a (size, 1) column is a separable blur's taps, run down the columns and then
+    along the rows (16 times fewer products than its 2-D kernel at size 13); any other kernel as it is."""
+    if fn.shapes(kernel)[1] == 1:
+        x = degrade.correlate(x, kernel)
+        x = degrade.correlate(x, fn.transpose(kernel, perm=[1, 0]))
+    else:
+        x = degrade.correlate(x, kernel)
+    return x
+
+
 def _run(x, op: str, col):
     if op == "quantize":
         return degrade.quantize(x, col("amount"))
     if op == "jitter":
         return color_jitter(x, col("jitter"), col("order"))
     if op == "filter":
-        return degrade.correlate(x, col("kernel"))
+        return _filter(x, col("kernel"))
     if op == "resample":
         return degrade.resize(x, col("size"), col("roi"), col("mode"))
     if op == "noise":
@@ -130,14 +141,20 @@ def _run(x, op: str, col):
 
 
 def corrupt(x, step: Corrupt, columns: dict[str, Any]):
-    """Every slot of `step` on float32 HWC images, then the resamplings undone (linear, in the order they ran)."""
+    """Every slot of `step` on float32 HWC images, then the resamplings undone (linear, in the order they ran). A
+    slot that always runs one operation runs it outright; one that may run another, or nothing, by conditionals."""
     resampled = []
+    noise = any(n in NOISE_NAMES for n in step.names)
     for slot in range(step.slots):
         col = (lambda name, slot=slot: columns[f"{step.id}_c{slot}_{name}"])
-        ops = [op for op in ops_of(step.slot_names(slot)) if op != "none"]
-        for op in ops:
-            if col("op") == OPS.index(op):
-                x = _run(x, op, col)
+        possible = ops_of(step.slot_names(slot), noise)
+        ops = [op for op in possible if op != "none"]
+        if len(possible) == 1 and ops:
+            x = _run(x, ops[0], col)
+        else:
+            for op in ops:
+                if col("op") == OPS.index(op):
+                    x = _run(x, op, col)
         if "resample" in ops:
             resampled.append(col)
     for col in resampled:

@@ -57,7 +57,9 @@ def _hq(columns: dict, prefix: str, cfg: Config, on_gpu: bool):
         image = ops.decode_crop(col(""), col("_shape"), col("_anchor"))
     else:
         image = ops.crop(ops.decode(col(""), on_gpu, cfg.hw_decoder_load), col("_shape"), col("_anchor"))
-    x = degrade.to_float(ops.flip(image, col("_hflip"), 0))
-    if col("_resized"):
-        x = area.area_resize(x, col("_in_hw"), col("_target_hw"), on_gpu)
+    image = ops.flip(image, col("_hflip"), 0)
+    if col("_resized"):  # the means of the 8-bit values, scaled to [0, 1] once the image is smaller
+        x = area.area_resize(image, col("_in_hw"), col("_target_hw"), on_gpu) / 255.0
+    else:
+        x = degrade.to_float(image)
     return ops.crop(x, col("_keep"))

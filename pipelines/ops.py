@@ -39,7 +39,7 @@ def decode(encoded, on_gpu: bool, hw_decoder_load: float):
 
 def roi_decode(on_gpu: bool) -> bool:
     """Whether training decodes only the crop window. On the CPU it does. On the GPU the whole image is
-    decoded and then sliced: nvImageCodec 0.9's ROI decode crashes on H100-class GPUs (NVIDIA/nvImageCodec#55)."""
+    decoded and then sliced: nvImageCodec 0.9's ROI decode crashes on H100-class GPUs (an nvImageCodec bug)."""
     return not on_gpu
 
 
@@ -138,9 +138,29 @@ def normalize(x, mean: Optional[Sequence[float]], std: Optional[Sequence[float]]
     return (x - m) / s
 
 
-def float_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], on_gpu: bool):
-    """HWC float32 in [0, 1] (a sharpened GT) -> CHW float32, normalized as `to_output` normalizes."""
-    return normalize(fn.transpose(image, perm=[2, 0, 1]), mean, std, False, on_gpu)
+def float_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], on_gpu: bool,
+                 frames: bool = False):
+    """HWC (FHWC) float32 in [0, 1] (a sharpened GT, a Y plane) -> CHW (FCHW) float32, normalized as `to_output`
+    normalizes."""
+    return normalize(fn.transpose(image, perm=[0, 3, 1, 2] if frames else [2, 0, 1]), mean, std, frames, on_gpu)
+
+
+def _bt601_y(planes: dict[str, Any], device: str):
+    """BasicSR's Y in [0, 1] of float64 R, G, B planes in [0, 1], cast to float32."""
+    c = {name: _exact_float64(v, device) for name, v in _Y_COEFFICIENTS.items()}
+    y = planes["b"] * c["b"] + planes["g"] * c["g"] + planes["r"] * c["r"] + _exact_float64(16.0, device)
+    return fn.cast(y / _exact_float64(255.0, device), dtype=types.FLOAT)
+
+
+def y_plane(image, frames: bool, on_gpu: bool, stored_y: bool = False):
+    """HWC (FHWC) uint8 RGB -> float32 HW1 (FHW1) Y in [0, 1], not rounded: the values `to_output` yields with
+    `color_y` (`stored_y`: the images hold Y in every channel, taken as it is)."""
+    x = image / types.Constant(255.0, dtype=types.FLOAT)
+    channel = (lambda t, c: t[:, :, :, c:c + 1]) if frames else (lambda t, c: t[:, :, c:c + 1])
+    if stored_y:
+        return channel(x, 0)
+    x64 = fn.cast(x, dtype=types.FLOAT64)
+    return _bt601_y({name: channel(x64, c) for c, name in enumerate("rgb")}, "gpu" if on_gpu else "cpu")
 
 
 def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[float]], color_y: bool,
@@ -157,10 +177,7 @@ def to_output(image, mean: Optional[Sequence[float]], std: Optional[Sequence[flo
     if stored_y:
         x = x[:, 0:1] if frames else x[0:1]
     elif color_y:
-        planes = _channels(fn.cast(x, dtype=types.FLOAT64), frames)
-        c = {name: _exact_float64(v, device) for name, v in _Y_COEFFICIENTS.items()}
-        y = planes["b"] * c["b"] + planes["g"] * c["g"] + planes["r"] * c["r"] + _exact_float64(16.0, device)
-        x = fn.cast(y / _exact_float64(255.0, device), dtype=types.FLOAT)
+        x = _bt601_y(_channels(fn.cast(x, dtype=types.FLOAT64), frames), device)
     return normalize(x, mean, std, frames, on_gpu)
 
 

@@ -17,6 +17,7 @@ import dali_sr
 from conftest import BASICSR_FIXTURES
 from dali_sr import ConfigError, DatasetError, load_config
 from dali_sr.degrade.chain import parse_chain
+from dali_sr.degrade.dlas_names import NAMES
 
 PHOTOS = ("baboon", "comic")
 
@@ -122,7 +123,9 @@ def assert_matches(batch: dict, target: Optional[int], multiple: int, scale: int
 
 # (tile side, target_size, scale, force_multiple): even and odd sides, scales 1 to 4, target_size on and off, a
 # force_multiple that cuts the HQ image, with and without target_size
-CASES = [(32, None, 2, 1), (32, 16, 4, 1), (36, None, 4, 8), (27, 9, 1, 1), (30, 15, 3, 1), (36, 18, 4, 4)]
+# Whole factors by halvings (2, 4, 8) and by block means (3, 5); a 2048 px tile.
+CASES = [(32, None, 2, 1), (32, 16, 4, 1), (36, None, 4, 8), (27, 9, 1, 1), (30, 15, 3, 1), (36, 18, 4, 4),
+         (64, 16, 8, 1), (45, 9, 3, 1), (2048, 256, 2, 4)]
 
 
 @pytest.mark.parametrize("tile,target,scale,multiple", CASES)
@@ -133,6 +136,26 @@ def test_every_output_matches_cv2_references(tmp_path, tile, target, scale, mult
     assert batch["GT_path"] == [str(tmp_path / name / f"{i:08d}.jpg") for name, ids in
                                 zip(PHOTOS, ([0, 1, 2, 3], [4, 5, 6, 7])) for i in ids]
     assert_matches(batch, target, multiple, scale, True, {k: v for c in centers.values() for k, v in c.items()})
+
+
+def test_tiles_of_several_sides_meet_at_target_size(tmp_path):
+    """Folders of 32 px and of 48 px tiles reduced to one target_size: each sample its own whole factor."""
+    small, large = write_chunks(tmp_path / "a", 32), write_chunks(tmp_path / "b", 48, first_id=8)
+    batch = one_batch(chunk_cfg([str(tmp_path / "a"), str(tmp_path / "b")], 2, target_size=16, need_ref=True,
+                                strict=True))
+    assert {Path(p).parent.parent.name for p in batch["GT_path"]} == {"a", "b"}
+    assert_matches(batch, 16, 1, 2, True, {k: v for c in (*small.values(), *large.values()) for k, v in c.items()})
+
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_each_corruption_name_alone_runs_on_the_chunk_graph(tmp_path, name):
+    """Every corruption name as the only one, after the box downscale: a batch of the LQ's shape in [0, 1] (noise
+    aside), and the names that do nothing leave the plain INTER_AREA LQ."""
+    centers = write_chunks(tmp_path, 32)
+    batch = one_batch(chunk_cfg(str(tmp_path), 2, target_size=16, fixed_corruptions=[name]))
+    assert batch["lq"].shape == (8, 3, 8, 8) and torch.isfinite(batch["lq"]).all()
+    if NAMES[name] == "none":
+        assert_matches(batch, 16, 1, 2, False, {k: v for c in centers.values() for k, v in c.items()})
 
 
 def test_without_need_ref_references_and_centres_are_zeros(tmp_path):

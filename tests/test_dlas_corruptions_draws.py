@@ -103,7 +103,7 @@ def test_blur_sizes_follow_the_blur_scale():
     draws = sample_draws({"fixed_corruptions": ["gaussian_blur", "motion_blur"], "corruption_blur_scale": 2}, 300)
     for d in draws:
         sigma = 2 * float(d["d0_c0_r"]) * 1.5
-        assert d["d0_c0_kernel"].shape[0] == max(int(np.rint(sigma * 8 + 1)) | 1, 1)
+        assert d["d0_c0_kernel"].shape == (max(int(np.rint(sigma * 8 + 1)) | 1, 1), 1)  # a separable column
         assert d["d0_c1_kernel"].shape == (int(2 * float(d["d0_c1_r"]) * 3 + 1),) * 2
         assert abs(d["d0_c1_kernel"].sum() - 1) < 1e-5
 

@@ -1,21 +1,27 @@
 """The graph's INTER_AREA (`pipelines/area.py`, ImageFolderDataset's resizes) against cv2's, per sample of one
-batch: integer factors (block means) and non-integer ones (prefix sums), odd and even sides, one side kept, wide and tall images, a large one."""
+batch: halvings (a linear resize), other integer factors (block means) and non-integer ones (prefix sums), odd and
+even sides, one side kept, wide and tall images, large ones; float images in [0, 1] and 8-bit ones."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from nvidia.dali import fn, pipeline_def
 
 from dali_sr.pipelines.area import area_resize
 
 CASES = [((32, 32), (16, 16)), ((48, 40), (16, 13)), ((37, 37), (16, 16)), ((100, 90), (64, 45)),
          ((64, 64), (48, 48)), ((17, 17), (5, 5)), ((33, 33), (33, 33)), ((7, 300), (3, 299)), ((9, 9), (1, 1)),
-         ((1080, 1077), (256, 255)), ((1080, 1440), (270, 360)), ((30, 42), (10, 21))]
+         ((1080, 1077), (256, 255)), ((1080, 1440), (270, 360)), ((30, 42), (10, 21)), ((30, 42), (15, 21)),
+         ((2048, 2048), (1024, 1024)), ((2048, 1536), (512, 384))]
 
 
-def test_area_resize_is_cv2_inter_area():
+@pytest.mark.parametrize("eight_bit", [False, True])
+def test_area_resize_is_cv2_inter_area(eight_bit):
     rng = np.random.default_rng(0)
     images = [rng.random((h, w, 3)).astype(np.float32) for (h, w), _ in CASES]
+    if eight_bit:
+        images = [np.round(x * 255).astype(np.uint8) for x in images]
 
     @pipeline_def(batch_size=len(CASES), num_threads=1, device_id=None, enable_conditionals=True)
     def pipe():
@@ -28,7 +34,7 @@ def test_area_resize_is_cv2_inter_area():
     p.build()
     (out,) = p.run()
     for k, (_, (h, w)) in enumerate(CASES):
-        want = cv2.resize(images[k], (w, h), interpolation=cv2.INTER_AREA)
+        want = cv2.resize(images[k].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
         got = np.array(out[k])
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, atol=1e-4, err_msg=str(CASES[k]))
+        assert got.shape == want.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, atol=255e-4 if eight_bit else 1e-4, err_msg=str(CASES[k]))

@@ -97,6 +97,7 @@ def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
           if line.split()[:1] and line.split()[0] in ("read", "decode", "augment", "degrade", "copy")}
     assert ms["decode"] > 2 * max(ms["read"], ms["augment"], ms["degrade"])
     assert "fixes, best first (estimated samples/s):\n  1. dali-sr pack --codec raw: ~" in out
+    assert "\n  2. patches_per_image: 4: ~" in out  # each decode shared by 4 windows: second to no decode at all
 
 
 def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
@@ -199,6 +200,15 @@ def test_each_fix_estimate_follows_the_model():
     assert png["codec_htj2k_gpu"]["setting"] == "dali-sr pack --codec htj2k, and device: gpu"
     assert png["codec_htj2k_gpu"]["gain"] == pytest.approx(2.5, abs=0.01)  # the source then bounds
     assert "device_gpu" not in {f["fix"] for f in fixes(replace(st, gpu=True, on_gpu=True), 100.0)}
+
+
+def test_patches_per_image_shares_reads_and_decodes():
+    st = replace(BASE, read=0.004, decode=0.008, patches_per_image=1)  # the source bounds: 4 ms vs 8.5 ms graph
+    got = {f["fix"]: f for f in fixes(st, 100.0)}["patches_per_image"]
+    assert got["setting"] == "patches_per_image: 4"
+    assert got["gain"] == pytest.approx(0.0085 / max(0.001, 0.002 + 0.0005), abs=0.01)
+    assert "patches_per_image" not in {f["fix"] for f in fixes(replace(st, patches_per_image=4), 100.0)}
+    assert "patches_per_image" not in {f["fix"] for f in fixes(replace(st, patches_per_image=None), 100.0)}
 
 
 def test_beside_a_step_the_source_on_the_training_thread_adds_to_it():

@@ -29,9 +29,9 @@ def faces(tmp_path_factory):
     writer.close()
     extract_tfrecords(str(root / "ffhq-r04.tfrecords"), str(root / "png"), progress=False)
     extract_tfrecords(str(root / "ffhq-r04.tfrecords"), str(root / "lmdb"), lmdb=True, progress=False)
-    pack(str(root / "png" / "ffhq-r04"), str(root / "wds"), fmt="wds", shards=2, progress=False)
+    pack(str(root / "png" / "ffhq_16"), str(root / "wds"), fmt="wds", shards=2, progress=False)
     rgb = {f"{i:08d}": img.transpose(1, 2, 0) for i, img in enumerate(images)}  # HWC RGB
-    return {"disk": str(root / "png" / "ffhq-r04"), "lmdb": str(root / "lmdb" / "ffhq-r04.lmdb"),
+    return {"disk": str(root / "png" / "ffhq_16"), "lmdb": str(root / "lmdb" / "ffhq_16.lmdb"),
             "webdataset": str(root / "wds"), "rgb": rgb}
 
 
@@ -44,7 +44,9 @@ def test_ffhq_yields_whole_gt_images_flipped_and_normalized_as_basicsr(faces, ba
         for batch in loader:
             assert sorted(batch) == ["gt", "gt_path"]
             for k, path in enumerate(batch["gt_path"]):
-                key = Path(path).stem
+                # BasicSR's names: LMDB keys 00000000/r04 (its gt_path), files 00000000.png
+                key, level = path.split("/") if backend == "lmdb" else (Path(path).stem, "r04")
+                assert level == "r04", path
                 ref = (faces["rgb"][key].astype(np.float32) / 255 - np.float32(MEAN)) / np.float32(STD)
                 got = batch["gt"][k].numpy().transpose(1, 2, 0)
                 same = np.array_equal(got, ref)

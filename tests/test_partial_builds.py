@@ -59,7 +59,7 @@ def _run(command: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["pack", "downscale", "extract-tfrecords"])
 def test_a_finished_lmdb_never_holds_the_state_file(tmp_path, monkeypatch, command):
-    dst = tmp_path / ("out/ffhq-r03.lmdb" if command == "extract-tfrecords" else "out.lmdb")
+    dst = tmp_path / ("out/ffhq_8.lmdb" if command == "extract-tfrecords" else "out.lmdb")
     _stop_right_after_rename(monkeypatch, partial_path(str(dst)))
     with pytest.raises(RuntimeError, match="stopped right after the rename"):
         _run(command, tmp_path)

@@ -22,6 +22,7 @@ from ..parallel import ordered_map
 from .baseline import PREFETCH_FACTOR, imdecode
 from .clip_baseline import CLIP_TYPE, basicsr_window, window_options
 from .decode_dali import dali_decode_samples
+from .dlas_baseline import CHUNK_TYPE, values_of
 
 DALI, BASELINE, DECODE, DECODE_DALI = "dali_sr", "baseline", "decode_only", "decode_dali"
 GT_ONLY = "dali_sr_gt_only"  # the same GT, LQ made by bicubic in the graph instead of read
@@ -70,8 +71,9 @@ def _clip_values(index: Any, i: int, **window: Any) -> list[tuple[np.ndarray, st
 
 
 def workload(cfg: Config, loader: Loader) -> Workload:
-    """Pairs or clips: the samples of the loader's own index."""
-    if any(a is not None and a.edvr_shape for a in (loader.index.lq_arrays, loader.index.gt_arrays)):
+    """Pairs, clips, tiles or images: the samples of the loader's own index."""
+    arrays = (getattr(loader.index, "lq_arrays", None), getattr(loader.index, "gt_arrays", None))
+    if any(a is not None and a.edvr_shape for a in arrays):
         raise ConfigError(f"{cfg.name}: raw EDVR LMDBs are not supported by bench (BasicSR's "
                           f"{cfg.type} reads encoded images)")
     if cfg.type == CLIP_TYPE:
@@ -79,13 +81,21 @@ def workload(cfg: Config, loader: Loader) -> Workload:
             raise ConfigError(f"{cfg.name}: bench measures {CLIP_TYPE} training samples (BasicSR's {CLIP_TYPE} "
                               f"always crops); use phase train")
         return Workload("clips", loader.index, partial(_clip_values, loader.index, **window_options(cfg)))
+    dlas_values = values_of(cfg, loader.index)
+    if dlas_values is not None:
+        return Workload("tiles" if cfg.type == CHUNK_TYPE else "images", loader.index, dlas_values)
     return Workload("pairs", loader.index, partial(_pair_values, loader.index))
+
+
+def batch_samples(batch: dict) -> int:
+    """The samples in a batch: the length of its GT (DL-Art-School's types: HQ) tensor."""
+    return len(batch["gt"] if "gt" in batch else batch["hq"])
 
 
 def _dali_samples(loader: Loader) -> Iterator[int]:
     while True:
         for batch in loader:
-            yield len(batch["gt"])
+            yield batch_samples(batch)
 
 
 def dali_contender(loader: Loader, name: str = DALI) -> Contender:
@@ -95,7 +105,7 @@ def dali_contender(loader: Loader, name: str = DALI) -> Contender:
 
 def _baseline_samples(batches: Iterator[dict]) -> Iterator[int]:
     for batch in batches:
-        yield len(batch["gt"])
+        yield batch_samples(batch)
 
 
 def baseline_contender(cfg: Config, work: Workload, workers: int, on_gpu: bool, baseline: Baseline) -> Contender:

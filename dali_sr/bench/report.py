@@ -85,15 +85,26 @@ def _samples_words(report: dict[str, Any]) -> str:
     c = report["config"]
     if report["unit"] == "clips":
         return f"{c['samples']} clips of {c['num_frame']} LQ frames, intervals {c.get('interval_list') or [1]}"
-    return f"{c['samples']} pairs"
+    return f"{c['samples']} {report['unit']}"
+
+
+def _geometry_words(c: dict[str, Any]) -> str:
+    """The crop and augmentation of the setting: BasicSR's gt_size and flips, or DL-Art-School's target_size,
+    flip and corruptions."""
+    if "target_size" not in c:
+        aug = "+".join(name for name, on in (("hflip", c["use_hflip"]), ("rot", c["use_rot"])) if on) or "no flips"
+        return f"gt_size {c['gt_size']}, {aug}"
+    flip = "" if c.get("disable_flip", True) else ", hflip"
+    corruptions = "+".join(c["fixed_corruptions"] + [f"{c['num_corrupts_per_image']} of {c['random_corruptions']}"]
+                           * bool(c["num_corrupts_per_image"])) or "no corruptions"
+    return f"target_size {c['target_size']}{flip}, {corruptions}"
 
 
 def table(report: dict[str, Any], title: str = "dali-sr bench") -> str:
     """The printed report: the setting, a row per contender, the ratios and the memory figures."""
     c, s, unit = report["config"], report["settings"], report["unit"]
-    aug = "+".join(name for name, on in (("hflip", c["use_hflip"]), ("rot", c["use_rot"])) if on) or "no flips"
     lines = [f"{title}: {c['name']} ({c['type']}, {c['io_backend']}, {_samples_words(report)}, x{c['scale']}, "
-             f"gt_size {c['gt_size']}, {aug}, batch {c['batch_size']}, phase {c['phase']})",
+             f"{_geometry_words(c)}, batch {c['batch_size']}, phase {c['phase']})",
              f"device {report['device']}; dali_sr {c['num_threads']} threads, "
              + (f"baseline {s['workers']} workers, " if BASELINE in report["results"] else "")
              + f"decode_only (cv2) {s['workers']} threads, decode_dali {c['num_threads']} threads; "

@@ -22,6 +22,8 @@ from ..errors import ConfigError
 from . import gpu_memory
 from .baseline import PAIRED_TYPE, baseline_batches
 from .clip_baseline import CLIP_TYPE, clip_baseline_batches
+from .dlas_baseline import CHUNK_TYPE, FOLDER_TYPE, chunk_batches, folder_batches
+from .dlas_synthetic import DLAS_SYNTHETIC
 from .contenders import GT_ONLY, Baseline, Contender, baseline_contender, dali_contender, decode_contenders, workload
 from .measure import loader_gpu_memory, measure, peak_rss, rss_epochs
 from .report import build_report, check_json_path, table, write_json
@@ -46,10 +48,11 @@ class Comparison:
 BENCH = Comparison(
     title="dali-sr bench", launcher="dali-sr",
     baselines={PAIRED_TYPE: Baseline(baseline_batches), CLIP_TYPE: Baseline(clip_baseline_batches),
+               CHUNK_TYPE: Baseline(chunk_batches, makes_lq=True), FOLDER_TYPE: Baseline(folder_batches, makes_lq=True),
                REALESRGAN_TYPE: f"no BasicSR-style baseline in dali-sr bench for {REALESRGAN_TYPE}: BasicSR's dataset "
                                 f"+ feed_data is measured by `python -m benchmarks.realesrgan CONFIG` in a checkout "
                                 f"of the dali_sr repository"},
-    synthetic=SYNTHETIC)
+    synthetic={**SYNTHETIC, **DLAS_SYNTHETIC})
 
 
 def config_overrides(items: list[str], device: Optional[str]) -> dict[str, Any]:

@@ -52,6 +52,17 @@ def _check_batch_pixels(batch: int, v: Mapping[str, Any], where: str) -> None:
                           f"pixels per batch, above the limit of 2**32; lower batch_size_per_gpu or {key}")
 
 
+def _prefetch_depth(given: Collection[str], v: Mapping[str, Any], train: bool, where: str) -> int:
+    """DALI's prefetch depth: `prefetch_queue_depth`, else BasicSR's `num_prefetch_queue`, else 2. A training
+    section with `prefetch_mode: cuda` needs `pin_memory: true`, the rule of BasicSR's train.py."""
+    if train and v["prefetch_mode"] == "cuda" and v["pin_memory"] is not True:
+        raise ConfigError(f"{where}: prefetch_mode cuda needs pin_memory: true (BasicSR refuses it without); set "
+                          f"pin_memory: true, or use prefetch_mode cpu or ~ (the same batches here)")
+    if "prefetch_queue_depth" not in given and v["num_prefetch_queue"] is not None:
+        return v["num_prefetch_queue"]
+    return v["prefetch_queue_depth"]
+
+
 def _degradation(v: Mapping[str, Any], train: bool, where: str) -> Optional[Chain]:
     """How LQ is made: None with `dataroot_lq` (stored LQ), else `degradation`, by default bicubic.
 
@@ -82,6 +93,18 @@ def _crop_pad_size(v: Mapping[str, Any], chain: Optional[Chain], train: bool, wh
         raise ConfigError(f"{where}: 'crop_pad_size' {size} must be at least gt_size {v['gt_size']} and a multiple "
                           f"of scale {v['scale']}")
     return None if size == v["gt_size"] else size
+
+
+def _patches_per_image(v: Mapping[str, Any], train: bool, spec: TypeOptions, where: str) -> int:
+    """`patches_per_image`: windows per decoded image, for the training windows of the image types that cut them."""
+    n = v["patches_per_image"]
+    if n > 1 and not spec.many_windows:
+        raise ConfigError(f"{where}: type {v['type']} does not take 'patches_per_image' (PairedImageDataset does, "
+                          f"paired or GT only); remove it")
+    if n > 1 and not train:
+        raise ConfigError(f"{where}: 'patches_per_image' cuts several training windows per image; remove it outside "
+                          f"phase train")
+    return n
 
 
 def _first_given(*values: Any) -> Any:
@@ -118,9 +141,10 @@ def build_config(v: Mapping[str, Any], given: Collection[str], spec: TypeOptions
         dataset_enlarge_ratio=v["dataset_enlarge_ratio"] if train else 1,
         device=v["device"], device_id=device_id,
         seed=v["seed"], num_threads=v["num_threads"] or v["num_worker_per_gpu"] or default_threads(),
-        prefetch_queue_depth=v["prefetch_queue_depth"], hw_decoder_load=float(v["hw_decoder_load"]),
+        prefetch_queue_depth=_prefetch_depth(given, v, train, where), hw_decoder_load=float(v["hw_decoder_load"]),
         source_workers=v["source_workers"], shuffle=_first_given(v["shuffle"], v["use_shuffle"], train),
         drop_last=_first_given(v["drop_last"], train), degradation=degradation,
-        crop_pad_size=_crop_pad_size(v, degradation, train, where), options=options,
+        crop_pad_size=_crop_pad_size(v, degradation, train, where),
+        patches_per_image=_patches_per_image(v, train, spec, where), options=options,
     )
     return spec.finish(cfg, where)

@@ -18,6 +18,7 @@ MAX_THREADS = 256  # DALI CPU threads (num_threads, num_worker_per_gpu)
 MAX_SOURCE_WORKERS = 64  # processes
 MAX_PREFETCH = 32  # batches
 MAX_ENLARGE_RATIO = 10 ** 6
+MAX_PATCHES_PER_IMAGE = 10 ** 4
 MAX_DEVICE_ID = 1023
 MAX_SEED = 2 ** 63 - 1  # DALI takes a signed 64-bit seed
 MEAN_RANGE = (-1000.0, 1000.0)  # with STD_RANGE, (x - mean) / std of x in [0, 1] stays within about 1e6
@@ -68,6 +69,7 @@ COMMON_KEYS: dict[str, Field] = {
     # dali_sr's own keys
     "degradation": Field((str, list, NONE)),  # LQ made from GT: 'bicubic' or a list of steps (dali_sr.degrade)
     "crop_pad_size": integer(1, MAX_PATCH_SIDE, nullable=True),
+    "patches_per_image": integer(1, MAX_PATCHES_PER_IMAGE, 1),  # training windows per decoded image
     "device": choice(DEVICES, "auto"),
     "device_id": integer(0, MAX_DEVICE_ID, nullable=True),
     "seed": integer(0, MAX_SEED, 0, high_words="2**63 - 1"),

@@ -44,6 +44,7 @@ class Config:
     crop_pad_size: Optional[int] = None  # a chain degrades windows of this size, then crops gt_size from them
     sharpen_gt: bool = False  # GT windows are sharpened (unsharp masking) first, then degraded and yielded so
     gt_usm: bool = False  # the loader also yields `gt_usm`, the sharpened GT patch
+    patches_per_image: int = 1  # training windows cut from each decoded image (an epoch holds that many per image)
     io_options: IoOptions = IoOptions()
     options: Any = None
 

@@ -35,7 +35,8 @@ class TypeOptions:
     frozen dataclass; None: the type has no options object). `model_keys`: keys an option file gives outside the
     dataset section that the type reads (e.g. a model's degradation settings; the option file's dialect says
     where they are). `needs_gt_size`: training needs `gt_size`. `makes_lq`: a config without `dataroot_lq` gets
-    LQ made from GT (else it yields GT alone). `prepare(values, where)` translates the type's keys into common
+    LQ made from GT (else it yields GT alone). `many_windows`: the type takes `patches_per_image` (several training
+    windows per decoded image). `prepare(values, where)` translates the type's keys into common
     ones before the `Config` is built; `finish(cfg, where)` checks the built `Config` and returns it, completed
     with what the type decides. Both raise `ConfigError`.
     """
@@ -45,6 +46,7 @@ class TypeOptions:
     model_keys: tuple[str, ...] = ()
     needs_gt_size: bool = True
     makes_lq: bool = True
+    many_windows: bool = False
     prepare: Callable[[dict, str], dict] = _unchanged
     finish: Callable[[Config, str], Config] = _as_built
 

@@ -57,9 +57,7 @@ class PlanSource:
     # -- the external source ----------------------------------------------------------------
     def position(self, iteration: int) -> tuple[int, int]:
         """(epoch, batch) of DALI's `iteration` (counted from the pipeline's start, across epochs)."""
-        per_epoch = self.sampling.batches()
-        epoch, batch = divmod(self.start[0] * per_epoch + self.start[1] + iteration, per_epoch)
-        return epoch, batch
+        return self.sampling.locate(self.start, iteration)
 
     def __call__(self, info: Any) -> tuple:
         epoch, batch = self.position(info.iteration)
@@ -155,8 +153,9 @@ class PlanSource:
                                f"{self.patch}x{self.patch} (gt_size {self.cfg.gt_size} / scale {self.cfg.scale}); "
                                f"{remedy} or lower gt_size")
 
-    def _cut(self, values: list, arrays: Optional[ArraySide], anchor, shape, gt: bool) -> list:
-        """Values of an array side cut to the LQ window (`scale` x it for GT); encoded values as they are."""
+    def _cut(self, values: list, arrays: Any, anchor, shape, gt: bool) -> list:
+        """Values of a pixel side (`arrays`: an `ArraySide`, or anything with its `cut`, e.g. images the source
+        decoded) cut to the LQ window (`scale` x it for GT); encoded values (`arrays` None) as they are."""
         if arrays is None:
             return values
         s = self.cfg.scale if gt else 1

@@ -32,7 +32,7 @@ from ..schema.values import distribution, names, number, odd_sizes, probability,
 from . import dlas_names
 
 KERNELS = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
-RESIZE_MODES = ("area", "bilinear", "bicubic", "nearest", "matlab")
+RESIZE_MODES = ("area", "bilinear", "bicubic", "nearest", "matlab", "nearest-exact", "lanczos")
 RANDOM_MODES = ("area", "bilinear", "bicubic")  # Real-ESRGAN's choice
 TARGETS = ("input", "lq", "gt")  # a resize's scale multiplies the input size, the LQ size or the GT window size
 UPDOWN = ("up", "down", "keep")
@@ -132,6 +132,11 @@ class Corrupt(Step):
         """The names slot `slot` can apply: a random slot any of `random`, a fixed slot its own name."""
         return self.random if slot < self.count else (self.fixed[slot - self.count],)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a sample's corruptions can include."""
+        return self.fixed + (self.random if self.count else ())
+
 
 @dataclass(frozen=True)
 class OneOf(Step):
@@ -186,7 +191,7 @@ def _usm(v: Mapping[str, Any], w: str) -> dict[str, Any]:
     if "weight" in v:
         out["weight"] = number(v["weight"], "weight", w, 0.0)
     if "radius" in v:
-        radius = number(v["radius"], "radius", w, 10, 201)  # OpenCV tabulates its Gaussians up to 9 taps
+        radius = number(v["radius"], "radius", w, 1, 201)
         if not radius.is_integer():
             raise ConfigError(f"{w}: 'radius' must be an integer, got {v['radius']!r}")
         out["radius"] = int(radius) + (1 - int(radius) % 2)  # even radii grow by one, as BasicSR's

@@ -33,7 +33,7 @@ _EXTRAS = {"quantize": ("amount",), "noise": ("amount",), "saturate": ("amount",
 def slot_columns(step: Corrupt, slot: int) -> tuple[str, ...]:
     """The graph's value names of slot `slot` (`c<slot>_<value>`): its operation and what its names need (the
     draws also hold each slot's r and motion-blur angle, `c<slot>_r` and `c<slot>_angle`, which it does not read)."""
-    ops = ops_of(step.slot_names(slot))
+    ops = ops_of(step.slot_names(slot), any(n in NOISE_NAMES for n in step.names))
     if ops == ("none",):
         return ()
     extras = [e for op in ops for e in _EXTRAS.get(op, ())]
@@ -45,12 +45,14 @@ def corrupt_columns(step: Corrupt) -> tuple[str, ...]:
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
-    """The 2-D kernel of `cv2.GaussianBlur(float image, (0, 0), sigma)`: size round(8 sigma + 1), made odd."""
+    """The taps of `cv2.GaussianBlur(float image, (0, 0), sigma)` as a (size, 1) column, size round(8 sigma + 1)
+    made odd: the blur is separable, so the graph runs it as this column and then as its transpose (a (size, 1)
+    kernel tells the graph so), as OpenCV does."""
     import cv2  # on first use: `dali-sr --help` imports this module and must not pay for OpenCV
 
     size = max(int(np.rint(sigma * 8 + 1)) | 1, 1)
     g = cv2.getGaussianKernel(size, sigma) if sigma > 0 else np.ones((1, 1))
-    return np.outer(g, g).astype(np.float32)
+    return g.astype(np.float32)
 
 
 def motion_kernel(size: int, angle: int) -> np.ndarray:

@@ -44,9 +44,10 @@ def draws_noise(names: Iterable[str]) -> bool:
     return any(NAMES[n] == "noise" for n in names)
 
 
-def ops_of(names: Iterable[str]) -> tuple[str, ...]:
-    """The graph operations `names` can run, in `OPS` order (`none` included when one can do nothing)."""
+def ops_of(names: Iterable[str], noise: bool = True) -> tuple[str, ...]:
+    """The graph operations `names` can run, in `OPS` order (`none` included when one can do nothing); `noise`:
+    whether the sample's corruptions can include a noise name, which makes JPEG do nothing."""
     wanted = {NAMES[n] for n in names}
-    if wanted & {"jitter", "resample", "jpeg"}:  # a weak jitter, a resampling by 1, a JPEG after noise
+    if wanted & {"jitter", "resample"} or ("jpeg" in wanted and noise):  # a weak jitter, a resampling by 1, JPEG
         wanted.add("none")
     return tuple(op for op in OPS if op in wanted)

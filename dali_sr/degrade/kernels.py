@@ -55,8 +55,17 @@ def sinc(size: int, cutoff: float) -> np.ndarray:
     return _normalized(kernel)
 
 
+# OpenCV's fixed taps of `getGaussianKernel(size, 0)` for the odd sizes up to 9 (its `small_gaussian_tab`)
+_SMALL_GAUSSIANS = {1: (1.0,), 3: (0.25, 0.5, 0.25), 5: (0.0625, 0.25, 0.375, 0.25, 0.0625),
+                    7: (0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125),
+                    9: tuple(v / 256 for v in (4, 13, 30, 51, 60, 51, 30, 13, 4))}
+
+
 def gaussian_1d(size: int, sigma: float = 0.0) -> np.ndarray:
-    """OpenCV's `getGaussianKernel(size, sigma)` in float64; sigma <= 0 means 0.3 ((size - 1) / 2 - 1) + 0.8."""
+    """OpenCV's `getGaussianKernel(size, sigma)` in float64; sigma <= 0 means its fixed taps for sizes 1-9, else
+    0.3 ((size - 1) / 2 - 1) + 0.8."""
+    if sigma <= 0 and size in _SMALL_GAUSSIANS:
+        return np.array(_SMALL_GAUSSIANS[size], np.float64)
     if sigma <= 0:
         sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2

@@ -51,13 +51,6 @@ def batches(loader: Loader) -> Iterator[dict[str, Any]]:
         yield from loader
 
 
-def start_at(loader: Loader, position: tuple[int, int]) -> None:
-    """Move the loader to (epoch, batch) `position`, through its state (as a resumed training job moves)."""
-    epoch, batch = position
-    loader.load_state_dict({**loader.state_dict(), "epoch": epoch, "batch": batch})
-    loader.set_epoch(epoch)  # keeps the restored position, as a training loop's set_epoch does
-
-
 def loop_run(stream: Iterator[dict[str, Any]], budget: float, warmup: int, step: Optional[Step],
              min_batches: int = 3) -> tuple[LoopRun, dict[str, Any]]:
     """Take `warmup` batches untimed (a step after each), then iterate for what is left of `budget` seconds (at

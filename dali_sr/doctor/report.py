@@ -11,8 +11,8 @@ from .loop import LoopRun
 from .stages import SourceStage, Timing
 
 WHERE = {"read": "source: storage reads, headers", "decode": "DALI's decoder (with the window cut, where it cuts)",
-         "augment": "flips, float output, the graph's other operators", "degrade": "degradation: the source's draws and the graph's work",
-         "copy": "to the GPU"}
+         "augment": "flips, float output, the graph's other operators",
+         "degrade": "degradation: the source's draws and the graph's work", "copy": "to the GPU"}
 
 
 def _rate(seconds: float) -> Optional[float]:

@@ -13,7 +13,6 @@ import torch
 from .. import Config, Loader, build_loader, load_config
 from ..bench.runner import config_overrides
 from ..bench.synthetic_configs import SYNTHETIC
-from ..config.common import COMMON_KEYS
 from ..errors import ConfigError
 from ..parallel import usable_cpus
 from ..pipelines import paired_image, video_clips
@@ -62,11 +61,10 @@ def _say(what: str) -> None:
 
 
 def _patches_per_image(loader: Loader) -> Optional[int]:
-    """The config's `patches_per_image` (1 when not set), where its type takes the key; else None."""
-    if "patches_per_image" not in COMMON_KEYS and "patches_per_image" not in loader.spec.dataset.options.keys:
+    """The config's `patches_per_image` where its type can cut several training windows per image; else None."""
+    if not (loader.spec.dataset.options.many_windows and loader.cfg.is_train):
         return None
-    cfg = loader.cfg
-    return getattr(cfg, "patches_per_image", None) or getattr(cfg.options, "patches_per_image", None) or 1
+    return loader.cfg.patches_per_image
 
 
 def _step(args: argparse.Namespace, loader: Loader) -> tuple[Optional[loop.Step], Optional[str]]:
@@ -120,7 +118,7 @@ def doctor_report(args: argparse.Namespace) -> dict[str, Any]:
         _say(", ".join(stages.PIPELINES[name] for name in graphs))
         timed = stages.pipeline_stages(ld, replay, graphs, budget.take(*graphs))
         _say("the loader end to end")
-        loop.start_at(ld, source.after)  # samples the source stage has not read
+        ld.set_epoch(source.after[0] + 1)  # an order the source stage has not read from
         stream = loop.batches(ld)
         alone, batch = loop.loop_run(stream, budget.take("loader"), cfg.prefetch_queue_depth, None, min_batches=2)
         copy = stages.copy_stage(ld, replay, batch, budget.take("copy")) if "copy" in phases else None

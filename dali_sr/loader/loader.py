@@ -12,7 +12,7 @@ random streams of the run it was saved from.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Union
 
@@ -27,7 +27,7 @@ from ..device import resolve_device
 from ..errors import ConfigError, DaliSRError, DatasetError, TransientReadWarning
 from .dali_internals import failed_row, shut_down
 from .failures import decode_failure
-from .resume import checked_epoch, checked_position, checkpoint_start, identity
+from .resume import checked_epoch, checked_position, checkpoint_start, identity, position_state
 
 SOURCE_ATTEMPTS = 3  # reads of one batch by a pipeline before a failure that does not recur is reported
 
@@ -102,15 +102,17 @@ class Loader:
         self.on_gpu = resolve_device(cfg.device)
         self.index = self.spec.dataset.build_index(cfg)
         try:
-            check_epoch_size(len(self.index), cfg.dataset_enlarge_ratio, cfg.name)
+            check_epoch_size(len(self.index), cfg.dataset_enlarge_ratio, cfg.name, cfg.patches_per_image)
         except ConfigError:
             self.index.close()
             raise
         self.sampling = Sampling(len(self.index), cfg.seed, cfg.shuffle, cfg.dataset_enlarge_ratio, self.rank,
-                                 self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train)
+                                 self.world_size, cfg.batch_size, cfg.drop_last, pad_to_equal=cfg.is_train,
+                                 per_image=cfg.patches_per_image)
         self._live: Optional[_Live] = None
         self._epoch, self._batch = 0, 0
         self._restored: Optional[int] = None  # the epoch load_state_dict restored, until the loop moves on
+        self._ended = False  # the loop ran the epoch to its end (tells a read epoch of no batches from a new one)
         self._checkpoint: Optional[tuple[tuple[int, int], tuple[int, int], bytes]] = None  # (at, start, DALI's)
         self._closed = False
         if cfg.drop_last and self.sampling.batches() == 0:
@@ -122,8 +124,12 @@ class Loader:
 
     # -- epochs and positions -------------------------------------------------------------
     def __len__(self) -> int:
-        """Batches per epoch on this rank."""
+        """Batches per epoch on this rank (an epoch resumed from a job of another world size may have fewer)."""
         return self.sampling.batches()
+
+    def _batches(self) -> int:
+        """Batches of the current epoch on this rank."""
+        return self.sampling.batches(self._epoch)
 
     @property
     def epoch(self) -> int:
@@ -139,19 +145,24 @@ class Loader:
         if epoch == self._restored:
             self._restored = None
             return
-        self._restored = None
+        self._restored, self._ended = None, False
         self._epoch, self._batch = epoch, 0
+        redeal = self.sampling.redeal
+        if redeal is not None and epoch <= redeal.epoch:  # a resumed epoch read again is read whole
+            self.sampling = replace(self.sampling, redeal=None)
 
     def state_dict(self) -> dict[str, Any]:
-        """Position to resume from: the next batch delivered after `load_state_dict` is the same."""
+        """Position to resume from: the next batch delivered after `load_state_dict` is the same; on another
+        rank or world size, the epoch goes on from the same place in its order (see docs/loader.md)."""
         epoch, batch = self._epoch, self._batch
         state: dict[str, Any] = {}
         live = self._live
-        if live is not None and checkpointed(self.cfg) and live.next == (epoch, batch):
+        if live is not None and checkpointed(self.cfg) and live.next == (epoch, batch) and \
+                live.source.sampling == self.sampling:
             state = {"pipeline_start": list(live.source.start), "dali_checkpoint": live.iterator.checkpoints()[0]}
-        if batch >= len(self):
+        if batch >= self._batches():
             epoch, batch = epoch + 1, 0
-        return {"epoch": epoch, "batch": batch, **self._identity(), **state}
+        return {**position_state(self.sampling, epoch, batch), **self._identity(), **state}
 
     def _identity(self) -> dict[str, Any]:
         return identity(self.cfg, len(self.index), self.index.fingerprint(), self.rank, self.world_size)
@@ -159,21 +170,24 @@ class Loader:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume at the position saved by `state_dict`; a `ConfigError` naming the first setting that differs
         (the batches would not be the same) or what is malformed, and the loader unchanged."""
-        epoch, batch = checked_position(state, self._identity(), len(self))
+        sampling, epoch, batch, exact = checked_position(state, self._identity(), self.sampling)
         checkpoint = None
-        if "dali_checkpoint" in state and checkpointed(self.cfg):
+        if exact and "dali_checkpoint" in state and checkpointed(self.cfg):
             checkpoint = ((epoch, batch), checkpoint_start(state), state["dali_checkpoint"])
+        self.sampling = sampling
         self._epoch, self._batch, self._restored, self._checkpoint = epoch, batch, epoch, checkpoint
+        self._ended = False
 
     # -- iterating --------------------------------------------------------------------------
     def __iter__(self) -> Iterator[dict[str, Any]]:
         if self._closed:
             raise DaliSRError(f"{self.cfg.name}: this loader was closed; build a new one with build_loader")
-        if self._batch >= len(self):
+        if self._batch >= self._batches() and (self._batch > 0 or self._ended):
             self._epoch, self._batch = self._epoch + 1, 0
-        self._restored = None
-        while self._batch < len(self):
+        self._restored, self._ended = None, False
+        while self._batch < self._batches():
             yield self._next_batch()
+        self._ended = True
 
     def _next_batch(self) -> dict[str, Any]:
         for _ in range(SOURCE_ATTEMPTS):
@@ -203,7 +217,9 @@ class Loader:
         """The live pipeline if it delivers (epoch, batch) next (it runs on from one epoch into the next), else a
         new one that starts there."""
         live = self._live
-        if live is not None and (live.next == (epoch, batch) or live.next == (epoch - 1, len(self)) and batch == 0):
+        ends_before = (epoch - 1, self.sampling.batches(epoch - 1))
+        if live is not None and live.source.sampling == self.sampling and (
+                live.next == (epoch, batch) or live.next == ends_before and batch == 0):
             return live
         self._drop_pipeline()
         start, checkpoint = (epoch, batch), None

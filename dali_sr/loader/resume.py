@@ -1,23 +1,28 @@
 """What a loader's `state_dict` records besides the position, and the checks `load_state_dict` makes with it.
 
-A position (epoch, batch) means the same batches only under the same samples (dataset, order, sharding)
-and the same making of each batch (windows, augmentations, outputs, degradation). The state records all
-of it; resuming under any difference is refused, naming the setting, before a pipeline is built.
+A position (epoch, batch) means the same batches only under the same samples (dataset, order) and the same
+making of each batch (windows, augmentations, outputs, degradation). The state records all of it; resuming
+under any difference is refused, naming the setting, before a pipeline is built. The rank and world size are
+recorded too, but they may change: the state also holds the epoch's position across all ranks (`epoch_slot`
+of the order of `order_world_size` ranks), from which any job continues the epoch (see `Sampling.continuing`).
 """
 from __future__ import annotations
 
 import hashlib
 import numbers
+from dataclasses import replace
 from typing import Any, Mapping, Optional
 
 from ..config import Config
+from ..datasets.plan import Redeal, Sampling
 from ..errors import ConfigError
 
 # Settings that decide the batches, in the order a difference is reported.
-RESUME_KEYS = ("type", "phase", "rank", "world_size", "seed", "num_samples", "dataset", "batch_size",
+RESUME_KEYS = ("type", "phase", "seed", "num_samples", "dataset", "batch_size",
                "dataset_enlarge_ratio", "shuffle", "drop_last", "scale", "gt_size", "use_hflip", "use_rot",
-               "use_vflip", "color", "mean", "std", "degradation", "crop_pad_size")
-_FIX = "resume with the config, data and rank it was saved with"
+               "use_vflip", "color", "mean", "std", "degradation", "crop_pad_size", "patches_per_image")
+_FIX = "resume with the config and data it was saved with"
+_PASS = "pass the dict Loader.state_dict() returned"
 
 
 def _chain_digest(cfg: Config) -> Optional[str]:
@@ -36,14 +41,15 @@ def identity(cfg: Config, num_samples: int, dataset: str, rank: int, world_size:
             "use_vflip": cfg.use_vflip, "color": cfg.color,
             "mean": list(cfg.mean) if cfg.mean is not None else None,
             "std": list(cfg.std) if cfg.std is not None else None,
-            "degradation": _chain_digest(cfg), "crop_pad_size": cfg.crop_pad_size}
+            "degradation": _chain_digest(cfg), "crop_pad_size": cfg.crop_pad_size,
+            "patches_per_image": cfg.patches_per_image}
 
 
-def _count(state: Mapping[str, Any], key: str) -> int:
+def _count(state: Mapping[str, Any], key: str, least: int = 0) -> int:
     value = state[key]
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"load_state_dict: '{key}' must be a non-negative integer, got {value!r}; pass the dict "
-                          f"Loader.state_dict() returned")
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        kind = "a positive" if least == 1 else "a non-negative"
+        raise ConfigError(f"load_state_dict: '{key}' must be {kind} integer, got {value!r}; {_PASS}")
     return int(value)
 
 
@@ -52,29 +58,64 @@ def _differs(key: str, saved: Any, mine: Any) -> str:
         return f"over other samples (dataset {saved}, this loader's {mine}: the keys differ)"
     if key == "degradation":
         return "with another degradation chain (a step or setting differs)"
-    if key in ("rank", "world_size"):
-        return f"on {key} {saved}, this loader is {key} {mine}"
     return f"with {key}={saved!r}, this loader has {key}={mine!r}"
 
 
-def checked_position(state: Any, mine: Mapping[str, Any], batches: int) -> tuple[int, int]:
-    """(epoch, batch) of a saved state, once it is a state of this loader's batches; a one-line `ConfigError`
-    naming the first thing that is wrong otherwise. Settings the state does not record (saved by an older
-    dali_sr) are not compared."""
+def checked_position(state: Any, mine: Mapping[str, Any], sampling: Sampling) -> tuple[Sampling, int, int, bool]:
+    """(sampling, epoch, batch, exact) with which a loader of `sampling` continues a saved state, once it is a
+    state of this loader's batches; a one-line `ConfigError` naming the first thing that is wrong otherwise.
+    `exact` is true on the rank and world size the state was saved on: the saver's very pipeline continues
+    (its DALI checkpoint too). Settings the state does not record (saved by an older dali_sr) are not
+    compared; a state without its rank and world size is taken as this loader's."""
     if not isinstance(state, Mapping):
         raise ConfigError(f"load_state_dict takes the dict Loader.state_dict() returned, not {type(state).__name__}")
     for key in ("epoch", "batch"):
         if key not in state:
-            raise ConfigError(f"load_state_dict: the state has no '{key}'; pass the dict Loader.state_dict() returned "
+            raise ConfigError(f"load_state_dict: the state has no '{key}'; {_PASS} "
                               f"(keys: {', '.join(map(str, state)) or 'none'})")
     for key in RESUME_KEYS:
         if key in state and state[key] != mine[key]:
             raise ConfigError(f"state_dict was saved {_differs(key, state[key], mine[key])}; {_FIX}")
     epoch, batch = _count(state, "epoch"), _count(state, "batch")
-    if batch > batches:
-        raise ConfigError(f"load_state_dict: batch {batch} is past the {batches} batches of an epoch on this rank; "
-                          f"{_FIX}")
-    return epoch, batch
+    saver = _saver(state, sampling, epoch)
+    if batch > saver.batches(epoch):
+        raise ConfigError(f"load_state_dict: batch {batch} is past the {saver.batches(epoch)} batches of an epoch on "
+                          f"the rank that saved it; {_FIX}")
+    slot = saver.next_slot(epoch, batch)
+    if "epoch_slot" in state and _count(state, "epoch_slot") != slot:
+        raise ConfigError(f"load_state_dict: epoch_slot {state['epoch_slot']} is not where batch {batch} of rank "
+                          f"{saver.rank} of {saver.world_size} stands (slot {slot}): the state was edited or pieced "
+                          f"together from several; {_PASS}")
+    continued, at = sampling.continuing(saver, epoch, batch)
+    return continued, epoch, at, (saver.rank, saver.world_size) == (sampling.rank, sampling.world_size)
+
+
+def _saver(state: Mapping[str, Any], sampling: Sampling, epoch: int) -> Sampling:
+    """The sampling of the rank that saved `state` (this loader's, bar rank, world size and a redealt epoch)."""
+    world = _count(state, "world_size", 1) if "world_size" in state else sampling.world_size
+    rank = _count(state, "rank") if "rank" in state else (sampling.rank if world == sampling.world_size else 0)
+    if rank >= world:
+        raise ConfigError(f"load_state_dict: rank {rank} is not in [0, world_size={world}); {_PASS}")
+    redeal = None
+    if state.get("dealt_from") is not None:
+        if "order_world_size" not in state:
+            raise ConfigError(f"load_state_dict: the state has 'dealt_from' but no 'order_world_size'; {_PASS}")
+        redeal = Redeal(epoch, _count(state, "order_world_size", 1), _count(state, "dealt_from"))
+        whole = replace(sampling, redeal=redeal).slots_in_order(epoch)
+        if redeal.start > whole:
+            raise ConfigError(f"load_state_dict: dealt_from {redeal.start} is past the {whole} slots of epoch "
+                              f"{epoch}'s order; {_PASS}")
+    return replace(sampling, rank=rank, world_size=world, redeal=redeal)
+
+
+def position_state(sampling: Sampling, epoch: int, batch: int) -> dict[str, Any]:
+    """The position keys of a state at (epoch, batch): beside them, where the epoch stands across all ranks
+    (`epoch_slot` in the order of `order_world_size` ranks) and the slot its rest was dealt from on this job
+    (`dealt_from`, None for an epoch read as this job's own plan)."""
+    redeal = sampling.redeal if sampling.redeal is not None and sampling.redeal.epoch == epoch else None
+    return {"epoch": epoch, "batch": batch, "epoch_slot": sampling.next_slot(epoch, batch),
+            "order_world_size": sampling.order_world_size(epoch),
+            "dealt_from": redeal.start if redeal is not None else None}
 
 
 def checkpoint_start(state: Mapping[str, Any]) -> tuple[int, int]:

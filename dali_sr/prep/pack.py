@@ -34,9 +34,12 @@ from ..parallel import check_workers, default_workers, ordered_map
 from ..progress import progress as progress_bar
 from ..storage.formats import listed_extensions
 from ..storage.lmdb_writer import DEFAULT_COMMIT_EVERY, MAX_PENDING_BYTES, LmdbWriter
+from .edvr_lmdb import EDVR_FORMAT, EDVR_VALUES, check_edvr_options, pack_edvr
 from .partial_lmdb import check_destination, discard_if_empty, finish, open_partial, partial_path, stored_shape
 from .pack_shards import FORMATS as SHARD_FORMATS, is_shard_folder_file, write_shards
 from .pack_sources import PRESETS, PackItem, select_images
+from . import tf_patches
+from .source_codec import SOURCE_CODEC, files_codec, source_tag, source_value
 from .source_image import (DEFAULT_MAX_PIXELS, add_max_pixels_argument, check_max_pixels, read_source_image,
                            source_image_size)
 from .source_stamps import Source, stamp_file
@@ -64,14 +67,18 @@ class _Encoding:
     level: int = DEFAULT_LEVEL
     quality: int = DEFAULT_QUALITY
     max_pixels: int = DEFAULT_MAX_PIXELS
+    source: bool = False  # values are the files' own bytes (`--codec source`); `name` is their codec
 
     @property
     def tag(self) -> str:
-        return meta_tag(self.name, self.level, self.quality)
+        return source_tag(self.name) if self.source else meta_tag(self.name, self.level, self.quality)
 
 
 def _encode_file(path: str, encoding: _Encoding) -> tuple[bytes, tuple[int, int, int]]:
     """The value for one image file in `encoding` (PNG: BasicSR's) and the (h, w, c) it stores."""
+    if encoding.source:
+        value = source_value(path, encoding.max_pixels)
+        return value, stored_shape(value, path)
     img = read_source_image(path, encoding.max_pixels)
     value = encode(img, encoding.name, path, encoding.level, encoding.quality)
     if encoding.name == "png":  # BasicSR's meta: the shape OpenCV read
@@ -93,9 +100,9 @@ def _check_decodes(path: str, max_pixels: int) -> None:
 
 def _check_options(codec: _Encoding, lossy: bool, commit_every: int, map_size: Optional[int],
                    preset) -> None:
-    check_codec(codec.name, codec.level, codec.quality)
+    check_codec("png" if codec.name == SOURCE_CODEC else codec.name, codec.level, codec.quality)
     check_max_pixels(codec.max_pixels)
-    if codec.name not in LOSSLESS and not lossy:
+    if codec.name not in (*LOSSLESS, SOURCE_CODEC) and not lossy:
         raise ConfigError(f"--codec {codec.name} is lossy: stored GT would no longer be the ground truth; pass --lossy "
                           f"to confirm (fine for LQ inputs), or use a lossless codec ({', '.join(LOSSLESS)})")
     if not isinstance(commit_every, int) or commit_every < 1:
@@ -116,7 +123,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     'tfrecord' | 'wds' into `shards` TFRecord files or WebDataset tars (`pack_shards`).
 
     codec: png (BasicSR's, at `level`) | jpeg (at `quality`; needs `lossy=True`) | jpeg2000
-    (lossless) | htj2k (lossless) | raw (PPM/PGM pixels); see `storage.codecs`.
+    (lossless) | htj2k (lossless) | raw (PPM/PGM pixels); see `storage.codecs`; source (the files' own bytes,
+    `source_codec`). fmt 'edvr': an old EDVR LMDB of clip folders (`edvr_lmdb`).
     preset: None | 'div2k' | 'reds' | 'vimeo90k' (file selection and keys); recursive: every
     level below `src` (no preset); only_im4: Vimeo90K GT as BasicSR's GT_only4th LMDB (im4 of each sequence);
     list_file: keep only keys / key prefixes listed there (e.g. Vimeo's sep_trainlist.txt);
@@ -128,12 +136,20 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     """
     t0 = time.perf_counter()
     workers = check_workers(workers)
+    src_p, dst_p = Path(src), Path(dst)
+    if fmt == EDVR_FORMAT:
+        check_edvr_options(codec, preset, recursive, only_im4, list_file, shards, resume)
+        check_max_pixels(max_pixels)
+        done = pack_edvr(src_p, dst_p, force=force, workers=workers, commit_every=commit_every,
+                         max_pixels=max_pixels, progress=progress, map_size=map_size)
+        return PackReport(dst=str(dst_p), images=done.images, written=done.images, resumed=0, ignored=done.ignored,
+                          codec=EDVR_VALUES, tag=EDVR_FORMAT, value_bytes=done.value_bytes, map_size=done.map_size,
+                          seconds=time.perf_counter() - t0)
     stored = _Encoding(codec, level, quality, max_pixels)
     _check_options(stored, lossy, commit_every, map_size, preset)
-    src_p, dst_p = Path(src), Path(dst)
     selection = select_images(src, preset=preset, recursive=recursive, only_im4=only_im4, list_file=list_file)
     if fmt not in ("lmdb", *SHARD_FORMATS):
-        raise ConfigError(f"unknown --format {fmt!r}; choose lmdb, {', '.join(SHARD_FORMATS)}")
+        raise ConfigError(f"unknown --format {fmt!r}; choose lmdb, {', '.join(SHARD_FORMATS)} or {EDVR_FORMAT}")
     if fmt == "lmdb" and shards != 1:
         raise ConfigError("--shards is for --format tfrecord or wds; an LMDB is one file")
     check_destination(src_p, dst_p, force, resume, "pack", None if fmt == "lmdb" else is_shard_folder_file)
@@ -148,6 +164,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
         with progress_bar(len(items), "decode", "img", progress) as bar:
             for _ in ordered_map(lambda path: _check_decodes(path, max_pixels), paths, workers):
                 bar.update()
+    if codec == SOURCE_CODEC:
+        stored = _Encoding(files_codec(paths, workers), max_pixels=max_pixels, source=True)
     if fmt != "lmdb":
         return _pack_shards(items, sources, dst_p, fmt, shards, stored, workers, resume, progress,
                             selection.ignored, t0)
@@ -187,8 +205,8 @@ def pack(src: str, dst: str, *, preset: Optional[str] = None, recursive: bool = 
     env.close()
     finish(partial, dst_p, shapes, stored.name, stored.tag)
     return PackReport(dst=str(dst_p), images=len(shapes), written=len(todo), resumed=resumed,
-                      ignored=selection.ignored, codec=codec, tag=stored.tag, value_bytes=written_bytes, map_size=final_map,
-                      seconds=time.perf_counter() - t0)
+                      ignored=selection.ignored, codec=stored.name, tag=stored.tag, value_bytes=written_bytes,
+                      map_size=final_map, seconds=time.perf_counter() - t0)
 
 
 def _pack_shards(items: list[PackItem], sources: dict[str, Source], dst: Path, fmt: str, shards: int,
@@ -243,11 +261,15 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("src", help=f"folder of images ({listed_extensions()})")
     p.add_argument("dst", help="LMDB folder to create (its name must end with .lmdb), or with --format tfrecord|wds "
                                "the shard folder")
-    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS), default="lmdb",
+    p.add_argument("--format", dest="fmt", choices=("lmdb", *SHARD_FORMATS, EDVR_FORMAT, "tf-patches"),
+                   default="lmdb",
                    help="lmdb (default, BasicSR's), tfrecord (TFRecord files of tf.train.Example records: key, data) "
                         "or wds (WebDataset tars of KEY.EXT members); shards come with DALI's index files (.idx), "
                         "meta_info.txt and shards.txt, and are read with io_backend type tfrecord / webdataset, "
-                        "locally or from s3://")
+                        "locally or from s3://; edvr writes an old EDVR LMDB of SRC/clip/frame files (keys "
+                        "clip_frame, raw BGR arrays, meta_info.pkl), as EDVR's create_lmdb_mp.py; tf-patches: the "
+                        "TensorFlow SR loader's patch records (raw Y or RGB windows, feature gt, data*.tfrecords, "
+                        "sample_num.txt)")
     p.add_argument("--shards", type=positive_int, default=1, metavar="N",
                    help="with --format tfrecord|wds: write N shards of contiguous, sorted keys (default 1)")
     p.add_argument("--preset", choices=PRESETS, default=None,
@@ -261,11 +283,12 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
     p.add_argument("--list", dest="list_file", default=None, metavar="FILE",
                    help="keep only the keys or key prefixes listed in FILE, one a line (e.g. Vimeo90K "
                         "sep_trainlist.txt: 00001/0001)")
-    p.add_argument("--codec", choices=CODECS, default="png",
+    p.add_argument("--codec", choices=(*CODECS, SOURCE_CODEC), default="png",
                    help="how values are stored: png (default, BasicSR's; decoded on CPU threads), jpeg (lossy, needs "
                         "--lossy; nvJPEG on GPU), jpeg2000 (lossless; nvJPEG2000 on GPU; sides >= 32 px), htj2k "
                         "(lossless High-Throughput JPEG 2000; nvJPEG2000 on GPU, fast on the CPU too), raw "
-                        "(uint8 pixels with their size, as binary PPM/PGM: no decode, largest)")
+                        "(uint8 pixels with their size, as binary PPM/PGM: no decode, largest), source (each file's "
+                        "own bytes, unchanged: JPEG stays JPEG; all files of one codec)")
     p.add_argument("--level", type=_int_in(0, 9, "PNG compression level"), default=DEFAULT_LEVEL,
                    help=f"PNG compression level 0..9 (default {DEFAULT_LEVEL}, as BasicSR)")
     p.add_argument("--quality", type=_int_in(1, 100, "JPEG quality"), default=DEFAULT_QUALITY,
@@ -286,6 +309,7 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
                         "checked first and an image that does not decode completely stops the run when reached, "
                         "resumable with --resume)")
     add_max_pixels_argument(p)
+    tf_patches.add_arguments(p)
     p.add_argument("--resume", action="store_true",
                    help="continue the partial build DST.partial of an interrupted run, skipping the keys it holds "
                         "(refused if the source file of one of them changed since: size or modification time)")
@@ -298,6 +322,8 @@ def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentPar
 
 def run(args: argparse.Namespace) -> int:
     """Run `dali-sr pack` with the parsed `args`; returns the exit code."""
+    if args.fmt == "tf-patches":
+        return tf_patches.run(args)
     r = pack(args.src, args.dst, preset=args.preset, recursive=args.recursive, codec=args.codec, level=args.level,
              quality=args.quality, lossy=args.lossy,
              workers=args.workers, commit_every=args.commit_every, resume=args.resume, force=args.force,

@@ -7,17 +7,19 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
 from ..errors import ConfigError
-from ..schema.fields import ANY, Field
+from ..schema.fields import ANY, Field, choice
 from ..schema.suggest import closest
 
 
 @dataclass(frozen=True)
 class IoOptions:
-    """`io_backend` beyond its type: memcached's server list file; for TFRecords without dali_sr's index and
+    """`io_backend` beyond its type: memcached's server list file and client library (None: the installed one,
+    pylibmc first); for TFRecords without dali_sr's index and
     meta files (the TensorFlow format), the feature holding each record's value and the (h, w, c) of raw
     uint8 patches; for shards under `s3://`, the limits of each read."""
 
     server_list_cfg: Optional[str] = None
+    client: Optional[str] = None
     feature: str = "data"
     patch_shape: Optional[tuple[int, int, int]] = None
     # each read of an object under s3://: seconds to connect and to wait for the server's next bytes, attempts
@@ -26,6 +28,11 @@ class IoOptions:
     read_timeout: float = 10.0
     max_attempts: int = 10
     deadline: float = 25.0
+
+
+# memcached's client libraries, in the order the default takes the installed one: pylibmc reads values faster
+# (`python -m benchmarks.memcached_clients`), pymemcache is pure Python.
+MEMCACHED_CLIENTS = ("pylibmc", "pymemcache")
 
 
 def _seconds(default: float) -> Field:
@@ -40,11 +47,13 @@ REQUEST_LIMITS = {
     "deadline": _seconds(IoOptions.deadline),
 }
 # The keys of each io_backend type besides `type` (`client_cfg` and `sys_path` belong to BasicSR's own memcached
-# client: accepted, unused).
+# client: accepted, unused; `client` picks dali_sr's memcached client library).
 BACKEND_KEYS: dict[str, dict[str, Field]] = {
     "disk": {},
     "lmdb": {},
     "memcached": {"server_list_cfg": Field((str,), None, bool, "the file of the servers' host:port lines"),
+                  "client": choice(MEMCACHED_CLIENTS, expect=f"{' or '.join(MEMCACHED_CLIENTS)}, or omitted for "
+                                   f"the installed one", nullable=True),
                   "client_cfg": Field(ANY), "sys_path": Field(ANY)},
     "tfrecord": {"feature": Field((str,), IoOptions.feature, bool, "the name of a record's feature"),
                  "patch_shape": Field(ANY), **REQUEST_LIMITS},

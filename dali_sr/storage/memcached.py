@@ -31,9 +31,8 @@ from ..errors import ConfigError, DatasetError
 from ..parallel import check_workers, ordered_map
 from ..progress import tracked
 from .backends import DiskStorage
+from .io_options import MEMCACHED_CLIENTS as CLIENTS
 
-CLIENTS = ("pylibmc", "pymemcache")
-DEFAULT_CLIENT = "pylibmc"  # faster on the hit path, 1 and 4 threads: `dali-sr bench-memcached-clients`
 RETRY_SECONDS = 10.0
 CONNECT_TIMEOUT_S = 1.0
 IO_TIMEOUT_S = 3.0
@@ -246,13 +245,26 @@ class PymemcacheConnection(Connection):
 _CONNECTIONS = {"pylibmc": PylibmcConnection, "pymemcache": PymemcacheConnection}
 
 
-def check_client(client: str) -> str:
-    """`client` if it is a known, installed memcached client; a `ConfigError` naming the fix otherwise."""
+def _installed(client: str) -> bool:
+    return importlib.util.find_spec(client) is not None
+
+
+def check_client(client: Optional[str] = None) -> str:
+    """`client` if it is a known, installed memcached client library; None: the first installed one of `CLIENTS`
+    (pylibmc, then pymemcache). A `ConfigError` naming the fix otherwise."""
+    if client is None:
+        installed = [c for c in CLIENTS if _installed(c)]
+        if not installed:
+            raise ConfigError(f"io_backend type memcached needs a memcached client library, and neither "
+                              f"{' nor '.join(CLIENTS)} is installed; pip install 'dali_sr[memcached]' (pylibmc) "
+                              f"or pip install pymemcache")
+        return installed[0]
     if client not in CLIENTS:
         raise ConfigError(f"memcached client {client!r} is unknown; use one of {', '.join(CLIENTS)}")
-    if importlib.util.find_spec(client) is None:
-        raise ConfigError(f"memcached client {client} is not installed; pip install {client}, or use "
-                          f"{' or '.join(c for c in CLIENTS if c != client)}")
+    if not _installed(client):
+        others = [c for c in CLIENTS if c != client]
+        raise ConfigError(f"memcached client {client} (io_backend client) is not installed; pip install {client}, "
+                          f"or set client: {' or '.join(others)}, or leave client out to use the installed one")
     return client
 
 
@@ -296,10 +308,11 @@ class WarmCounts:
 class MemcachedStorage(DiskStorage):
     """Files under `root`, read through a memcached cluster (`servers`); keys are paths relative to `root`.
 
-    `get` is thread-safe; `retry_s`: how long a failed server is left alone before it is tried again.
+    `client`: the client library (`CLIENTS`; None: the first installed one). `get` is thread-safe; `retry_s`: how
+    long a failed server is left alone before it is tried again.
     """
 
-    def __init__(self, root: str, servers: Sequence[tuple[str, int]], client: str = DEFAULT_CLIENT,
+    def __init__(self, root: str, servers: Sequence[tuple[str, int]], client: Optional[str] = None,
                  retry_s: float = RETRY_SECONDS):
         super().__init__(root)
         if not servers:

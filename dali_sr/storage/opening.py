@@ -24,7 +24,7 @@ class Opener:
 def _memcached(root: str, io: IoOptions) -> Storage:
     from .memcached import MemcachedStorage, read_server_list  # its client library only when a config uses it
 
-    return MemcachedStorage(root, read_server_list(io.server_list_cfg))
+    return MemcachedStorage(root, read_server_list(io.server_list_cfg), client=io.client)
 
 
 # One opener per type of `io_options.BACKEND_KEYS`: a folder, a BasicSR LMDB, a folder behind memcached, or shards

@@ -74,6 +74,10 @@ CLIP_TYPES: dict[str, DatasetKind] = {
         lambda cfg, where: _checks(cfg.options.gt_frames == "center")(cfg, where)),
     "VideoTestDataset": _kind(lambda cfg: clip_rules(cfg, CENTRED), {**_CLIP_KEYS, "frame_tmpl": _FRAME_TMPL},
                               _checks(True, train_ok=False)),
+    # BasicSR's Vimeo90K test set: the middle frame's GT and its neighbours, one sample per clip
+    "VideoTestVimeo90KDataset": _kind(
+        lambda cfg: clip_rules(cfg, MIDDLE, clip_key=True, depth=2, frames_per_clip=_VIMEO_FRAMES),
+        _CLIP_KEYS, _checks(False, train_ok=False)),
     "VideoRecurrentTestDataset": _kind(lambda cfg: clip_rules(cfg, FORWARD), {**_CLIP_KEYS, "frame_tmpl": _FRAME_TMPL},
                                        _checks(False, needs_num_frame=False, train_ok=False)),
 }

@@ -59,9 +59,10 @@ def forward_frames(d: Draw) -> list[int]:
 
 
 def middle_frames(d: Draw) -> list[int]:
-    """Vimeo90KDataset: `num_frame` neighbours around the middle frame (im4 of a septuplet)."""
-    centre = d.count // 2
-    return list(range(centre - d.num_frame // 2, centre + d.num_frame // 2 + 1))
+    """Vimeo90K types: `num_frame` neighbours around the middle frame (im4 of a septuplet), the middle one at
+    position `num_frame // 2` (BasicSR's `i + (9 - num_frame) // 2`, also for an even `num_frame`)."""
+    first = d.count // 2 - d.num_frame // 2
+    return list(range(first, first + d.num_frame))
 
 
 def padded(frame: int, count: int, num_frame: int, padding: str) -> list[int]:

@@ -63,6 +63,12 @@ class TileIndex:
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def tile_side(self) -> Optional[int]:
+        """The side of every tile, when all folders' tiles have one; else None."""
+        sides = {folder.side for folder in self.folders}
+        return sides.pop() if len(sides) == 1 else None
+
     def tile_path(self, i: int) -> str:
         """The sample's tile file (of its last frame, as DL-Art-School's `GT_path`)."""
         frames, t = self.samples[i]

@@ -33,8 +33,10 @@ class TileOutputs:
     """The columns the source hands the graph and what the graph returns, in order."""
 
     need_ref: bool
-    draws: tuple[str, ...]  # a chain's draw columns (none for the plain downscale); with them `lq_fold`
+    draws: tuple[str, ...]  # a chain's draw columns (none for the plain downscale)
     frames: int = 0  # MultiFrameDataset's num_frames: `tile_0` .. of each frame; 0: one image, no time axis
+    folds: bool = True  # each tile's `fold` (tiles of several sides); without, the graph knows the one side
+    lq_fold: bool = False  # the LQ resize's `lq_fold` (a chain with steps before it, which may resample)
 
     @property
     def frame_names(self) -> tuple[str, ...]:
@@ -43,10 +45,14 @@ class TileOutputs:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        names = ("tile", "ref", "mask", "fold") if self.need_ref else ("tile", "fold")
+        names = ("tile", "ref", "mask") if self.need_ref else ("tile",)
+        names += ("fold",) if self.folds else ()
         per_frame = tuple(name + k for k in self.frame_names for name in names)
-        corrupt = self.draws + ("lq_fold",) if self.draws else ()
-        return per_frame + ("gt_center", "lq_center") + corrupt + ("idx",)
+        return per_frame + ("gt_center", "lq_center") + self.corrupt_columns + ("idx",)
+
+    @property
+    def corrupt_columns(self) -> tuple[str, ...]:
+        return self.draws + (("lq_fold",) if self.lq_fold else ())
 
     @property
     def graph_outputs(self) -> tuple[str, ...]:
@@ -71,7 +77,8 @@ class TileSource(PlanSource):
         self.need_ref = cfg.options.need_ref
         chain = cfg.degradation
         self.chain: Optional[Chain] = chain if chain is not None and len(chain.steps) > 1 else None
-        self.outputs = TileOutputs(self.need_ref, self._draw_columns(), index.frames)
+        self.outputs = TileOutputs(self.need_ref, self._draw_columns(), index.frames, index.tile_side is None,
+                                   self.chain is not None and lq_resize(self.chain) > 0)
 
     def _draw_columns(self) -> tuple[str, ...]:
         """The chain's draw columns but those of its resize to the LQ size (a box mean by `lq_fold`)."""
@@ -107,7 +114,8 @@ class TileSource(PlanSource):
                     columns["mask" + suffix].append(tile_mask(folder.side, center, width))
                 else:
                     center = (0, 0)
-                columns["fold" + suffix].append(self._fold(folder.side))
+                if self.outputs.folds:
+                    columns["fold" + suffix].append(self._fold(folder.side))
                 centers.append(self.centers(center, folder.side))
             hq_centers, lq_centers = (np.array(c, np.int64) for c in zip(*centers))
             columns["gt_center"].append(hq_centers if ix.frames else hq_centers[0])
@@ -126,7 +134,7 @@ class TileSource(PlanSource):
         """The chain's per-sample draws, from (seed, epoch, the sample's slot in the epoch)."""
         if self.chain is None:
             return {}
-        per_row: dict[str, list] = {name: [] for name in self.outputs.draws + ("lq_fold",)}
+        per_row: dict[str, list] = {name: [] for name in self.outputs.corrupt_columns}
         for position in plan.positions[rows]:
             draws = self._sample_draws(np.random.default_rng([self.cfg.seed, plan.epoch, int(position), _STREAM]))
             for name in per_row:
@@ -157,7 +165,7 @@ class TileSource(PlanSource):
                             "mask" + suffix: [np.zeros((side, side, 1), np.float32)]})
         if self.chain is not None:
             draws = self._sample_draws(np.random.default_rng(0))
-            columns.update({name: [draws[name]] for name in self.outputs.draws + ("lq_fold",)})
+            columns.update({name: [draws[name]] for name in self.outputs.corrupt_columns})
         return columns
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:

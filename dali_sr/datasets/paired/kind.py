@@ -14,7 +14,7 @@ from ..kind import DatasetKind
 from .index import build_paired_index
 from .source import PairedSource
 
-PAIRED = DatasetKind(TypeOptions(), build_paired_index, PairedSource)
+PAIRED = DatasetKind(TypeOptions(many_windows=True), build_paired_index, PairedSource)
 
 _REALESRGAN_KEYS = {
     "meta_info": text(),  # RealESRGANDataset's name of meta_info_file
