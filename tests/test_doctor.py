@@ -110,6 +110,19 @@ def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
     assert s["decode"] > 2 * max(s["read"], s["augment"], s["degrade"])
 
 
+def test_a_source_that_decodes_for_patches_per_image_is_named_decode(tmp_path):
+    """With patches_per_image the source decodes each image (with OpenCV) for its windows: its time beyond the
+    storage reads is decoding, however it comes in bursts (a group of 16 images at a time)."""
+    cfg = paired_cfg(make_nn_pairs(tmp_path, 2, [(192, 192)] * 64), 2, gt_size=8, patches_per_image=2)
+    r = report(cfg, "--seconds", "3")
+    assert r["bound_by"] == "decode"
+    assert r["source"]["decode_ms_per_sample"] > r["stages"]["read"]["ms_per_sample"]
+    assert r["stages"]["decode"]["ms_per_sample"] >= r["source"]["decode_ms_per_sample"]
+    assert r["pipelines"]["decode"]["ms_per_sample"] < r["source"]["decode_ms_per_sample"]  # DALI gets pixels
+    assert set(r["config"]["codecs"]) == {"png"}
+    assert {f["fix"]: f["setting"] for f in r["fixes"]}.get("patches_per_image") == "patches_per_image: 4"
+
+
 def test_a_fast_loader_beside_a_long_step_waits_little(small_pairs):
     r = report(small_pairs, "--seconds", "2", "--step-ms", "100")
     assert r["wait_fraction"] < 0.2

@@ -39,12 +39,13 @@ class Stages:
     gpu: bool  # a CUDA GPU is there
     codecs: tuple[str, ...]  # the stored values' codecs
     cached_speedup: float  # reading the same batches again was this much faster
-    patches_per_image: Optional[int] = None  # the config's value, when the config knows the key
+    patches_per_image: Optional[int] = None  # the config's value, where its type takes the key
+    source_decode: float = 0.0  # decoding in the source (patches_per_image > 1), on the source's thread
 
     @property
     def source(self) -> float:
         """The source's time per sample as the loop sees it (spread over its worker processes)."""
-        return (self.read + self.draws) / max(1, min(self.source_workers, self.cpus))
+        return (self.read + self.draws + self.source_decode) / max(1, min(self.source_workers, self.cpus))
 
     @property
     def graph(self) -> float:
@@ -81,16 +82,17 @@ def bound_by(st: Stages) -> str:
     """The stage that bounds the loader's rate: read, decode, augment, degrade or copy."""
     slowest = max((st.source, "source"), (st.graph, "graph"), (st.copy, "copy"))[1]
     if slowest == "source":
-        return "read" if st.read >= st.draws else "degrade"
+        return max((st.read, "read"), (st.draws, "degrade"), (st.source_decode, "decode"))[1]
     if slowest == "copy":
         return "copy"
     return max((st.decode, "decode"), (st.augment, "augment"), (st.degrade, "degrade"))[1]
 
 
 def stage_times(st: Stages) -> dict[str, float]:
-    """Seconds per sample of each named stage (degrade: the source's draws and the graph's work)."""
-    return {"read": st.read, "decode": st.decode, "augment": st.augment, "degrade": st.draws + st.degrade,
-            "copy": st.copy}
+    """Seconds per sample of each named stage (decode: in the source and in the graph; degrade: the source's draws
+    and the graph's work)."""
+    return {"read": st.read, "decode": st.source_decode + st.decode, "augment": st.augment,
+            "degrade": st.draws + st.degrade, "copy": st.copy}
 
 
 def _fix(name: str, setting: str, st: Stages, changed: Stages, measured: float, why: str) -> dict[str, Any]:
@@ -118,9 +120,10 @@ def fixes(st: Stages, measured: float) -> list[dict[str, Any]]:
                         measured, f"DALI's {st.num_threads} threads leave CPU cores idle ({st.cores_busy:.1f} of "
                                   f"{st.cpus} busy)"))
     cpu_codecs = [c for c in st.codecs if c not in GPU_CODECS and c != "raw"]
-    if st.decode > 0 and any(c != "raw" for c in st.codecs):
-        out.append(_fix("codec_raw", "dali-sr pack --codec raw", st, replace(st, decode=0.0), measured,
-                        f"raw pixels need no decoding ({', '.join(st.codecs)} now; files grow, reads with them)"))
+    if st.decode + st.source_decode > 0 and any(c != "raw" for c in st.codecs):
+        out.append(_fix("codec_raw", "dali-sr pack --codec raw", st, replace(st, decode=0.0, source_decode=0.0),
+                        measured, f"raw pixels need no decoding ({', '.join(st.codecs)} now; files grow, reads with "
+                                  f"them)"))
     on_gpu = replace(st, augment=0.0, degrade=0.0, copy=0.0)  # the graph's work after decoding, on the GPU
     moved = [what for what, there in (("decoding", st.decode > 0 and not cpu_codecs),
                                       ("flips and outputs", st.augment > 0), ("the degradation", st.degrade > 0),
@@ -135,7 +138,8 @@ def fixes(st: Stages, measured: float) -> list[dict[str, Any]]:
     if st.patches_per_image is not None and st.patches_per_image < PATCHES:
         share = st.patches_per_image / PATCHES
         out.append(_fix("patches_per_image", f"patches_per_image: {PATCHES}", st,
-                        replace(st, read=st.read * share, decode=st.decode * share), measured,
+                        replace(st, read=st.read * share, decode=st.decode * share,
+                                source_decode=st.source_decode * share), measured,
                         "each image read and decoded once yields several patches"))
     best = {}
     for f in out:  # one entry per fix name: the better estimate

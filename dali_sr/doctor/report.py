@@ -10,7 +10,8 @@ from .diagnosis import STAGES, Stages, bound_by, fixes, stage_times
 from .loop import LoopRun
 from .stages import SourceStage, Timing
 
-WHERE = {"read": "source: storage reads, headers", "decode": "DALI's decoder (with the window cut, where it cuts)",
+WHERE = {"read": "source: storage reads, headers",
+         "decode": "DALI's decoder (with the window cut, where it cuts), or the source's",
          "augment": "flips, float output, the graph's other operators",
          "degrade": "degradation: the source's draws and the graph's work", "copy": "to the GPU"}
 
@@ -40,6 +41,7 @@ def build_report(args: argparse.Namespace, cfg: Config, loader: Loader, st: Stag
         "stages": {name: {"ms_per_sample": round(1000 * times[name], 3), "samples_per_s": _rate(times[name])}
                    for name in STAGES},
         "source": {**source.timing.as_dict(), "draws_ms_per_sample": round(1000 * st.draws, 3),
+                   "decode_ms_per_sample": round(1000 * st.source_decode, 3),
                    "page_cache_speedup": round(source.cached_speedup, 2)},
         "pipelines": {name: t.as_dict() for name, t in pipelines.items()},
         "copy": copy.as_dict() if copy is not None else None,

@@ -91,7 +91,7 @@ def _stages(loader: Loader, source: stages.SourceStage, timed: dict[str, stages.
         source_workers=cfg.source_workers, num_threads=cfg.num_threads, cpus=usable_cpus(),
         cores_busy=alone.cpu_seconds / alone.seconds, on_gpu=loader.on_gpu, gpu=torch.cuda.is_available(),
         codecs=tuple(sorted(source.codecs)), cached_speedup=source.cached_speedup,
-        patches_per_image=_patches_per_image(loader))
+        patches_per_image=_patches_per_image(loader), source_decode=source.decode_per_sample)
 
 
 def doctor_report(args: argparse.Namespace) -> dict[str, Any]:

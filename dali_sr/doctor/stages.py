@@ -12,6 +12,7 @@ Differences between the pipelines give the time of the flips and outputs ("augme
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import statistics
 import time
@@ -98,26 +99,73 @@ class _TimedDraws:
             self.seconds += time.perf_counter() - t
 
 
+class _TimedStorage:
+    """A storage whose reads are timed (thread-seconds: reads on worker threads add up) and whose values' codecs
+    are counted."""
+
+    def __init__(self, store: Any, raw: bool, codecs: dict[str, int]):
+        self._store, self._raw, self.codecs, self.seconds = store, raw, codecs, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get(self, key: str) -> np.ndarray:
+        t = time.perf_counter()
+        try:
+            value = self._store.get(key)
+        finally:
+            self.seconds += time.perf_counter() - t
+        codec = "raw" if self._raw else sniff_codec(bytes(np.asarray(value)[:SNIFF_BYTES]))
+        self.codecs[codec] = self.codecs.get(codec, 0) + 1
+        return value
+
+
+def _timed_index(index: Any, codecs: dict[str, int]) -> tuple[Any, list[_TimedStorage]]:
+    """A shallow copy of a dataset index whose storages (`gt`, `lq`) are timed, and those storages."""
+    index = copy.copy(index)
+    timed_stores = []
+    for side in ("gt", "lq"):
+        store = getattr(index, side, None)
+        if store is not None:
+            timed_store = _TimedStorage(store, getattr(index, f"{side}_arrays", None) is not None, codecs)
+            setattr(index, side, timed_store)
+            timed_stores.append(timed_store)
+    return index, timed_stores
+
+
 @dataclass
 class SourceStage:
     """What the read stage measured and kept."""
 
-    timing: Timing  # whole batches from the source (reads + draws)
-    draw_share: float  # the share of it spent drawing degradation settings
+    timing: Timing  # whole batches from the source
+    read_share: float  # the share of its time spent in storage reads
+    draw_share: float  # ... drawing degradation settings
+    decodes: bool  # the source decodes images itself (patches_per_image): the rest of its time is decoding
     first: float  # seconds the first READ_AGAIN kept batches took to read ...
-    again: float  # ... and to read once more (the page cache holds them now)
+    again: float  # ... and to read once more by a new source (the page cache holds them now)
     kept: list[tuple]  # the first batches' columns, in the source's column order
     codecs: dict[str, int]  # stored values read, by codec ("raw" for pixel arrays)
     after: tuple[int, int]  # the (epoch, batch) after the last batch read
 
     @property
+    def per_sample(self) -> float:
+        """Seconds per sample: the mean, as a source that decodes does so in bursts (a group's images at once)."""
+        return self.timing.seconds / max(self.timing.samples, 1) if self.decodes else self.timing.per_sample
+
+    @property
     def read_per_sample(self) -> float:
-        """Seconds per sample spent reading (the source's time less its draws)."""
-        return self.timing.per_sample * (1.0 - self.draw_share)
+        """Seconds per sample spent reading: the storage reads, and the headers and windows unless the source
+        decodes."""
+        return self.per_sample * (self.read_share if self.decodes else 1.0 - self.draw_share)
 
     @property
     def draws_per_sample(self) -> float:
-        return self.timing.per_sample * self.draw_share
+        return self.per_sample * self.draw_share
+
+    @property
+    def decode_per_sample(self) -> float:
+        """Seconds per sample the source spends decoding (none unless it decodes)."""
+        return self.per_sample * max(1.0 - self.read_share - self.draw_share, 0.0) if self.decodes else 0.0
 
     @property
     def cached_speedup(self) -> float:
@@ -130,17 +178,17 @@ def _nbytes(columns: tuple) -> int:
                for c in columns)
 
 
-def _codecs(columns: dict[str, Any], names: tuple[str, ...], pixels: bool, into: dict[str, int]) -> None:
-    for name in names:
-        for value in columns[name]:
-            codec = "raw" if pixels else sniff_codec(bytes(np.asarray(value)[:SNIFF_BYTES]))
-            into[codec] = into.get(codec, 0) + 1
-
-
 def source_stage(loader: Loader, budget: float) -> SourceStage:
     """Read batches from the start of epoch 0 on this thread for `budget` seconds (at least two); keep the first
-    ones, and read the first few of them again."""
-    source = loader.spec.dataset.make_source(loader.cfg, loader.index, loader.sampling, (0, 0))
+    ones, and read the first few of them again with a new source (nothing decoded kept)."""
+    codecs: dict[str, int] = {}
+    index, stores = _timed_index(loader.index, codecs)
+    cfg = loader.cfg
+
+    def new_source() -> Any:
+        return loader.spec.dataset.make_source(cfg, index, loader.sampling, (0, 0))
+
+    source = new_source()
     draws = getattr(source, "draws", None)
     if draws is not None:
         source.draws = draws = _TimedDraws(draws)  # this source only: the draws it makes are timed
@@ -148,7 +196,6 @@ def source_stage(loader: Loader, budget: float) -> SourceStage:
     idx = out.columns.index("idx")
     kept: list[tuple] = []
     seconds: list[float] = []
-    codecs: dict[str, int] = {}
     held = [0]
 
     def read() -> int:
@@ -160,21 +207,25 @@ def source_stage(loader: Loader, budget: float) -> SourceStage:
         if len(kept) < KEEP_BATCHES and held[0] < KEEP_BYTES:
             kept.append(columns)
             held[0] += _nbytes(columns)
-            for image_side in (out.lq, out.gt):
-                _codecs(values, image_side.columns, image_side.pixels, codecs)
         return len(columns[idx])
 
+    def spent() -> tuple[float, float]:
+        return sum(s.seconds for s in stores), draws.seconds if draws is not None else 0.0
+
     read()  # the first batch opens the storage: untimed
-    drawn_first = draws.seconds if draws is not None else 0.0
+    read0, drawn0 = spent()
     timing = timed(read, budget - seconds[0], min_batches=2)
-    drawn = draws.seconds - drawn_first if draws is not None else 0.0
+    read1, drawn1 = spent()
+    draw_share = (drawn1 - drawn0) / timing.seconds
+    read_share = min((read1 - read0) / timing.seconds, 1.0 - draw_share)
     again = range(1, min(len(kept), READ_AGAIN + 1))
+    fresh = new_source()
     t = time.perf_counter()
     for i in again:
-        source.read_batch(*source.position(i))
+        fresh.read_batch(*fresh.position(i))
     again_seconds = time.perf_counter() - t
-    return SourceStage(timing, drawn / timing.seconds, sum(seconds[i] for i in again), again_seconds, kept, codecs,
-                       source.position(len(seconds)))
+    return SourceStage(timing, read_share, draw_share, cfg.patches_per_image > 1, sum(seconds[i] for i in again),
+                       again_seconds, kept, codecs, source.position(len(seconds)))
 
 
 class Replay:
