@@ -101,7 +101,7 @@ def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
 
 
 def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
-    roots = make_nn_clips(tmp_path, 2, {f"{c:03d}": (5, 256, 256) for c in range(3)})
+    roots = make_nn_clips(tmp_path, 2, {f"{c:03d}": (5, 320, 320) for c in range(3)})
     r = report(clip_cfg(roots, 2, meta_info_file=roots["meta"], gt_size=8), "--seconds", "2")
     assert r["bound_by"] == "decode" and r["config"]["type"] == "REDSDataset"
     assert set(r["pipelines"]) == {"decode", "graph"}  # no degradation: no third pipeline
