@@ -11,7 +11,7 @@ import sys
 from types import ModuleType
 from typing import Optional, Sequence
 
-from . import __version__, bench, demo, schema_cmd, show
+from . import __version__, bench, demo, doctor, schema_cmd, show
 from .errors import DaliSRError
 from .prep import (downscale, extract_chunks, extract_tfrecords, inspect_cmd, meta_cmd, pack, regroup, subimages,
                    verify, warm)
@@ -24,14 +24,15 @@ DL-Art-School's chunked format, make LQ images by MATLAB's bicubic downscaling, 
 TFRecords into folders or LMDBs, write meta_info files, regroup the REDS validation clips. Check
 it: verify decodes every image, inspect counts images, codecs and sizes from the headers, warm
 pre-loads it into the page cache or memcached, show reads a config's samples as the loader would.
-Measure: bench times dali_sr on your config against a BasicSR-style DataLoader; demo trains a
+Measure: bench times dali_sr on your config against a BasicSR-style DataLoader; doctor says
+whether training waits for data, which loader stage bounds it and what would help; demo trains a
 tiny network on a built-in dataset."""
 EPILOG = "Run 'dali-sr COMMAND --help' for a command's options."
 
 
 # The command modules, in the order the help lists their commands: preparing, checking, measuring.
 COMMANDS: tuple[ModuleType, ...] = (pack, subimages, extract_chunks, downscale, extract_tfrecords, meta_cmd, regroup,
-                                    verify, inspect_cmd, warm, show, schema_cmd, bench, demo)
+                                    verify, inspect_cmd, warm, show, schema_cmd, bench, doctor, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

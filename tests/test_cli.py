@@ -10,7 +10,7 @@ from dali_sr.cli import main
 
 # What `dali-sr --help` lists, in its order: preparing a dataset, checking it, measuring.
 COMMANDS = ["pack", "extract-subimages", "extract-chunks", "downscale", "extract-tfrecords", "meta-info",
-            "regroup-reds", "verify", "inspect", "warm", "show", "schema", "bench", "demo"]
+            "regroup-reds", "verify", "inspect", "warm", "show", "schema", "bench", "doctor", "demo"]
 HEAVY = {"torch", "nvidia.dali", "cv2"}  # what a command imports only when it runs
 
 
