@@ -13,6 +13,7 @@ import pytest
 
 import dali_sr
 from dali_sr import ConfigError, DatasetError, load_config
+from test_gpu_graph import IMPLEMENTED, ROI_DECODERS, _schema, _trace_gpu_graph
 from test_redux_dialect import _rgb, write
 
 # (folder, scene, frames, (h, w)): scene s1 runs on from folder a into folder b; s2 is shorter than most windows;
@@ -144,3 +145,20 @@ def test_mistakes_are_named_in_one_line(folders):
         load_config({**bare, "num_frame": 3, "dataroot_gt": folders["b"]})
     with pytest.raises(ConfigError, match="use it in phase val or test"):
         load_config({**bare, "num_frame": 3, "phase": "train"})
+
+
+def test_gpu_graph_traces_with_a_mixed_decoder_per_frame(folders):
+    """The GPU graph, traced on the CPU: each frame decoded whole by the mixed decoder, `lq` leaving on the GPU."""
+    section = {"type": "singlevideodataset", "name": "v", "phase": "val", "scale": 4, "dataroot_lq": folders["a"],
+               "clip_size": 3, "color": "y", "mean": [0.5], "std": [0.5]}
+    loader, source, pipe = _trace_gpu_graph(section)
+    try:
+        ops = [(op._op.device, _schema(op), op) for op in pipe._ops]
+        for device, schema, op in ops:
+            assert schema == "ExternalSource" or schema in IMPLEMENTED[device](), (device, schema)
+            assert device != "cpu" or all(i.device == "cpu" for i in op.inputs), f"{schema} reads GPU data"
+        assert not {s for _, s, _ in ops} & ROI_DECODERS
+        assert [(d, s) for d, s, _ in ops if s.startswith("decoders__")] == [("mixed", "decoders__Image")] * 3
+        assert [n.device for n in pipe._graph_outputs] == ["gpu", "cpu"]  # lq, idx
+    finally:
+        loader.close()
