@@ -1,7 +1,7 @@
 """traiNNer-redux (YAML) and neosr (TOML) training option files, written in each project's own format with every
 dataset and degradation key their published training files use, load and train a step: the loader they build
-yields batches of the file's batch size, scale and patch size, and one optimizer step of the demo's network on
-a batch gives a finite loss and changes its parameters."""
+yields batches of the file's batch size, scale and patch size (and clip length), and one optimizer step of the
+demo's network on a batch gives a finite loss and changes its parameters."""
 from __future__ import annotations
 
 import tomllib
@@ -15,10 +15,10 @@ import yaml
 import dali_sr
 from dali_sr.models import TinySR
 from test_neosr_options import _otf_file, _paired_file, gt_only, pairs  # noqa: F401 (fixtures)
-from test_redux_dialect import otf_file, paired_file, roots  # noqa: F401 (a fixture)
+from test_redux_dialect import _video_file, otf_file, paired_file, roots, scenes  # noqa: F401 (fixtures)
 
 # The keys traiNNer-redux's published training templates (options/_templates/train/*) use: the top-level
-# degradation keys of the *_OTF_* files, and the train dataset keys of the OTF and the paired files.
+# degradation keys of the *_OTF_* files, and the train dataset keys of the OTF, the paired and the video files.
 REDUX_OTF_TOP = {
     "high_order_degradation", "high_order_degradations_debug", "high_order_degradations_debug_limit", "lq_usm",
     "lq_usm_radius_range", "thicklines_prob", "queue_size",
@@ -34,6 +34,7 @@ REDUX_OTF_TRAIN = {
     "blur_sigma2", "betag_range2", "betap_range2", "final_sinc_prob", "final_kernel_range"}
 REDUX_PAIRED_TRAIN = {"name", "type", "dataroot_gt", "dataroot_lq", "lq_size", "use_hflip", "use_rot",
                       "num_worker_per_gpu", "batch_size_per_gpu", "accum_iter"}
+REDUX_VIDEO_TRAIN = REDUX_PAIRED_TRAIN | {"clip_size"}
 # The keys of neosr's published train_*.toml files (options/): [datasets.train] of `paired` and `otf`, and the
 # [degradations] table of the otf files.
 NEOSR_PAIRED_TRAIN = {"type", "dataroot_gt", "dataroot_lq", "patch_size", "batch_size", "augmentation", "aug_prob"}
@@ -61,15 +62,17 @@ def train_one_step(batch: dict, scale: int) -> tuple[float, bool]:
     return float(loss.detach()), changed
 
 
-def assert_trains_a_step(path: str, scale: int, lq_patch: int, batch_size: int) -> None:
-    """The file's train loader gives (batch, C, lq_patch, lq_patch) LQ and x `scale` GT in [0, 1], and a step on
-    it trains."""
+def assert_trains_a_step(path: str, scale: int, lq_patch: int, batch_size: int, frames: int = 0) -> None:
+    """The file's train loader gives (batch, C, lq_patch, lq_patch) LQ (with `frames`, (batch, frames, C, ...)
+    clips) and x `scale` GT in [0, 1], and a step on it trains (on the middle frame of clips)."""
     with dali_sr.build_loader(path, device="cpu", num_threads=2) as loader:
         batch = next(iter(loader))
-    assert tuple(batch["lq"].shape) == (batch_size, 3, lq_patch, lq_patch)
+    assert tuple(batch["lq"].shape) == (batch_size,) + ((frames,) if frames else ()) + (3, lq_patch, lq_patch)
     assert tuple(batch["gt"].shape) == (batch_size, 3, lq_patch * scale, lq_patch * scale)
     for side in ("lq", "gt"):
         assert batch[side].dtype == torch.float32 and 0 <= batch[side].min() and batch[side].max() <= 1
+    if frames:
+        batch = {"lq": batch["lq"][:, frames // 2], "gt": batch["gt"]}
     loss, changed = train_one_step(batch, scale)
     assert torch.isfinite(torch.tensor(loss)) and loss > 0
     assert changed
@@ -85,6 +88,13 @@ def test_redux_paired_template_trains_a_step(tmp_path, roots):  # noqa: F811
     opts, train = _redux(path)
     assert REDUX_PAIRED_TRAIN <= set(train) and train["type"] == "pairedimagedataset"
     assert_trains_a_step(path, opts["scale"], train["lq_size"], train["batch_size_per_gpu"])
+
+
+def test_redux_video_template_trains_a_step(tmp_path, scenes):  # noqa: F811
+    path = _video_file(tmp_path, scenes)
+    opts, train = _redux(path)
+    assert REDUX_VIDEO_TRAIN <= set(train) and train["type"] == "pairedvideodataset"
+    assert_trains_a_step(path, opts["scale"], train["lq_size"], train["batch_size_per_gpu"], train["clip_size"])
 
 
 @pytest.mark.parametrize("lq_usm", [False, True])
