@@ -4,6 +4,7 @@ Imported by `dali_sr` itself."""
 from __future__ import annotations
 
 from dali_sr.config.types import register_dataset_type
+from dali_sr.datasets.clips.lq_scenes import LQ_SCENE_CLIPS
 from dali_sr.datasets.clips.scenes import SCENE_CLIPS
 from dali_sr.datasets.clips.types import CLIP_TYPES
 from dali_sr.datasets.dlas.chunk_kinds import MULTI_FRAME, SINGLE_IMAGE
@@ -16,7 +17,7 @@ from dali_sr.datasets.paired.kind import FFHQ, PAIRED, REALESRGAN
 from dali_sr.datasets.paired.lists import IMAGE_LIST, PAIRED_LIST
 from dali_sr.datasets.paired.neosr import NEOSR_OTF, NEOSR_PAIRED, NEOSR_SINGLE
 
-from . import (dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, neosr, paired_image,
+from . import (dlas_chunks, dlas_images, dlas_multiscale, dlas_stylegan2, dlas_torch, lq_clips, neosr, paired_image,
                video_clips)
 
 register_dataset_type("PairedImageDataset", PAIRED, paired_image.define)
@@ -28,6 +29,7 @@ register_dataset_type("ImageListDataset", IMAGE_LIST, paired_image.define)
 for _name, _kind in CLIP_TYPES.items():
     register_dataset_type(_name, _kind, video_clips.define)
 register_dataset_type("SceneClipDataset", SCENE_CLIPS, video_clips.define)  # flat folders of SCENE_FRAME files
+register_dataset_type("SceneLQClipDataset", LQ_SCENE_CLIPS, lq_clips.define)  # the same, LQ clips alone
 # DL-Art-School's image datasets, by class name (its `mode:` names map onto them)
 register_dataset_type("SingleImageDataset", SINGLE_IMAGE, dlas_chunks.define)
 register_dataset_type("MultiFrameDataset", MULTI_FRAME, dlas_chunks.define)

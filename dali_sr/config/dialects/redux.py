@@ -101,8 +101,9 @@ def _type(opts: Options, s: dict, kind: str, train: bool, where: str) -> str:
     """The dali_sr type of traiNNer-redux's `kind`, with the section's keys set for it."""
     otf = train and bool(opts.get("high_order_degradation", False))
     if kind == "singlevideodataset":
-        raise ConfigError(f"{where}: type singlevideodataset (LQ clips alone, for inference) is not available; "
-                          f"read clips with their GT with pairedvideodataset")
+        s["num_frame"] = s.pop("clip_size", None)
+        s.pop("dataroot_gt", None)  # traiNNer-redux's type reads LQ alone
+        return "SceneLQClipDataset"
     if kind == "pairedvideodataset":
         if otf:
             raise ConfigError(f"{where}: high_order_degradation: true degrades GT from realesrgandataset; the "
@@ -154,8 +155,11 @@ def translate(opts: Options, section: dict, where: str) -> dict:
         raise ConfigError(f"{where}: unknown traiNNer-redux dataset type {given!r}{hint}")
     train = s.get("phase", "train") == "train"
     kind = given.lower()
+    if train and kind == "singlevideodataset":
+        raise ConfigError(f"{where}: singlevideodataset yields LQ clips without GT, to run a model on; use it under "
+                          f"datasets: val (train on pairedvideodataset)")
     for key in keys.DATASET_UNUSED:
-        if key != "clip_size" or kind != "pairedvideodataset":
+        if key != "clip_size" or kind not in ("pairedvideodataset", "singlevideodataset"):
             s.pop(key, None)
     _sizes(s, train, where)
     s["type"] = _type(opts, s, kind, train, where)

@@ -16,7 +16,7 @@ DATASET_READ = ("name", "type", "io_backend", "num_worker_per_gpu", "batch_size_
                 "prefetch_mode", "pin_memory", "persistent_workers", "num_prefetch_queue", "dataroot_gt",
                 "dataroot_lq", "lq_resize_mode", "meta_info", "filename_tmpl")
 # ... and those it accepts without using: the trainer's (`accum_iter`, the DataLoader's `prefetch_factor`),
-# `clip_size` outside the video type (which reads it), and `blur_kernel_size(2)`, which traiNNer-redux stores but
+# `clip_size` outside the video types (which read it), and `blur_kernel_size(2)`, which traiNNer-redux stores but
 # does not read either.
 DATASET_UNUSED = ("accum_iter", "prefetch_factor", "clip_size", "blur_kernel_size", "blur_kernel_size2")
 # The kernel keys, read with `high_order_degradation` (besides blur_kernel_size, above).

@@ -67,7 +67,8 @@ def _finish(cfg: Config, where: str) -> Config:
                    dataset_enlarge_ratio=1 if ratio == "auto" or not cfg.is_train else ratio)
 
 
-def _frames(root: str, name: str) -> list[str]:
+def frame_files(root: str, name: str) -> list[str]:
+    """The frame files (`FRAME_EXTENSIONS`) of a flat folder, sorted by name; `DatasetError` if it is missing."""
     if not searchable_folder(root, "frame folder"):
         raise DatasetError(f"{name}: frame folder {root} does not exist; fix dataroot_gt / dataroot_lq")
     return sorted(f for f in os.listdir(root) if f.lower().endswith(FRAME_EXTENSIONS))
@@ -84,9 +85,9 @@ def build_scene_index(cfg: Config) -> ClipIndex:
     gt_keys: list[list[Optional[str]]] = []
     samples: list[tuple[int, int]] = []
     for number, (lq_root, gt_root) in enumerate(zip(o.dataroot_lq, o.dataroot_gt)):
-        gt_files = set(_frames(gt_root, cfg.name))
+        gt_files = set(frame_files(gt_root, cfg.name))
         scenes: dict[str, list[str]] = {}
-        for f in _frames(lq_root, cfg.name):
+        for f in frame_files(lq_root, cfg.name):
             scenes.setdefault(f.split("_")[0], []).append(f)
         for scene, files in scenes.items():
             clip = len(clips)
