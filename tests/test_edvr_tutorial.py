@@ -302,6 +302,13 @@ def edvr_sample(loader, frames: dict, slot: int, plan, opts: dict) -> tuple[np.n
     name_b = f"{center_frame_idx:0{width}d}"
     img_GT = frames["gt"][f"{name_a}_{name_b}"].astype(np.float32) / 255.
     img_LQ_l = [frames["lq"][f"{name_a}_{v:0{width}d}"].astype(np.float32) / 255. for v in neighbor_list]
+    img_LQs, img_GT = edvr_crop_augment(img_LQ_l, img_GT, slot, plan, opts)
+    return img_LQs, img_GT, f"{name_a}_{name_b}"
+
+
+def edvr_crop_augment(img_LQ_l: list, img_GT: np.ndarray, slot: int, plan, opts: dict) -> tuple:
+    """The training half of EDVR's REDS and Vimeo90K `__getitem__` (one crop corner, then flip and rotate shared by
+    every frame, then RGB CHW) on the loader's draws for `slot`: (LQs (N, C, h, w), GT (C, H, W))."""
     GT_size, scale = opts["GT_size"], opts["scale"]
     H, W = img_LQ_l[0].shape[:2]
     u_h, u_w = plan.uniforms[slot]
@@ -331,7 +338,7 @@ def edvr_sample(loader, frames: dict, slot: int, plan, opts: dict) -> tuple[np.n
     img_LQs, img_GT = np.stack(rlt[:-1], axis=0), rlt[-1]
     img_GT = np.transpose(img_GT[:, :, [2, 1, 0]], (2, 0, 1))
     img_LQs = np.transpose(img_LQs[:, :, :, [2, 1, 0]], (0, 3, 1, 2))
-    return img_LQs, img_GT, f"{name_a}_{name_b}"
+    return img_LQs, img_GT
 
 
 def read_frames(root: Path) -> dict:
