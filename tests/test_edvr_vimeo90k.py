@@ -187,3 +187,13 @@ def test_a_set_of_anything_but_plain_values_is_refused(tmp_path):
     pkl.write_bytes(b"\x80\x02}X\x04\x00\x00\x00keyscbuiltins\nset\nX\x03\x00\x00\x00abc\x85Rs.")
     with pytest.raises(DatasetError, match="meta_info.pkl: refused to unpickle: the file holds a set made from str"):
         read_lmdb_meta(str(tmp_path))
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 3, 4, 5])
+@pytest.mark.parametrize("kind", [set, frozenset, list])
+def test_clip_names_are_read_from_a_set_or_list_at_every_protocol(tmp_path, protocol, kind):
+    clips = ["00002_0001", "00001_0002", "00001_0001"]
+    meta = {"name": "Vimeo90K_train_GT", "resolution": "3_256_448", "keys": kind(clips)}
+    (tmp_path / "meta_info.pkl").write_bytes(pickle.dumps(meta, protocol=protocol))
+    got = read_lmdb_meta(str(tmp_path))
+    assert got.keys == (clips if kind is list else sorted(clips)) and got.raw_shape == (256, 448, 3)

@@ -4,8 +4,8 @@ of numbers (as CIFAR's python batches store them).
 No class or function named by a pickle is ever imported or called. The names NumPy's array pickles use
 (`_reconstruct`, `ndarray`, `dtype`, `_frombuffer`, and `_codecs.encode` for bytes in protocol 2) resolve to
 stand-ins here that rebuild an array from its shape, a numeric dtype and its raw bytes; protocols before 4 name
-`builtins.set` / `frozenset` for a set, rebuilt here from its plain items. Any other name, a non-numeric dtype or a
-malformed array state is refused in one line naming the file.
+`builtins.set` / `frozenset` (`__builtin__` before 3) for a set, rebuilt here from its plain items. Any other
+name, a non-numeric dtype or a malformed array state is refused in one line naming the file.
 """
 from __future__ import annotations
 
@@ -106,8 +106,8 @@ _NAMES = {
     ("numpy", "ndarray"): _ArrayClass,
     ("numpy", "dtype"): _Dtype,
     ("_codecs", "encode"): _encode,
-    ("builtins", "set"): _set,
-    ("builtins", "frozenset"): lambda items=(): _set(items, frozenset),
+    **{(module, "set"): _set for module in ("builtins", "__builtin__")},  # protocols 0-2 name `__builtin__`
+    **{(module, "frozenset"): lambda items=(): _set(items, frozenset) for module in ("builtins", "__builtin__")},
 }
 
 
