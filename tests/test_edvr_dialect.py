@@ -126,15 +126,25 @@ def test_vimeo90k_mode_ignores_interval_and_reverse_as_edvr(tmp_path):
     assert cfg.options.interval_list == (1,) and not cfg.options.random_reverse
 
 
-def test_color_y_gives_y_and_rgb_any_case_gives_rgb(tmp_path):
+def test_color_y_gives_y_and_rgb_or_gray_gives_rgb_as_edvr_video_datasets(tmp_path):
     assert load_config(write_file(tmp_path, color="y")).color == "y"
     assert load_config(write_file(tmp_path, color="rgb")).color is None
+    # EDVR's REDS, Vimeo90K and video_test datasets never read `color`: a gray option file gets RGB frames there
+    for mode in ("REDS", "Vimeo90K"):
+        assert load_config(write_file(tmp_path, color="gray", mode=mode, N_frames=7)).color is None
+
+
+def test_border_mode_selects_the_one_sided_window_of_reds_only(tmp_path):
+    assert load_config(write_file(tmp_path, border_mode="true")).options.border_mode
+    assert not load_config(write_file(tmp_path)).options.border_mode
+    # EDVR's Vimeo90K dataset never reads border_mode
+    cfg = load_config(write_file(tmp_path, border_mode="true", mode="Vimeo90K", N_frames=7))
+    assert cfg.type == "Vimeo90KDataset" and not cfg.options.border_mode
 
 
 @pytest.mark.parametrize("edit,message", [
-    ({"color": "gray"}, "color 'gray' is not supported"),
     ({"color": "BGR"}, "color 'BGR' is not RGB, y or gray"),
-    ({"border_mode": "true"}, "border_mode: true .* is not supported"),
+    ({"border_mode": "1"}, "border_mode"),
     ({"LQ_size": 60}, "'LQ_size' 60 is neither 'GT_size' 256 .* nor GT_size / scale 4"),
     ({"mode": "REDS_mc"}, "mode 'REDS_mc' reads EDVR's memcached cluster"),
     ({"N_frames": 4}, "'num_frame' must be an odd positive integer, got 4"),

@@ -196,7 +196,8 @@ def test_cli_pack_format_edvr(tmp_path):
 
 # -- the tutorial's option file ----------------------------------------------------------------------------------
 def option_file(folder: Path, gt: str, lq: str, gt_size: int, lq_size: int, n_frames: int, batch: int,
-                intervals=(1,), reverse=False, scale: int = 4, cache_keys: str = "meta_info.pkl") -> Path:
+                intervals=(1,), reverse=False, scale: int = 4, cache_keys: str = "meta_info.pkl",
+                border_mode: bool = False, color: str = "RGB") -> Path:
     """The tutorial's option file: EDVR's train_EDVR_woTSA_M.yml with its dataset section edited."""
     path = folder / "options" / "train" / "train_EDVR_woTSA_M.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +217,7 @@ def option_file(folder: Path, gt: str, lq: str, gt_size: int, lq_size: int, n_fr
             mode: REDS
             interval_list: {list(intervals)}
             random_reverse: {str(reverse).lower()}
-            border_mode: false
+            border_mode: {str(border_mode).lower()}
             dataroot_GT: {gt}
             dataroot_LQ: {lq}
             cache_keys: {cache_keys}
@@ -229,7 +230,7 @@ def option_file(folder: Path, gt: str, lq: str, gt_size: int, lq_size: int, n_fr
             LQ_size: {lq_size}
             use_flip: true
             use_rot: true
-            color: RGB
+            color: {color}
 
         #### network structures
         network_G:
@@ -262,9 +263,9 @@ def option_file(folder: Path, gt: str, lq: str, gt_size: int, lq_size: int, n_fr
 
 
 def edvr_sample(loader, frames: dict, slot: int, plan, opts: dict) -> tuple[np.ndarray, np.ndarray, str]:
-    """One sample as EDVR's REDSDataset.__getitem__ computes it (LMDB branch, border_mode false), with its random
-    choices taken from the loader's draws: the interval, the replacement centre (EDVR redraws until the window
-    fits: uniform among those that fit), the reversal, the crop corner and the three flips."""
+    """One sample as EDVR's REDSDataset.__getitem__ computes it (LMDB branch), with its random choices taken from
+    the loader's draws: the interval, the replacement centre (EDVR redraws until the window fits: uniform among
+    those that fit) or with border_mode the direction, the reversal, the crop corner and the three flips."""
     ix = loader.index
     i = int(plan.indices[slot])
     ci = int(ix.sample_clip[i])
@@ -273,18 +274,41 @@ def edvr_sample(loader, frames: dict, slot: int, plan, opts: dict) -> tuple[np.n
     u_interval, u_centre, u_reverse = plan.clip_draws[slot]
     intervals = opts["interval_list"]
     interval = intervals[min(int(u_interval * len(intervals)), len(intervals) - 1)]
-    half = opts["N_frames"] // 2
-    if center_frame_idx + half * interval > count - 1 or center_frame_idx - half * interval < 0:
-        fits = list(range(half * interval, count - half * interval))
-        center_frame_idx = fits[min(int(u_centre * len(fits)), len(fits) - 1)]
-    neighbor_list = list(range(center_frame_idx - half * interval, center_frame_idx + half * interval + 1, interval))
-    if opts["random_reverse"] and u_reverse < 0.5:
-        neighbor_list.reverse()
+    half, N_frames = opts["N_frames"] // 2, opts["N_frames"]
+    if opts.get("border_mode"):
+        # EDVR: `random() < 0.5`, then `choice([0, 1])`; given the first, 2 * u_reverse is the second uniform
+        direction = 1  # 1: forward; 0: backward
+        if opts["random_reverse"] and u_reverse < 0.5:
+            direction = [0, 1][min(int(2 * u_reverse * 2), 1)]
+        if center_frame_idx + interval * (N_frames - 1) > count - 1:  # EDVR's `> 99`
+            direction = 0
+        elif center_frame_idx - interval * (N_frames - 1) < 0:
+            direction = 1
+        if direction == 1:
+            neighbor_list = list(range(center_frame_idx, center_frame_idx + interval * N_frames, interval))
+        else:
+            neighbor_list = list(range(center_frame_idx, center_frame_idx - interval * N_frames, -interval))
+        center_frame_idx = neighbor_list[0]  # EDVR's name_b; its LMDB branch reads `key`: the same frame
+    else:
+        if center_frame_idx + half * interval > count - 1 or center_frame_idx - half * interval < 0:
+            fits = list(range(half * interval, count - half * interval))
+            center_frame_idx = fits[min(int(u_centre * len(fits)), len(fits) - 1)]
+        neighbor_list = list(range(center_frame_idx - half * interval, center_frame_idx + half * interval + 1,
+                                   interval))
+        if opts["random_reverse"] and u_reverse < 0.5:
+            neighbor_list.reverse()
     assert all(0 <= v < count for v in neighbor_list)  # the window stays in its clip, of any length
     width = len(ix.stems[ci][0])
     name_b = f"{center_frame_idx:0{width}d}"
     img_GT = frames["gt"][f"{name_a}_{name_b}"].astype(np.float32) / 255.
     img_LQ_l = [frames["lq"][f"{name_a}_{v:0{width}d}"].astype(np.float32) / 255. for v in neighbor_list]
+    img_LQs, img_GT = edvr_crop_augment(img_LQ_l, img_GT, slot, plan, opts)
+    return img_LQs, img_GT, f"{name_a}_{name_b}"
+
+
+def edvr_crop_augment(img_LQ_l: list, img_GT: np.ndarray, slot: int, plan, opts: dict) -> tuple:
+    """The training half of EDVR's REDS and Vimeo90K `__getitem__` (one crop corner, then flip and rotate shared by
+    every frame, then RGB CHW) on the loader's draws for `slot`: (LQs (N, C, h, w), GT (C, H, W))."""
     GT_size, scale = opts["GT_size"], opts["scale"]
     H, W = img_LQ_l[0].shape[:2]
     u_h, u_w = plan.uniforms[slot]
@@ -314,7 +338,7 @@ def edvr_sample(loader, frames: dict, slot: int, plan, opts: dict) -> tuple[np.n
     img_LQs, img_GT = np.stack(rlt[:-1], axis=0), rlt[-1]
     img_GT = np.transpose(img_GT[:, :, [2, 1, 0]], (2, 0, 1))
     img_LQs = np.transpose(img_LQs[:, :, :, [2, 1, 0]], (0, 3, 1, 2))
-    return img_LQs, img_GT, f"{name_a}_{name_b}"
+    return img_LQs, img_GT
 
 
 def read_frames(root: Path) -> dict:
@@ -373,6 +397,46 @@ def test_tutorial_option_file_gives_edvr_reds_batches(tmp_path, monkeypatch, cas
         assert len(loader.index) == clips * count  # a sample per frame: the frame count comes from the keys
         batches = equal_to_edvr(loader, read_frames(data), opts, epochs=2 if count * clips < 12 else 1)
     assert sum(len(b["key"]) for b in batches) >= clips * count - batch
+
+
+@pytest.mark.parametrize("count, intervals, reverse, n_frames, color", [
+    (10, (1, 2), True, 3, "RGB"),
+    (8, (1,), False, 5, "gray"),  # 8 frames: the fewest for 5-frame windows both ways; color gray gives RGB, as
+                                  # EDVR's video datasets (they never read color) give it
+])
+def test_border_mode_windows_run_from_the_key_frame_as_edvr(tmp_path, monkeypatch, count, intervals, reverse,
+                                                             n_frames, color):
+    """border_mode: true: the window starts at the key frame and runs forward (backward at the clip's end, or a
+    quarter of the time with random_reverse); the GT is the key frame on both EDVR branches."""
+    data = make_tutorial(tmp_path / "datasets" / "custom", count, 40, 56, clips=2)
+    for side, name in (("gt", "train_gt.lmdb"), ("input", "train_input.lmdb")):
+        pack(str(data / side), str(data / name), fmt="edvr", progress=False)
+    monkeypatch.chdir(tmp_path)
+    opt = option_file(tmp_path, "datasets/custom/train_gt.lmdb", "datasets/custom/train_input.lmdb", 32, 32,
+                      n_frames, 4, intervals, reverse, border_mode=True, color=color)
+    opts = {"interval_list": list(intervals), "random_reverse": reverse, "N_frames": n_frames, "GT_size": 32,
+            "LQ_size": 32, "scale": 1, "use_flip": True, "use_rot": True, "border_mode": True}
+    frames = read_frames(data)
+    with dali_sr.build_loader(str(opt), device="cpu", num_threads=2) as loader:
+        assert loader.index.rules.window.name == "from_key" and len(loader.index) == 2 * count
+        batches = equal_to_edvr(loader, frames, opts, epochs=3)
+    keys = [k for b in batches for k in b["key"]]
+    assert sorted(set(keys)) == sorted(f"{c:06d}_{f:06d}" for c in range(2) for f in range(count))
+    if reverse:  # the draws took the drawn-backward branch at key frames where both directions fit
+        drawn_back = [s for e in range(3) for s, (i, d) in enumerate(zip(loader.sampling.plan(e).indices,
+                                                                             loader.sampling.plan(e).clip_draws))
+                      if d[2] < 0.25 and d[0] < 0.5 and 2 <= loader.index.sample_frame[i] <= count - 3]  # interval 1
+        assert drawn_back
+
+
+def test_border_mode_refuses_a_clip_too_short_for_both_directions(tmp_path, monkeypatch):
+    data = make_tutorial(tmp_path / "datasets" / "custom", 7, 24, 32, clips=1)
+    monkeypatch.chdir(tmp_path)
+    opt = option_file(tmp_path, "datasets/custom/gt", "datasets/custom/input", 16, 16, 3, 2, (1, 2), True,
+                      border_mode=True, cache_keys="~")
+    with pytest.raises(DatasetError, match="clip 000000 .* has 7 frame.*fewer than the 8 that num_frame 3 with "
+                                           "interval_list \\[1, 2\\] needs"):
+        dali_sr.build_loader(str(opt), device="cpu")
 
 
 def test_tutorial_option_file_on_the_jpeg_folders_and_on_source_lmdbs_agree(tmp_path, monkeypatch):

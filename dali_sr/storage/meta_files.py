@@ -6,9 +6,7 @@ the first '.' and never the shape; the tag is BasicSR's PNG level or the codec `
 """
 from __future__ import annotations
 
-import io
 import os
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from ..errors import DatasetError
 from .backends import check_relative_key
 from .codecs import codec_of_tag
 from .formats import codec_extension
+from .plain_pickle import load_plain_pickle
 from .raw_pixels import ArraySide
 
 META_TXT = "meta_info.txt"
@@ -112,26 +111,20 @@ def _numbered_lines(path: Path, encoding: str = "utf-8") -> list[tuple[int, str]
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-class _NoGlobalsUnpickler(pickle.Unpickler):
-    """Loads only plain containers and scalars: any class or function reference is refused."""
-
-    def find_class(self, module: str, name: str):  # noqa: D102 - pickle hook
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def _edvr_meta(root: Path) -> LmdbMeta:
+    """An old EDVR `meta_info.pkl` (plain data only: no class it names is loaded). Its keys are frame keys, or for
+    EDVR's Vimeo90K script a set (or list) of clip names, sorted here (`opening.keyed_meta` finds their frames)."""
     path = root / "meta_info.pkl"
-    try:
-        meta = _NoGlobalsUnpickler(io.BytesIO(path.read_bytes())).load()
-    except Exception as e:  # noqa: BLE001 - any failure to load is a corrupt meta file
-        raise DatasetError(f"{path}: not a plain EDVR meta_info.pkl ({e}); re-create the LMDB (dali-sr pack)") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("keys"), list) or "resolution" not in meta:
+    meta = load_plain_pickle(str(path))
+    keys = meta.get("keys") if isinstance(meta, dict) else None
+    if not isinstance(keys, (list, set, frozenset)) or "resolution" not in meta:
         raise DatasetError(f"{path}: expected a dict with 'keys' and 'resolution' (EDVR format); re-create the LMDB")
     try:
         c, h, w = (int(x) for x in str(meta["resolution"]).split("_"))
     except ValueError:
         raise DatasetError(f"{path}: resolution {meta['resolution']!r} is not 'C_H_W'; re-create the LMDB") from None
-    return LmdbMeta([str(k) for k in meta["keys"]], (h, w, c))
+    names = [str(k) for k in keys]
+    return LmdbMeta(names if isinstance(keys, list) else sorted(names), (h, w, c))
 
 
 def read_lmdb_meta(root: str) -> LmdbMeta:

@@ -2,10 +2,10 @@
 that have one."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
-from ..errors import DatasetError
+from ..errors import DatasetError, listing
 from .backends import DiskStorage, LmdbStorage, Storage
 from .io_options import IoOptions
 from .meta_files import LmdbMeta, read_lmdb_meta
@@ -52,7 +52,25 @@ def keyed_meta(store: Storage) -> Optional[LmdbMeta]:
     """The keys (and value kinds) of a storage that lists them (an LMDB's or a shard folder's meta_info.txt);
     None for a folder of files."""
     if isinstance(store, LmdbStorage):
-        return read_lmdb_meta(store.root)
+        return _clip_frame_keys(read_lmdb_meta(store.root), store)
     if isinstance(store, ShardStorage):
         return store.meta
     return None
+
+
+def _clip_frame_keys(meta: LmdbMeta, store: LmdbStorage) -> LmdbMeta:
+    """An old EDVR LMDB whose `meta_info.pkl` lists clips (`00001_0001`, EDVR's Vimeo90K script) instead of frame
+    keys: its keys become the stored keys of those clips (`00001_0001_1` ... `_7`, or only `_4` for GT), in order.
+    Any other LMDB is returned as it is."""
+    if meta.raw_shape is None or not meta.keys or not store.missing(meta.keys[:1]):
+        return meta
+    clips = set(meta.keys)
+    frames = sorted(k for k in (raw.decode("ascii", "replace") for raw in store.stored_keys())
+                    if k.rpartition("_")[0] in clips)
+    if not frames:
+        return meta  # neither frame keys nor clips: the loader names the missing keys
+    empty = sorted(clips - {k.rpartition("_")[0] for k in frames})
+    if empty:
+        raise DatasetError(f"LMDB {store.root}: meta_info.pkl lists clip(s) {listing(empty)} with no frames "
+                           f"({empty[0]}_1 ...) in data.mdb; the LMDB is incomplete, re-create it")
+    return replace(meta, keys=frames)

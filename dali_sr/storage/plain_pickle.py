@@ -1,10 +1,11 @@
-"""Reading pickles that hold plain data only: dicts, lists, tuples, strings, bytes, numbers and NumPy arrays of
-numbers (as CIFAR's python batches store them).
+"""Reading pickles that hold plain data only: dicts, lists, tuples, sets, strings, bytes, numbers and NumPy arrays
+of numbers (as CIFAR's python batches store them).
 
 No class or function named by a pickle is ever imported or called. The names NumPy's array pickles use
 (`_reconstruct`, `ndarray`, `dtype`, `_frombuffer`, and `_codecs.encode` for bytes in protocol 2) resolve to
-stand-ins here that rebuild an array from its shape, a numeric dtype and its raw bytes; any other name, a
-non-numeric dtype or a malformed array state is refused in one line naming the file.
+stand-ins here that rebuild an array from its shape, a numeric dtype and its raw bytes; protocols before 4 name
+`builtins.set` / `frozenset` (`__builtin__` before 3) for a set, rebuilt here from its plain items. Any other
+name, a non-numeric dtype or a malformed array state is refused in one line naming the file.
 """
 from __future__ import annotations
 
@@ -90,12 +91,23 @@ def _encode(text: Any, encoding: Any = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _set(items: Any = (), kind: type = set) -> Any:
+    """A set as protocols 0-3 spell it (`set([...])`): of plain hashable items only."""
+    if not isinstance(items, (list, tuple)):
+        raise _Refused(f"a set made from {type(items).__name__}")
+    if not all(isinstance(v, (str, bytes, int, float)) for v in items):
+        raise _Refused("a set of items that are not plain values")
+    return kind(items)
+
+
 _NAMES = {
     **{(module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(module, "_frombuffer"): _frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): _ArrayClass,
     ("numpy", "dtype"): _Dtype,
     ("_codecs", "encode"): _encode,
+    **{(module, "set"): _set for module in ("builtins", "__builtin__")},  # protocols 0-2 name `__builtin__`
+    **{(module, "frozenset"): lambda items=(): _set(items, frozenset) for module in ("builtins", "__builtin__")},
 }
 
 

@@ -9,8 +9,10 @@ them.
   denoising), read with scale 1; else the LQ patch is `GT_size // scale`, as EDVR crops it.
 - `N_frames` -> `num_frame`; `n_workers` (per GPU) -> `num_worker_per_gpu`; `batch_size` is EDVR's whole
   batch, divided among `WORLD_SIZE` processes as EDVR's distributed loader divides it.
-- `color`: `RGB` (EDVR's REDS and Vimeo90K datasets always give RGB) or `y`; `gray` is refused.
-- `border_mode: false` is EDVR's default window and accepted; `true` is refused.
+- `color`: `RGB` and `gray` give RGB (EDVR's REDS, Vimeo90K and video_test datasets never read `color`: they
+  always give RGB); `y` gives the BT.601 Y channel.
+- `border_mode` is REDSDataset's own key (EDVR's one-sided windows from the key frame); the other modes ignore it,
+  as EDVR's do.
 - `cache_keys`: a pickle of the training keys (a list, or a dict with `keys` such as `meta_info.pkl`); a
   path that is absolute, relative to the option file, or inside `dataroot_GT`. Frames are always found in
   the data; the keys must be those frames (REDS: `clip_frame`), else the section is refused.
@@ -36,7 +38,7 @@ MODES = {"REDS": "REDSDataset", "Vimeo90K": "Vimeo90KDataset", "video_test": "Vi
 _RENAMED = {"dataroot_GT": "dataroot_gt", "dataroot_LQ": "dataroot_lq", "N_frames": "num_frame",
             "n_workers": "num_worker_per_gpu"}
 _PADDINGS = {"new_info": "reflection_circle"}  # EDVR's name -> BasicSR's
-_COLORS = {"rgb": None, "y": "y"}
+_COLORS = {"rgb": None, "gray": None, "y": "y"}  # gray: RGB, as EDVR's video datasets give it
 
 
 def _is_section(section: Any) -> bool:
@@ -78,9 +80,6 @@ def _color(section: dict, where: str) -> None:
     if "color" not in section:
         return
     value = section.pop("color")
-    if str(value).lower() == "gray":
-        raise ConfigError(f"{where}: color 'gray' is not supported (EDVR's REDS and Vimeo90K datasets give RGB "
-                          f"anyway); use RGB, or y for the BT.601 Y channel")
     if value is not None and str(value).lower() not in _COLORS:
         raise ConfigError(f"{where}: color {value!r} is not RGB, y or gray (EDVR's values); use RGB or y")
     if value is not None and _COLORS[str(value).lower()] is not None:
@@ -182,9 +181,8 @@ def translate(dataset: Options, scale: Any, origin: str, where: str) -> dict:
     if "io_backend" not in section and any(str(section.get(k) or "").endswith("lmdb")
                                             for k in ("dataroot_gt", "dataroot_lq")):
         section["io_backend"] = {"type": "lmdb"}  # EDVR's data_type
-    if _pop(section, "border_mode"):
-        raise ConfigError(f"{where}: border_mode: true (EDVR's one-sided windows at clip ends) is not supported; set "
-                          f"it false: a window that would leave its clip is moved inside it")
+    if section["type"] != "REDSDataset" or section.get("border_mode") is None:
+        section.pop("border_mode", None)  # read by EDVR's REDS dataset only
     if section["type"] == "Vimeo90KDataset":  # EDVR's Vimeo90K dataset reads neither: no reverse, no interval
         section.pop("interval_list", None)
         section.pop("random_reverse", None)

@@ -18,6 +18,7 @@ class ClipOptions:
     flip_sequence: bool = False  # Vimeo90KRecurrentDataset: the clip and its reverse
     frame_tmpl: Optional[str] = None  # clip folders: the frame file name template
     gt_frames: str = "center"  # VideoClipDataset: GT of the centre frame or of every frame ("all")
+    border_mode: bool = False  # REDSDataset: EDVR's one-sided windows from the key frame (its GT)
 
 
 _UNUSED = ("cache_data", "dataroot_flow")  # BasicSR keys accepted and not needed: frames are read on demand

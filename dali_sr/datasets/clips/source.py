@@ -68,10 +68,12 @@ class ClipSource(PlanSource):
     def _frames(self, clip: int, frame: int, draws: np.ndarray) -> tuple[list[int], list[int], int]:
         """(LQ frame positions, GT frame positions, key frame) of one sample."""
         r = self.rules
-        draw = Draw(frame, self.index.count(clip), r.num_frame, pick(r.interval_list, draws[0]), draws[1], r.padding)
+        reverse = self.cfg.is_train and r.random_reverse
+        draw = Draw(frame, self.index.count(clip), r.num_frame, pick(r.interval_list, draws[0]), draws[1], r.padding,
+                    draws[2], reverse)
         lq = r.window.frames(draw)
         key = r.window.key_frame(lq, draw)
-        if self.cfg.is_train and r.random_reverse and draws[2] < 0.5:
+        if reverse and not r.window.directed and draws[2] < 0.5:
             lq = lq[::-1]
         return lq, r.window.gt_frames(lq, key), key
 

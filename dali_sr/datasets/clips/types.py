@@ -11,7 +11,7 @@ from .index import build_clip_index
 from .options import clip_options
 from .rules import PARTITIONS, ClipRules, clip_rules
 from .source import ClipSource
-from .windows import CENTRED, EVERY_FRAME, FORWARD, MIDDLE, PADDINGS
+from .windows import CENTRED, EVERY_FRAME, FORWARD, FROM_KEY, MIDDLE, PADDINGS
 
 
 def _positive_ints(v) -> bool:
@@ -50,6 +50,10 @@ def _checks(needs_odd: bool, needs_num_frame: bool = True, train_ok: bool = True
     return finish
 
 
+def _reds_rules(cfg: Config) -> ClipRules:
+    return clip_rules(cfg, FROM_KEY if cfg.options.border_mode else CENTRED)
+
+
 def _video_clip_rules(cfg: Config) -> ClipRules:
     return clip_rules(cfg, FORWARD if cfg.options.gt_frames == "all" else CENTRED)
 
@@ -60,7 +64,7 @@ def _kind(rules: Callable[[Config], ClipRules], keys: dict, finish: Callable[[Co
 
 
 CLIP_TYPES: dict[str, DatasetKind] = {
-    "REDSDataset": _kind(lambda cfg: clip_rules(cfg, CENTRED), _REDS_KEYS, _checks(True)),
+    "REDSDataset": _kind(_reds_rules, {**_REDS_KEYS, "border_mode": flag(False)}, _checks(True)),
     "REDSRecurrentDataset": _kind(lambda cfg: clip_rules(cfg, FORWARD), _REDS_KEYS, _checks(False)),
     "Vimeo90KDataset": _kind(lambda cfg: clip_rules(cfg, MIDDLE, clip_key=True, depth=2, frames_per_clip=_VIMEO_FRAMES),
                              {**_CLIP_KEYS, "num_frame": Field((int,), _VIMEO_FRAMES)}, _checks(True)),

@@ -24,6 +24,8 @@ class Draw:
     interval: int
     u_redraw: float  # uniform in [0, 1): the replacement frame when the window would leave the clip
     padding: str
+    u_reverse: float = 1.0  # uniform in [0, 1): the reversal draw (a window that sets its own direction)
+    random_reverse: bool = False
 
 
 def pick(options: Sequence[int], u: float) -> int:
@@ -56,6 +58,24 @@ def forward_frames(d: Draw) -> list[int]:
     if frame > d.count - 1 - span:
         frame = min(int(d.u_redraw * (d.count - span)), d.count - span - 1)
     return [frame + k * d.interval for k in range(d.num_frame)]
+
+
+def from_key_frames(d: Draw) -> list[int]:
+    """EDVR's `border_mode`: `num_frame` frames `interval` apart from the key frame, forward or backward.
+
+    Forward by default; with `random_reverse`, backward with p = 1/4 (EDVR draws `random() < 0.5`, then
+    `choice([0, 1])`: here `u_reverse < 1/4`). A window that would pass the clip's last frame runs backward,
+    else one that would pass its first runs forward: the key frame is never moved. Clips hold at least
+    `2 * (num_frame - 1) * interval` frames (`min_frames`), so one of the two directions fits.
+    """
+    span = (d.num_frame - 1) * d.interval
+    backward = d.random_reverse and d.u_reverse < 0.25
+    if d.frame + span > d.count - 1:
+        backward = True
+    elif d.frame - span < 0:
+        backward = False
+    step = -d.interval if backward else d.interval
+    return [d.frame + k * step for k in range(d.num_frame)]
 
 
 def middle_frames(d: Draw) -> list[int]:
@@ -112,6 +132,7 @@ class ClipWindow:
     test_name: str  # the window of the same type outside training (VideoTestDataset semantics)
     min_frames: Callable[[int, Sequence[int]], int]  # (num_frame, interval_list) -> the fewest frames a clip needs
     pads: bool = False  # neighbours past a clip end are replaced, so a clip must be long enough to pad
+    directed: bool = False  # the window applies `random_reverse` itself (its direction), not as a reversal after
 
     def gt_frames(self, lq: list[int], key: int) -> list[int]:
         """The GT frame positions of a sample whose LQ frames are `lq`."""
@@ -139,6 +160,11 @@ def _spanned(num_frame: int, intervals: Sequence[int]) -> int:
     return (num_frame - 1) * max(intervals) + 1
 
 
+def _both_ways(num_frame: int, intervals: Sequence[int]) -> int:
+    """Frames a clip needs so that every key frame has a one-sided window that fits, forward or backward."""
+    return max(1, 2 * (num_frame - 1) * max(intervals))
+
+
 def _one(num_frame: int, intervals: Sequence[int]) -> int:
     return 1
 
@@ -147,6 +173,8 @@ CENTRED = ClipWindow("centred", centred_frames, _centre, per_frame=True, every_f
                      test_name="padded", min_frames=_spanned)
 FORWARD = ClipWindow("forward", forward_frames, lambda frames, d: frames[0], per_frame=True, every_frame_gt=True,
                      whole_clip=False, test_name="whole_clip", min_frames=_spanned)
+FROM_KEY = ClipWindow("from_key", from_key_frames, lambda frames, d: frames[0], per_frame=True,
+                      every_frame_gt=False, whole_clip=False, test_name="padded", min_frames=_both_ways, directed=True)
 MIDDLE = ClipWindow("middle", middle_frames, lambda frames, d: d.count // 2, per_frame=False, every_frame_gt=False,
                     whole_clip=False, test_name="middle", min_frames=lambda num_frame, intervals: num_frame)
 EVERY_FRAME = ClipWindow("every_frame", _every_frame, lambda frames, d: 0, per_frame=False, every_frame_gt=True,
@@ -155,4 +183,4 @@ PADDED = ClipWindow("padded", _padded_frames, lambda frames, d: d.frame, per_fra
                     whole_clip=False, test_name="padded", min_frames=_one, pads=True)
 WHOLE_CLIP = ClipWindow("whole_clip", _every_frame, lambda frames, d: 0, per_frame=False, every_frame_gt=True,
                         whole_clip=True, test_name="whole_clip", min_frames=_one)
-WINDOWS = {w.name: w for w in (CENTRED, FORWARD, MIDDLE, EVERY_FRAME, PADDED, WHOLE_CLIP)}
+WINDOWS = {w.name: w for w in (CENTRED, FORWARD, FROM_KEY, MIDDLE, EVERY_FRAME, PADDED, WHOLE_CLIP)}
