@@ -134,7 +134,7 @@ def test_load_state_dict_refuses_another_setting_naming_it(state_and_roots, chan
             loader.load_state_dict(state)
     message = one_line(str(e.value))
     assert f"state_dict was saved with {key}={state[key]!r}, this loader has {key}=" in message
-    assert message.endswith("; resume with the config, data and rank it was saved with")
+    assert message.endswith("; resume with the config and data it was saved with")
 
 
 def test_load_state_dict_refuses_another_type_and_another_dataset(state_and_roots, tmp_path):
