@@ -317,7 +317,7 @@ def test_an_unknown_io_backend_key_is_named():
 def test_a_config_that_is_neither_a_path_nor_a_mapping(config):
     with pytest.raises(ConfigError) as e:
         dali_sr.build_loader(config)
-    assert one_line(str(e.value)).startswith("a config is a YAML file path or a dict of dataset options, not ")
+    assert one_line(str(e.value)).startswith("a config is a YAML or TOML file path or a dict of dataset options, not ")
 
 
 # -- native libraries, logs and commands ---------------------------------------------------------------------
