@@ -14,7 +14,7 @@ from nvidia.dali import math as dmath
 
 from dali_sr.degrade.chain import Corrupt
 from dali_sr.degrade.dlas_draws import slot_noise
-from dali_sr.degrade.dlas_names import OPS, only_op, ops_of
+from dali_sr.degrade.dlas_names import NAMES, OPS, only_op, ops_of
 
 from . import degrade
 
@@ -110,24 +110,33 @@ def color_jitter(x, factors, order):
     return x
 
 
-def _filter(x, kernel):
-    """The slot's kernel on the image: a (size, 1) column is a separable blur's taps, run down the columns and then
-    along the rows (16 times fewer products than its 2-D kernel at size 13); any other kernel as it is."""
+def _filter(x, kernel, blurs: frozenset):
+    """The slot's kernel on the image. `gaussian_blur`'s is a (size, 1) column of separable taps, run down the
+    columns and then along the rows (16 times fewer products than its 2-D kernel at size 13); `motion_blur`'s a 2-D
+    kernel, run as it is. `blurs` are the blur names the slot can take: with both, the kernel's shape decides per
+    sample (a conditional)."""
+    if blurs == {"gaussian_blur"}:
+        return _separable(x, kernel)
+    if "gaussian_blur" not in blurs:
+        return degrade.correlate(x, kernel)
     if fn.shapes(kernel)[1] == 1:
-        x = degrade.correlate(x, kernel)
-        x = degrade.correlate(x, fn.transpose(kernel, perm=[1, 0]))
+        x = _separable(x, kernel)
     else:
         x = degrade.correlate(x, kernel)
     return x
 
 
-def _run(x, op: str, col):
+def _separable(x, column):
+    return degrade.correlate(degrade.correlate(x, column), fn.transpose(column, perm=[1, 0]))
+
+
+def _run(x, op: str, col, names: tuple[str, ...]):
     if op == "quantize":
         return degrade.quantize(x, col("amount"))
     if op == "jitter":
         return color_jitter(x, col("jitter"), col("order"))
     if op == "filter":
-        return _filter(x, col("kernel"))
+        return _filter(x, col("kernel"), frozenset(n for n in names if NAMES[n] == "filter"))
     if op == "resample":
         return degrade.resize(x, col("size"), col("roi"), col("mode"))
     if op == "noise":
@@ -151,11 +160,11 @@ def corrupt(x, step: Corrupt, columns: dict[str, Any]):
         ops = [op for op in ops_of(step.slot_names(slot), noise) if op != "none"]
         always = only_op(step.slot_names(slot), noise)
         if always:
-            x = _run(x, always, col)
+            x = _run(x, always, col, step.slot_names(slot))
         else:
             for op in ops:
                 if col("op") == OPS.index(op):
-                    x = _run(x, op, col)
+                    x = _run(x, op, col, step.slot_names(slot))
         if "resample" in ops:
             resampled.append(col)
     for col in resampled:

@@ -90,6 +90,28 @@ def test_gaussian_blur_is_opencvs_with_sigma_from_r(blur_scale):
         np.testing.assert_allclose(got, ref, atol=2e-6)  # float32 sums in another order
 
 
+def test_a_slot_drawing_either_blur_runs_the_drawn_one():
+    """A random slot over both blur names: each sample gets the blur its draw chose (the graph picks the separable
+    or the 2-D run by the kernel's shape)."""
+    imgs = photos(16)
+    step = {"random_corruptions": ["gaussian_blur", "motion_blur"], "num_corrupts_per_image": 1,
+            "corruption_blur_scale": 2}
+    out, draws = corrupted(step, imgs)
+    kinds = set()
+    for img, got, d in zip(imgs, out, draws):
+        r, shape = float(value(d, 0, "r")), value(d, 0, "kernel").shape
+        if shape == (1, 1):  # a one-tap blur of either kind (a motion line of one pixel)
+            ref = img
+        elif shape[1] == 1:
+            kinds.add("gaussian")
+            ref = cv2.GaussianBlur(img, (0, 0), 2 * r * 1.5)
+        else:
+            kinds.add("motion")
+            ref = cv2.filter2D(img, -1, motion_kernel(int(2 * r * 3 + 1), int(value(d, 0, "angle"))))
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+    assert kinds == {"gaussian", "motion"}
+
+
 def test_motion_blur_is_a_rotated_line_of_integer_length():
     imgs = photos()
     out, draws = corrupted({"fixed_corruptions": ["motion_blur"], "corruption_blur_scale": 3}, imgs)
