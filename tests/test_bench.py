@@ -268,6 +268,7 @@ def test_a_gt_only_config_refuses_the_baseline(lmdb_config, capsys):
            "--skip-baseline" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_realesrgan_config_is_measured_against_decode_only_and_says_where_basicsrs_is(tmp_path, capsys):
     root = gt_lmdb(tmp_path, [(64, 64), (72, 60), (80, 90), (64, 70)])
     config = tmp_path / "resr.yml"

@@ -48,6 +48,7 @@ def test_the_chunk_baseline_is_the_loaders_sample_without_corruptions(tmp_path, 
                                        err_msg=f"{key} of {path}")
 
 
+@pytest.mark.slow
 def test_the_folder_baseline_is_the_loaders_sample_without_corruptions(tmp_path):
     """Odd, even, wide and tall images: centre square, INTER_AREA to target_size (whole and fractional factors)."""
     root = make_folder(tmp_path / "images", [(40, 53), (61, 45), (48, 48), (33, 70)])
@@ -98,7 +99,7 @@ def test_the_corruptor_refuses_what_it_does_not_time():
         Corruptor(_Options(["color_jitter"]), "test")
 
 
-@pytest.mark.parametrize("kind", ["chunks", "folder"])
+@pytest.mark.parametrize("kind", ["chunks", pytest.param("folder", marks=pytest.mark.slow)])
 def test_bench_measures_dlas_types_against_their_baselines(tmp_path, kind, capsys):
     if kind == "chunks":
         write_chunks(tmp_path / "data", 32)

@@ -4,6 +4,7 @@ after a resume."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import dali_sr
@@ -40,6 +41,7 @@ def test_lq_is_the_corruption_of_the_loaders_own_gt(tmp_path):
         np.testing.assert_array_equal(lq.permute(1, 2, 0).numpy() * 255, np.round(ref[::2, ::2] * 255))
 
 
+@pytest.mark.slow
 def test_the_same_batches_on_one_and_two_threads_and_per_sample_draws(tmp_path):
     root = gt_lmdb(tmp_path, [(48, 48), (40, 56), (64, 64), (50, 50)])
     chain = [{"type": "resize", "to": "lq", "modes": ["area"]}, NOISY]
@@ -51,6 +53,7 @@ def test_the_same_batches_on_one_and_two_threads_and_per_sample_draws(tmp_path):
     assert all(not torch.equal(lq[i], lq[j]) for i in range(4) for j in range(i))
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_batches(tmp_path):
     root = gt_lmdb(tmp_path, [(48, 48), (40, 56), (64, 64)])
     c = cfg(root, [NOISY, {"type": "resize", "to": "lq", "modes": ["area"]}], batch_size_per_gpu=2,

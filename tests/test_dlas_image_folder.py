@@ -113,7 +113,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+SLOW_CASES = ("target_odd_scale3", "no_target_scale4_multiple2")  # in the full run only
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES])
 def test_every_sample_of_an_epoch_is_dlas_sample(tmp_path, case):
     opt = CASES[case]
     root = make_folder(tmp_path / "imgs", SIZES)
@@ -132,6 +135,7 @@ def test_large_images_and_ppm_files_resized_by_non_integer_factors(tmp_path):
     check_epoch({"type": "ImageFolderDataset", "paths": str(root), **opt}, opt)
 
 
+@pytest.mark.slow
 def test_weights_repeat_each_folders_images(tmp_path):
     a = make_folder(tmp_path / "a", SIZES[:2], seed=1)
     b = make_folder(tmp_path / "b", SIZES[2:4], seed=2)
@@ -145,6 +149,7 @@ def test_weights_repeat_each_folders_images(tmp_path):
     check_epoch(cfg, opt)
 
 
+@pytest.mark.slow
 def test_the_next_epoch_draws_new_flips_and_resumes_alike(tmp_path):
     root = make_folder(tmp_path / "imgs", SIZES)
     cfg = {"type": "ImageFolderDataset", "paths": str(root), "scale": 2, "target_size": 16, "batch_size_per_gpu": 5}
@@ -161,6 +166,7 @@ def test_the_next_epoch_draws_new_flips_and_resumes_alike(tmp_path):
     assert torch.equal(again["lq"], second["lq"]) and not torch.equal(first["hq"], second["hq"])
 
 
+@pytest.mark.slow
 def test_fetch_alt_image_yields_the_next_frame_or_the_image_itself(tmp_path):
     rng = np.random.default_rng(3)
     names = {"clip_00000478.png": (40, 53), "clip_00000479.png": (61, 45), "clip_00000481.png": (48, 48),
@@ -186,6 +192,7 @@ def test_fetch_alt_image_yields_the_next_frame_or_the_image_itself(tmp_path):
     assert found == {name: name in ("clip_00000478.png", "abc_00000999.png") for name in names}
 
 
+@pytest.mark.slow
 def test_a_next_frame_of_another_size_is_named(tmp_path):
     root = tmp_path / "frames"
     root.mkdir()

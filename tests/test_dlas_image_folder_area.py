@@ -59,11 +59,12 @@ def _check(cases: list, eight_bit: bool, device: str, seed: int = 0) -> None:
         np.testing.assert_allclose(got, want, atol=255e-4 if eight_bit else 1e-4, err_msg=str(cases[k]))
 
 
-@pytest.mark.parametrize("eight_bit", [False, True])
+@pytest.mark.parametrize("eight_bit", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_area_resize_is_cv2_inter_area(eight_bit):
     _check(CASES, eight_bit, "cpu")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_area_resize_random_sizes_and_factors(seed):
     _check(_random_cases(seed, 24), True, "cpu", seed)

@@ -27,7 +27,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "multiscale" else c for c in CASES])
 def test_gpu_graph_traces_with_implemented_operators(case, tmp_path):
     root = str(make_folder(tmp_path / "imgs", SIZES))
     loader = dali_sr.build_loader({**CASES[case](root), "batch_size_per_gpu": 2}, device="cpu")

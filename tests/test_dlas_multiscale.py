@@ -58,7 +58,9 @@ def reference(path: str, flags: np.ndarray, offset: float, tile: int, num_scales
     return hq.numpy(), lq.numpy()
 
 
-@pytest.mark.parametrize("tile, num_scales, scale, batch", [(4, 3, 2, 2), (6, 2, 3, 5), (9, 1, 1, 1), (2, 4, 2, 5)])
+@pytest.mark.parametrize("tile, num_scales, scale, batch", [pytest.param(4, 3, 2, 2, marks=pytest.mark.slow),
+                                                        pytest.param(6, 2, 3, 5, marks=pytest.mark.slow), (9, 1, 1, 1),
+                                                        pytest.param(2, 4, 2, 5, marks=pytest.mark.slow)])
 def test_every_tile_of_an_epoch_is_dlas_tile(tmp_path, tile, num_scales, scale, batch):
     root = make_folder(tmp_path / "imgs", SIZES)
     cfg = {"type": "MultiScaleDataset", "paths": [str(root)], "hq_tile_size": tile, "num_scales": num_scales,
@@ -97,8 +99,8 @@ def test_a_bad_option_is_a_one_line_config_error(tmp_path, keys, message):
 
 @pytest.mark.parametrize("setup, message", [
     ("missing", r"image folder .*/nowhere does not exist; fix 'paths'$"),
-    ("small", r"img_00.png is 40x53, its square smaller than hq_tile_size x 2\^num_scales 64 .*; remove it or lower "
-              r"hq_tile_size$"),
+    pytest.param("small", r"img_00.png is 40x53, its square smaller than hq_tile_size x 2\^num_scales 64 .*; remove it "
+                          r"or lower hq_tile_size$", marks=pytest.mark.slow),
 ])
 def test_bad_data_is_a_one_line_dataset_error(tmp_path, setup, message):
     root = tmp_path / ("nowhere" if setup == "missing" else "imgs")

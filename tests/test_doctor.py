@@ -65,6 +65,7 @@ def test_a_slow_storage_is_named_read_and_the_step_waits_for_it(small_pairs, slo
     assert set(r["config"]["codecs"]) == {"png"}
 
 
+@pytest.mark.slow
 def test_reads_a_cache_would_speed_up_ask_for_warm(tmp_path, monkeypatch):
     """A storage slow on each value's first read only, as a cold page cache is: the second read of the same
     batches is far faster, so pre-loading (`dali-sr warm`) is offered."""
@@ -100,6 +101,7 @@ def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     assert "\n  2. patches_per_image: 4: ~" in out  # each decode shared by 4 windows: second to no decode at all
 
 
+@pytest.mark.slow
 def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
     roots = make_nn_clips(tmp_path, 2, {f"{c:03d}": (5, 320, 320) for c in range(3)})
     r = report(clip_cfg(roots, 2, meta_info_file=roots["meta"], gt_size=8), "--seconds", "2")
@@ -110,6 +112,7 @@ def test_clips_of_large_frames_for_a_small_crop_are_named_decode(tmp_path):
     assert s["decode"] > 2 * max(s["read"], s["augment"], s["degrade"])
 
 
+@pytest.mark.slow
 def test_a_source_that_decodes_for_patches_per_image_is_named_decode(tmp_path):
     """With patches_per_image the source decodes each image (with OpenCV) for its windows: its time beyond the
     storage reads is decoding, however it comes in bursts (a group of 16 images at a time)."""

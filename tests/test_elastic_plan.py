@@ -65,7 +65,8 @@ def resumed(n, enlarge, world, steps, new_world, batch, drop_last, pad, epoch=1,
 GRID = list(itertools.product([1, 7, 22, 23], [1, 3], [1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 4]))
 
 
-@pytest.mark.parametrize("drop_last, pad", [(False, True), (True, True), (False, False)])
+@pytest.mark.parametrize("drop_last, pad", [(False, True), pytest.param(True, True, marks=pytest.mark.slow),
+                                           pytest.param(False, False, marks=pytest.mark.slow)])
 def test_the_rest_of_an_epoch_is_dealt_over_the_new_ranks_each_slot_once(drop_last, pad):
     checked = 0
     for n, enlarge, world, new_world, batch in GRID:

@@ -134,7 +134,8 @@ def _damaged_copy(demo_cache: Path, tmp_path: Path, damage: str) -> tuple[Path, 
                  f"but not in LQ {root / 'lq.lmdb'} (2 differ)"
 
 
-@pytest.mark.parametrize("damage", ["data.mdb deleted", "data.mdb truncated", "meta_info.txt emptied"])
+@pytest.mark.parametrize("damage", ["data.mdb deleted", pytest.param("data.mdb truncated", marks=pytest.mark.slow),
+                                    pytest.param("meta_info.txt emptied", marks=pytest.mark.slow)])
 def test_a_damaged_demo_dataset_is_named_with_the_advice_to_rebuild_it(demo_cache, tmp_path, damage):
     root, problem = _damaged_copy(demo_cache, tmp_path, damage)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))

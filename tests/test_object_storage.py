@@ -101,6 +101,7 @@ def test_request_limits_reach_the_objects_and_travel_with_them_into_workers():
     assert (copy.url, copy.io) == ("s3://b/p", cfg.io_options)
 
 
+@pytest.mark.slow
 def test_a_hung_endpoint_fails_within_the_deadline_naming_the_url(credentials, monkeypatch):
     def open_failure(**limits) -> tuple[str, float]:
         start = time.monotonic()
@@ -143,7 +144,7 @@ def test_an_endpoint_that_stops_answering_mid_epoch_fails_the_loader_within_twic
 
 
 # -- transient failures --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fmt, workers", [("tfrecord", 0), ("wds", 0),
+@pytest.mark.parametrize("fmt, workers", [pytest.param("tfrecord", 0, marks=pytest.mark.slow), ("wds", 0),
                                           pytest.param("tfrecord", 2, marks=pytest.mark.slow)])
 def test_transient_failures_are_retried_until_every_batch_equals_the_local_shards(packed, server, credentials,
                                                                                    monkeypatch, fmt, workers):
@@ -243,6 +244,7 @@ def test_redact_hides_user_and_password_of_every_url():
     assert redact('x http://u:p@h:1/a "https://tok@h2/b" s3://b/k') == 'x http://***@h:1/a "https://***@h2/b" s3://b/k'
 
 
+@pytest.mark.slow
 def test_no_failure_shows_the_password_of_the_endpoint(server, credentials, monkeypatch):
     endpoint, urls = server
 

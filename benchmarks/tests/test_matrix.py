@@ -25,6 +25,7 @@ def small_pairs(tmp_path_factory, request):
     return root
 
 
+@pytest.mark.slow
 def test_matrix_measures_every_cell_against_one_baseline_per_group(small_pairs, tmp_path, capsys):
     rc = matrix.main(["--device", "cpu", "--codecs", "png,raw", "--gt-sizes", "32", "--no-clips", "--threads", "1,2",
                       "--prefetch", "2,3", "--hw-loads", "0.9", "--workers", "1", "--batch", "4", "--pairs", "12",

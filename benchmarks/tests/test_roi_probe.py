@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from benchmarks import roi_case, roi_probe
 
 
+@pytest.mark.slow
 def test_cpu_roi_paths_equal_whole_decode_and_cut(tmp_path, capsys):
     out = tmp_path / "new" / "results"  # made if missing
     assert roi_probe.main(["--device", "cpu", "--codecs", "png,jpeg", "--iterations", "2", "--out", str(out),

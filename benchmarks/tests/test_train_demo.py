@@ -44,6 +44,7 @@ def test_edsr_baseline_x4_has_basicsr_size_and_upsamples_by_four():
         EDSR(upscale=5)
 
 
+@pytest.mark.slow
 def test_both_loaders_train_edsr_and_report_data_vs_step_time(train, tmp_path, capsys):
     out = tmp_path / "report.json"
     assert train(*SMALL, "--json", str(out)) == 0
