@@ -1,7 +1,7 @@
-"""DALI pieces of the chunked-tile graph (SingleImageDataset, MultiFrameDataset): decode the tile (and its
-reference, with the mask as a 4th channel), resize to `target_size` and then to the LQ size as cv2's INTER_AREA
-computes whole-factor reductions (a box mean), cut to `force_multiple`, corrupt by the chain, float CHW outputs
-(FCHW for frames)."""
+"""DALI pieces of the chunked-tile graph (SingleImageDataset, MultiFrameDataset): decode the tile, resize to
+`target_size` and then to the LQ size as cv2's INTER_AREA computes whole-factor reductions (a box mean), cut to
+`force_multiple`, corrupt by the chain, float CHW outputs (FCHW for frames). The references with their masks come
+finished from the source (`datasets.dlas.chunk_refs`: one decode per folder, not per tile)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,7 @@ from typing import Any
 from nvidia.dali import fn, types
 
 from dali_sr.config import Config
-from dali_sr.datasets.dlas.tile_source import MASK_OUTSIDE, TileSource, lq_resize
+from dali_sr.datasets.dlas.tile_source import TileSource, lq_resize
 
 from . import degrade, ops
 from .area import block_means, halve, halvings
@@ -40,26 +40,30 @@ def _hq(x, source: TileSource, fold):
 
 
 def _frame(cfg: Config, source: TileSource, columns: dict[str, Any], suffix: str, on_gpu: bool) -> tuple:
-    """One frame's (lq, hq[, gt ref, lq ref]) as HWC float images. The box means run on the 8-bit values, which are
-    scaled to [0, 1] once they are smaller."""
+    """One frame's (lq, hq) as HWC float images. The box means run on the 8-bit values, which are scaled to [0, 1]
+    once they are smaller."""
     side, fold = source.index.hq_side, columns.get("fold" + suffix)
-    hqs = [_in_unit_range(_hq(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))]
-    if source.need_ref:
-        mask = columns["mask" + suffix].gpu() if on_gpu else columns["mask" + suffix]
-        ref = _in_unit_range(_hq(ops.decode(columns["ref" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
-        square = _hq(mask, source, fold)  # the tile's square, resized: DL-Art-School's mask is 1 there, 0.1 elsewhere
-        hqs.append(fn.cat(ref, square * (1.0 - MASK_OUTSIDE) + MASK_OUTSIDE, axis=2))
+    hq = _in_unit_range(_hq(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
     if side != source.index.target_side:  # force_multiple cuts
-        hqs = [x[0:side, 0:side] for x in hqs]
-    lqs = [_reduced(x, side, cfg.scale) for x in hqs]
+        hq = hq[0:side, 0:side]
+    lq = _reduced(hq, side, cfg.scale)
     if source.chain is not None:
         steps = source.chain.steps
         at = lq_resize(source.chain)
         if at:
-            lq = degrade.apply_steps(hqs[0], steps[:at], columns, cfg, on_gpu)
-            lqs[0] = block_means(lq, columns["lq_fold"])
-        lqs[0] = degrade.apply_steps(lqs[0], steps[at + 1:], columns, cfg, on_gpu)
-    return (lqs[0], hqs[0]) + ((hqs[1], lqs[1]) if source.need_ref else ())
+            lq = block_means(degrade.apply_steps(hq, steps[:at], columns, cfg, on_gpu), columns["lq_fold"])
+        lq = degrade.apply_steps(lq, steps[at + 1:], columns, cfg, on_gpu)
+    return lq, hq
+
+
+def _references(source: TileSource, columns: dict[str, Any], on_gpu: bool) -> list:
+    """`gt_fullsize_ref` and `lq_fullsize_ref` as the source made them, CHW (FCHW for frames)."""
+    refs = []
+    for name in ("gt_ref", "lq_ref"):
+        frames = [columns[name + suffix] for suffix in source.outputs.frame_names]
+        ref = fn.stack(*frames, axis=0) if source.index.frames else frames[0]
+        refs.append(ref.gpu() if on_gpu else ref)
+    return refs
 
 
 def chunk_graph(cfg: Config, source: TileSource, on_gpu: bool) -> tuple:
@@ -71,4 +75,6 @@ def chunk_graph(cfg: Config, source: TileSource, on_gpu: bool) -> tuple:
         outputs = [fn.transpose(fn.stack(*images, axis=0), perm=[0, 3, 1, 2]) for images in zip(*frames)]
     else:
         outputs = [fn.transpose(image, perm=[2, 0, 1]) for image in frames[0]]
+    if source.need_ref:
+        outputs += _references(source, columns, on_gpu)
     return (*outputs, columns["gt_center"], columns["lq_center"], columns["idx"])

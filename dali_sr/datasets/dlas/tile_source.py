@@ -1,7 +1,7 @@
 """The external source of SingleImageDataset and MultiFrameDataset: per sample and frame the tile's bytes, with
-`need_ref` the reference's bytes and its mask (1 over the tile's square, 0.1 elsewhere, at the tile's size), the
-reshape that makes the `target_size` box mean; the tiles' centres in the HQ and LQ images, and the chain's draws
-(one set per sample: every frame of a sample is corrupted alike)."""
+`need_ref` the finished references (`chunk_refs`: made once per folder, the tile's mask added), the reshape that
+makes the `target_size` box mean; the tiles' centres in the HQ and LQ images, and the chain's draws (one set per
+sample: every frame of a sample is corrupted alike)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,10 +16,9 @@ from ...errors import DatasetError
 from ...storage.codecs import encode
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource
-from .chunks import REF_NAME
+from .chunk_refs import ReferenceImages
 from .tile_index import TileIndex, resize_point
 
-MASK_OUTSIDE = 0.1  # DL-Art-School's mask value outside the tile's square
 _STREAM = 0xD1A5  # tells a sample's corruption generator apart from any other use of its seed
 
 
@@ -45,7 +44,7 @@ class TileOutputs:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        names = ("tile", "ref", "mask") if self.need_ref else ("tile",)
+        names = ("tile", "gt_ref", "lq_ref") if self.need_ref else ("tile",)
         names += ("fold",) if self.folds else ()
         per_frame = tuple(name + k for k in self.frame_names for name in names)
         return per_frame + ("gt_center", "lq_center") + self.corrupt_columns + ("idx",)
@@ -60,16 +59,6 @@ class TileOutputs:
         return ("lq", "hq") + refs + ("gt_center", "lq_center", "idx")
 
 
-def tile_square(side: int, center: tuple[int, int], width: int) -> np.ndarray:
-    """(side, side, 1) uint8: 1 over the square of `width` centred at `center` (y, x), 0 elsewhere; the square is
-    clipped at the image's edges. The graph makes DL-Art-School's mask of it (1 over the square, `MASK_OUTSIDE`
-    elsewhere) once the square is resized, the same values at a quarter of the bytes."""
-    square = np.zeros((side, side, 1), np.uint8)
-    top, left = max(center[0] - width // 2, 0), max(center[1] - width // 2, 0)
-    square[top:max(center[0] + width // 2, 0), left:max(center[1] + width // 2, 0)] = 1
-    return square
-
-
 class TileSource(PlanSource):
     """Batches of SingleImageDataset and MultiFrameDataset samples for `pipelines.dlas_chunks`."""
 
@@ -80,6 +69,7 @@ class TileSource(PlanSource):
         self.chain: Optional[Chain] = chain if chain is not None and len(chain.steps) > 1 else None
         self.outputs = TileOutputs(self.need_ref, self._draw_columns(), index.frames, index.tile_side is None,
                                    self.chain is not None and lq_resize(self.chain) > 0)
+        self.refs = ReferenceImages(index.target_side, index.hq_side, cfg.scale, cfg.num_threads)
 
     def _draw_columns(self) -> tuple[str, ...]:
         """The chain's draw columns but those of its resize to the LQ size (a box mean by `lq_fold`)."""
@@ -100,6 +90,8 @@ class TileSource(PlanSource):
         ix = self.index
         indices = plan.indices[rows]
         columns: dict[str, list] = {name: [] for name in self.outputs.columns}
+        if self.need_ref:
+            self.refs.load((f, ix.folders[f]) for i in indices for f in ix.samples[int(i)][0])
         row_images = []
         for i in indices:
             frames, t = ix.samples[int(i)]
@@ -110,9 +102,9 @@ class TileSource(PlanSource):
                 columns["tile" + suffix].append(folder.store.get(images[-1][1]))
                 center, width = folder.squares[t]
                 if self.need_ref:
-                    images.append((folder.store, folder.key(REF_NAME)))
-                    columns["ref" + suffix].append(folder.store.get(images[-1][1]))
-                    columns["mask" + suffix].append(tile_square(folder.side, center, width))
+                    gt_ref, lq_ref = self.refs.pair(f, folder, center, width)
+                    columns["gt_ref" + suffix].append(gt_ref)
+                    columns["lq_ref" + suffix].append(lq_ref)
                 else:
                     center = (0, 0)
                 if self.outputs.folds:
@@ -157,13 +149,14 @@ class TileSource(PlanSource):
 
     def placeholder_columns(self) -> dict[str, Any]:
         """One blank sample of the first folder's geometry."""
-        side = self.index.folders[0].side
+        side, hq, lq = self.index.folders[0].side, self.index.hq_side, self.index.hq_side // self.cfg.scale
         blank = np.frombuffer(encode(np.zeros((side, side, 3), np.uint8), "png", "placeholder"), np.uint8)
         centers = np.zeros((1, self.index.frames, 2) if self.index.frames else (1, 2), np.int64)
         columns: dict[str, Any] = {"gt_center": centers, "lq_center": centers, "idx": np.full((1,), -1, np.int64)}
         for suffix in self.outputs.frame_names:
-            columns.update({"tile" + suffix: [blank], "ref" + suffix: [blank], "fold" + suffix: [self._fold(side)],
-                            "mask" + suffix: [np.zeros((side, side, 1), np.uint8)]})
+            columns.update({"tile" + suffix: [blank], "fold" + suffix: [self._fold(side)],
+                            "gt_ref" + suffix: [np.zeros((4, hq, hq), np.float32)],
+                            "lq_ref" + suffix: [np.zeros((4, lq, lq), np.float32)]})
         if self.chain is not None:
             draws = self._sample_draws(np.random.default_rng(0))
             columns.update({name: [draws[name]] for name in self.outputs.corrupt_columns})
