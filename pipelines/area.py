@@ -100,21 +100,31 @@ def _block_means(x, sides, out_sides):
     return block_means(x, fn.stack(out_sides[0], factors[0], out_sides[1], factors[1], out_sides[0] * 0 - 1))
 
 
-def area_resize(x, in_hw, out_hw, on_gpu: bool):
+def _mirrored(in_hw, hflip) -> dict:
+    """A resize's region of the whole image (h, w) `in_hw`, right to left where `hflip` is 1: the mirror image."""
+    f = fn.cast(hflip, dtype=types.FLOAT)
+    return dict(roi_start=fn.stack(in_hw[0] * 0.0, in_hw[1] * f), roi_end=fn.stack(in_hw[0], in_hw[1] * (1.0 - f)),
+                roi_relative=False)
+
+
+def area_resize(x, in_hw, out_hw, on_gpu: bool, hflip=None):
     """HWC RGB images (float32, or 8-bit, which is faster: the means are then taken before any float image is
     made) of (h, w) `in_hw` -> float32 images of (h, w) `out_hw` (float32 CPU nodes, each side at most the
-    input's), as `cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)` computes them on the input's values. Runs
-    under `pipeline_def(enable_conditionals=True)`."""
+    input's), as `cv2.resize(x, (w, h), interpolation=cv2.INTER_AREA)` computes them on the input's values;
+    `hflip` (per-sample 0 or 1, int32) mirrors each image left-right first, for free in the halvings (a resize
+    whose region runs right to left). Runs under `pipeline_def(enable_conditionals=True)`."""
     sides, out_sides = fn.cast(in_hw, dtype=types.INT32), fn.cast(out_hw, dtype=types.INT32)
+    region = {} if hflip is None else _mirrored(in_hw, hflip)
     if (sides[0] == out_sides[0] * 2) & (sides[1] == out_sides[1] * 2):  # the common halving, as a linear resize
-        x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+        x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT, **region)
     elif (sides[0] == out_sides[0] * 4) & (sides[1] == out_sides[1] * 4):  # x4: two halvings
-        x = fn.resize(x, size=out_hw * 2.0, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT)
+        x = fn.resize(x, size=out_hw * 2.0, interp_type=types.INTERP_LINEAR, antialias=False, dtype=types.FLOAT,
+                      **region)
         x = fn.resize(x, size=out_hw, interp_type=types.INTERP_LINEAR, antialias=False)
     elif (sides[0] % out_sides[0] == 0) & (sides[1] % out_sides[1] == 0):
-        x = _block_means(x, sides, out_sides)
+        x = _block_means(x if hflip is None else fn.flip(x, horizontal=hflip), sides, out_sides)
     else:
-        x = fn.cast(x, dtype=types.FLOAT)
+        x = fn.cast(x if hflip is None else fn.flip(x, horizontal=hflip), dtype=types.FLOAT)
         x = _area_axis(x, 0, in_hw[0], out_hw[0], in_hw[1], on_gpu)
         x = _area_axis(x, 1, in_hw[1], out_hw[1], out_hw[0], on_gpu)
     return x

@@ -57,9 +57,8 @@ def _hq(columns: dict, prefix: str, cfg: Config, on_gpu: bool):
         image = ops.decode_crop(col(""), col("_shape"), col("_anchor"))
     else:
         image = ops.crop(ops.decode(col(""), on_gpu, cfg.hw_decoder_load), col("_shape"), col("_anchor"))
-    image = ops.flip(image, col("_hflip"), 0)
-    if col("_resized"):  # the means of the 8-bit values, scaled to [0, 1] once the image is smaller
-        x = area.area_resize(image, col("_in_hw"), col("_target_hw"), on_gpu) / 255.0
+    if col("_resized"):  # the means of the 8-bit values (mirrored as they are taken), scaled to [0, 1] once smaller
+        x = area.area_resize(image, col("_in_hw"), col("_target_hw"), on_gpu, hflip=col("_hflip")) / 255.0
     else:
-        x = degrade.to_float(image)
+        x = degrade.to_float(ops.flip(image, col("_hflip"), 0))
     return ops.crop(x, col("_keep"))

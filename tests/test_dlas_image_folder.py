@@ -103,6 +103,8 @@ def check_epoch(cfg: dict, opt: dict) -> list[tuple[bool, tuple[int, int]]]:
 
 CASES = {
     "target_even_scale2": dict(scale=2, target_size=32, batch_size_per_gpu=2),
+    "target_halving_scale2": dict(scale=2, target_size=24, batch_size_per_gpu=5),  # 48 halved, mirrored or not
+    "target_quarter_scale3": dict(scale=3, target_size=12, batch_size_per_gpu=5),  # 48 / 4, 36 / 3, fractions
     "target_odd_scale3": dict(scale=3, target_size=21, batch_size_per_gpu=5),
     "no_target_scale4_multiple2": dict(scale=4, force_multiple=2, batch_size_per_gpu=1),
     "not_square_no_flip": dict(scale=2, force_square=False, disable_flip=True, batch_size_per_gpu=1),
@@ -127,6 +129,16 @@ def test_every_sample_of_an_epoch_is_dlas_sample(tmp_path, case):
         # (its square then starts a column further left: DL-Art-School flips before it cuts the square)
         assert any(f for f, _ in taken) and not all(f for f, _ in taken)
         assert any(f and (w - h) % 2 for f, (h, w) in taken)
+
+
+@pytest.mark.parametrize("target", [24, 12])
+def test_mirrored_halvings_and_quarters_are_dlas_samples(tmp_path, target):
+    """A 48 px square halved (target 24) or quartered (12) takes its flip inside the resize: mirrored and not."""
+    opt = dict(scale=2, target_size=target, batch_size_per_gpu=2)
+    root = make_folder(tmp_path / "imgs", [(48, 48), (48, 64)])
+    taken = [t for seed in range(4) for t in check_epoch({"type": "ImageFolderDataset", "paths": str(root),
+                                                          "seed": seed, **opt}, opt)]
+    assert {f for f, _ in taken} == {True, False}
 
 
 def test_large_images_and_ppm_files_resized_by_non_integer_factors(tmp_path):
