@@ -52,3 +52,15 @@ def test_a_reference_changed_after_indexing_is_named(tmp_path, damage, message):
         with pytest.raises(DatasetError, match=message) as e:
             list(loader)
     assert "\n" not in str(e.value)
+
+
+def test_source_workers_make_the_same_references(tmp_path):
+    """A source copied into worker processes starts with no kept references and gives the same batches."""
+    write_chunks(tmp_path, 32)
+    cfg = chunk_cfg(str(tmp_path), 2, target_size=16, need_ref=True, strict=True, batch_size=4)
+    alone, workers = _epoch(cfg), _epoch({**cfg, "source_workers": 2})
+    assert len(alone) == len(workers) == 2
+    for a, b in zip(alone, workers):
+        assert a["GT_path"] == b["GT_path"]
+        for key in ("gt_fullsize_ref", "lq_fullsize_ref", "hq", "lq"):
+            assert torch.equal(a[key], b[key]), key
