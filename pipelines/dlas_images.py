@@ -37,9 +37,11 @@ def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
     (hq[, lq][, alt_hq[, alt_lq], has_alt], idx). Runs under `pipeline_def(enable_conditionals=True)`."""
     from . import ops  # DALI: imported when a pipeline is built, not when a config is validated
 
+    source.make_pixels(not on_gpu and cfg.options.target_size is not None)  # OpenCV's INTER_AREA, on the CPU
     columns = ops.source_columns(source, cfg.source_workers)
     out = source.outputs
-    images = [_hq(columns, "hq", cfg, on_gpu)] + ([_hq(columns, "alt", cfg, on_gpu)] if out.alt else [])
+    images = [_hq(columns, "hq", cfg, out.decoded, on_gpu)] + ([_hq(columns, "alt", cfg, out.decoded, on_gpu)]
+                                                                if out.alt else [])
     outputs = []
     for hq in images:
         pair = (hq, corrupt(hq, cfg, columns, on_gpu)) if out.makes_lq else (hq,)
@@ -47,12 +49,16 @@ def define(cfg: Config, source: PlanSource, on_gpu: bool) -> tuple:
     return tuple(outputs) + ((columns["has_alt"],) if out.alt else ()) + (columns["idx"],)
 
 
-def _hq(columns: dict, prefix: str, cfg: Config, on_gpu: bool):
+def _hq(columns: dict, prefix: str, cfg: Config, decoded: bool, on_gpu: bool):
     """One image of a row (columns `prefix`...) -> float32 HWC HQ in [0, 1]: decode the window, flip, INTER_AREA
-    to the target size where it changes, cut to the multiple."""
+    to the target size where it changes, cut to the multiple; or, `decoded`, the HQ pixels the source made so."""
+    from nvidia.dali import fn
+
     from . import area, degrade, ops
 
     col = (lambda suffix: columns[prefix + suffix])
+    if decoded:
+        return fn.reshape(col(""), layout="HWC")
     if ops.roi_decode(on_gpu):
         image = ops.decode_crop(col(""), col("_shape"), col("_anchor"))
     else:

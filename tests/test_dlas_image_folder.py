@@ -141,6 +141,17 @@ def test_mirrored_halvings_and_quarters_are_dlas_samples(tmp_path, target):
     assert {f for f, _ in taken} == {True, False}
 
 
+def test_source_workers_make_the_same_hq_pixels(tmp_path):
+    """On the CPU with target_size the source makes the HQ pixels; in worker processes it makes the same."""
+    root = make_folder(tmp_path / "imgs", SIZES)
+    cfg = {"type": "ImageFolderDataset", "paths": str(root), "scale": 2, "target_size": 24, "batch_size_per_gpu": 2,
+           "fixed_corruptions": ["jpeg-broad"], "seed": 1}
+    alone, workers = epoch_batches(cfg)[0], epoch_batches({**cfg, "source_workers": 2})[0]
+    assert len(alone) == len(workers) == 2
+    for a, b in zip(alone, workers):
+        assert a["HQ_path"] == b["HQ_path"] and torch.equal(a["hq"], b["hq"]) and torch.equal(a["lq"], b["lq"])
+
+
 def test_large_images_and_ppm_files_resized_by_non_integer_factors(tmp_path):
     opt = dict(scale=4, target_size=96, batch_size_per_gpu=2)
     root = make_folder(tmp_path / "big", [(300, 257), (515, 700), (97, 130)], seed=2, ext="ppm")

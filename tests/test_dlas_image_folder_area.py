@@ -16,25 +16,30 @@ CASES = [((32, 32), (16, 16)), ((48, 40), (16, 13)), ((37, 37), (16, 16)), ((100
          ((2048, 2048), (1024, 1024)), ((2048, 1536), (512, 384)), ((44, 36), (11, 9)), ((48, 40), (24, 10))]
 
 
-@pytest.mark.parametrize("eight_bit", [False, True])
-def test_area_resize_is_cv2_inter_area(eight_bit):
+@pytest.mark.parametrize("eight_bit, mirrored", [(False, False), (True, False), (True, True)])
+def test_area_resize_is_cv2_inter_area(eight_bit, mirrored):
+    """With `hflip` (every other sample here) the image is mirrored first: inside the halvings' resizes, by a
+    flip in the other branches."""
     rng = np.random.default_rng(0)
     images = [rng.random((h, w, 3)).astype(np.float32) for (h, w), _ in CASES]
     if eight_bit:
         images = [np.round(x * 255).astype(np.uint8) for x in images]
+    flips = [int(mirrored and k % 2 == 1) for k in range(len(CASES))]
 
     @pipeline_def(batch_size=len(CASES), num_threads=1, device_id=None, enable_conditionals=True)
     def pipe():
         x = fn.external_source(lambda: images, batch=True, layout="HWC")
         ins = fn.external_source(lambda: [np.array(c[0], np.float32) for c in CASES], batch=True)
         outs = fn.external_source(lambda: [np.array(c[1], np.float32) for c in CASES], batch=True)
-        return area_resize(x, ins, outs, on_gpu=False)
+        hflip = fn.external_source(lambda: [np.array(f, np.int32) for f in flips], batch=True)
+        return area_resize(x, ins, outs, on_gpu=False, hflip=hflip if mirrored else None)
 
     p = pipe()
     p.build()
     (out,) = p.run()
     for k, (_, (h, w)) in enumerate(CASES):
-        want = cv2.resize(images[k].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        image = images[k][:, ::-1] if flips[k] else images[k]
+        want = cv2.resize(np.ascontiguousarray(image, np.float32), (w, h), interpolation=cv2.INTER_AREA)
         got = np.array(out[k])
         assert got.shape == want.shape and got.dtype == np.float32
         np.testing.assert_allclose(got, want, atol=255e-4 if eight_bit else 1e-4, err_msg=str(CASES[k]))

@@ -4,7 +4,7 @@ size and the cut to a multiple; with LQ, the corruption chain's per-sample draws
 for the next frame of a video (`<anything>%08d.<ext>`: the number plus one, in the same folder)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import os
@@ -16,7 +16,9 @@ from ...degrade.chain import Chain, Resize, Step
 from ...degrade.draws import chain_columns, draw_sample
 from ...errors import DatasetError
 from ...storage.backends import DiskStorage
+from ...parallel import ordered_map
 from ...storage.codecs import encode
+from ..decoded import decode_rgb
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource, read_value
 from .folder_index import FolderIndex, rows_batch
@@ -60,11 +62,13 @@ class FolderOutputs:
     draws: tuple[str, ...]
     makes_lq: bool
     alt: bool  # the next frame too
+    decoded: bool = False  # each image's column holds its HQ pixels, made by the source (no geometry columns)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        alt = image_columns("alt") + ("has_alt",) if self.alt else ()
-        return image_columns("hq") + alt + self.draws + ("idx",)
+        image = (lambda prefix: (prefix,) if self.decoded else image_columns(prefix))
+        alt = image("alt") + ("has_alt",) if self.alt else ()
+        return image("hq") + alt + self.draws + ("idx",)
 
     @property
     def graph_outputs(self) -> tuple[str, ...]:
@@ -113,13 +117,32 @@ def geometry(options: Any, scale: int, hw: tuple[int, int], flip: bool, name: st
     return Geometry((x, y, w, h), flip, resized, kept)
 
 
+def hq_pixels(value: np.ndarray, name: str, hw: tuple[int, int], g: Geometry) -> np.ndarray:
+    """An image's HQ as DL-Art-School makes it, float32 HWC in [0, 1]: decoded, its window cut, flipped, cv2's
+    INTER_AREA to the target size (on the float image, as DL-Art-School resizes), cut to the multiple."""
+    import cv2
+
+    x, y, w, h = g.window
+    image = decode_rgb(value, name, hw)[y:y + h, x:x + w]
+    image = (image[:, ::-1] if g.flipped else image).astype(np.float32) / np.float32(255.0)
+    if g.resized != (h, w):
+        image = cv2.resize(image, (g.resized[1], g.resized[0]), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image[:g.kept[0], :g.kept[1]])
+
+
 class FolderSource(PlanSource):
-    """One DALI row per image."""
+    """One DALI row per image: its bytes and geometry, or (`make_pixels`) its HQ pixels."""
 
     def __init__(self, cfg: Config, index: FolderIndex, sampling: Sampling, start: tuple[int, int] = (0, 0)):
         super().__init__(cfg, index, sampling, start)
         chain = cfg.degradation
         self.outputs = FolderOutputs(used_draws(chain), chain is not None, bool(cfg.options.fetch_alt_image))
+
+    def make_pixels(self, on: bool) -> None:
+        """With `on`, hand DALI each image's HQ pixels (`hq_pixels`, made on `num_threads` worker threads) instead
+        of its bytes and geometry: on the CPU, OpenCV's INTER_AREA by a fractional factor costs a fraction of the
+        graph's exact one. Set before the pipeline is built."""
+        self.outputs = replace(self.outputs, decoded=on)
 
     @staticmethod
     def _row(prefix: str, value: np.ndarray, g: Geometry) -> dict[str, np.ndarray]:
@@ -130,18 +153,18 @@ class FolderSource(PlanSource):
                   np.array([g.kept[1], g.kept[0]], np.int32))
         return dict(zip(image_columns(prefix), values))
 
-    def _alt(self, store: DiskStorage, key: str, main: dict[str, np.ndarray], kept: tuple[int, int]) -> dict:
-        """The next frame's columns, resized whole; the image's own (`main`) when there is none, as
-        DL-Art-School does."""
+    def _alt(self, store: DiskStorage, key: str, main: tuple, kept: tuple[int, int]) -> tuple[dict, tuple]:
+        """The next frame's columns, resized whole, and its (bytes, name, (h, w), geometry); the image's own
+        (`main`, the same four) when there is none, as DL-Art-School does."""
         alt = next_frame(key)
         if alt is None or not store.has(alt):
-            return {**{"alt" + k[2:]: v for k, v in main.items()}, "has_alt": np.array(False)}
+            return {**self._row("alt", main[0], main[3]), "has_alt": np.array(False)}, main
         value, hw = read_value(store, alt, None)
         g = geometry(self.cfg.options, self.cfg.scale, hw, False, store.describe(alt), cut=False)
         if g.kept != kept:
             raise DatasetError(f"{store.describe(alt)}: the next frame's HQ is {g.kept[0]}x{g.kept[1]}, not "
                                f"{kept[0]}x{kept[1]} as {store.describe(key)}'s; give frames of one size")
-        return {**self._row("alt", value, g), "has_alt": np.array(True)}
+        return {**self._row("alt", value, g), "has_alt": np.array(True)}, (value, store.describe(alt), hw, g)
 
     def _draws(self, epoch: int, position: int, kept: tuple[int, int]) -> dict[str, np.ndarray]:
         """The chain's draws for a sample at `position` whose HQ is `kept` (h, w)."""
@@ -154,21 +177,28 @@ class FolderSource(PlanSource):
     def _assemble(self, plan: EpochPlan, rows: slice) -> Batch:
         indices, positions = plan.indices[rows], plan.positions[rows]
         flips = plan.flips[rows, 0] & (not self.cfg.options.disable_flip)
-        samples, images, kept = [], [], []
+        samples, images, kept, decodes = [], [], [], []
         for i, position, flip in zip(indices, positions, flips):
             store, key, value, hw = self.index.read(int(i))
             g = geometry(self.cfg.options, self.cfg.scale, hw, bool(flip), store.describe(key))
             row = {**self._row("hq", value, g), **self._draws(plan.epoch, int(position), g.kept)}
+            decodes.append((row, "hq", (value, store.describe(key), hw, g)))
             if self.outputs.alt:
-                row.update(self._alt(store, key, self._row("hq", value, g), g.kept))
+                alt, job = self._alt(store, key, decodes[-1][2], g.kept)
+                row.update(alt)
+                decodes.append((row, "alt", job))
             samples.append(row)
-            images.append([(store, key)])
+            images.append([] if self.outputs.decoded else [(store, key)])
             kept.append(g.kept)
         other = first_mismatch(kept)
         if other is not None:
             first, other = self.index.paths([int(indices[0]), int(indices[other])])
             raise DatasetError(f"{self.index.name}: one batch mixes HQ sizes ({first} and {other}); set target_size "
                                f"or use batch_size_per_gpu: 1")
+        if self.outputs.decoded:
+            made = ordered_map(lambda d: hq_pixels(*d[2]), decodes, min(self.cfg.num_threads, len(decodes)))
+            for (row, prefix, _), pixels in zip(decodes, made):
+                row[prefix] = pixels
         return rows_batch(samples, images, self.outputs.columns[:-1], indices)
 
     def placeholder_columns(self) -> dict[str, Any]:
@@ -178,6 +208,8 @@ class FolderSource(PlanSource):
         row = {**self._row("hq", blank, g), **self._draws(0, 0, g.kept)}
         if self.outputs.alt:
             row.update({**self._row("alt", blank, g), "has_alt": np.array(False)})
+        if self.outputs.decoded:
+            row.update({prefix: np.zeros((side, side, 3), np.float32) for prefix in ("hq", "alt") if prefix in row})
         return {**{k: [v] for k, v in row.items()}, "idx": np.full(1, -1, np.int64)}
 
     def collate(self, out: dict[str, Any]) -> dict[str, Any]:
