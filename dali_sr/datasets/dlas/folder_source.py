@@ -1,7 +1,8 @@
 """External source of image-folder samples: the image bytes and, from its header, the window the graph cuts (the
 centre crop and square, placed where DL-Art-School cuts them after its flip), the flip, the INTER_AREA target
 size and the cut to a multiple; with LQ, the corruption chain's per-sample draws; with `fetch_alt_image`, the same
-for the next frame of a video (`<anything>%08d.<ext>`: the number plus one, in the same folder)."""
+for the next frame of a video (`<anything>%08d.<ext>`: the number plus one, in the same folder). With
+`make_pixels` (the CPU graph with `target_size`) each image's column holds its finished HQ pixels instead."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -15,8 +16,8 @@ from ...config import Config
 from ...degrade.chain import Chain, Resize, Step
 from ...degrade.draws import chain_columns, draw_sample
 from ...errors import DatasetError
-from ...storage.backends import DiskStorage
 from ...parallel import ordered_map
+from ...storage.backends import DiskStorage
 from ...storage.codecs import encode
 from ..decoded import decode_rgb
 from ..plan import EpochPlan, Sampling
