@@ -1,6 +1,7 @@
 """DALI pieces of the chunked-tile graph (SingleImageDataset, MultiFrameDataset): decode the tile, resize to
-`target_size` and then to the LQ size as cv2's INTER_AREA computes whole-factor reductions (a box mean), cut to
-`force_multiple`, corrupt by the chain, float CHW outputs (FCHW for frames). The references with their masks come
+`target_size` (on the CPU the source hands over the tile so made) and then to the LQ size as cv2's INTER_AREA
+computes whole-factor reductions (a box mean), cut to `force_multiple`, corrupt by the chain, float CHW outputs
+(FCHW for frames). The references with their masks come
 finished from the source (`datasets.dlas.chunk_refs`: one decode per folder, not per tile)."""
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def _frame(cfg: Config, source: TileSource, columns: dict[str, Any], suffix: str
     """One frame's (lq, hq) as HWC float images. The box means run on the 8-bit values, which are scaled to [0, 1]
     once they are smaller."""
     side, fold = source.index.hq_side, columns.get("fold" + suffix)
-    hq = _in_unit_range(_hq(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
-    if side != source.index.target_side:  # force_multiple cuts
-        hq = hq[0:side, 0:side]
+    if source.outputs.decoded:  # the source made it
+        hq = fn.reshape(columns["tile" + suffix], layout="HWC")
+    else:
+        hq = _in_unit_range(_hq(ops.decode(columns["tile" + suffix], on_gpu, cfg.hw_decoder_load), source, fold))
+        if side != source.index.target_side:  # force_multiple cuts
+            hq = hq[0:side, 0:side]
     lq = _reduced(hq, side, cfg.scale)
     if source.chain is not None:
         steps = source.chain.steps
@@ -69,6 +73,7 @@ def _references(source: TileSource, columns: dict[str, Any], on_gpu: bool) -> li
 def chunk_graph(cfg: Config, source: TileSource, on_gpu: bool) -> tuple:
     """(lq, hq[, gt_fullsize_ref, lq_fullsize_ref], gt_center, lq_center, idx): float32 CHW in [0, 1] (the
     references with the mask as a 4th channel; FCHW with `num_frames`), centres as int64 (y, x)."""
+    source.make_pixels(not on_gpu)  # on the CPU, OpenCV and NumPy make the HQ tiles
     columns: dict[str, Any] = ops.source_columns(source, cfg.source_workers)
     frames = [_frame(cfg, source, columns, suffix, on_gpu) for suffix in source.outputs.frame_names]
     if source.index.frames:  # every frame's corruption takes the sample's draws

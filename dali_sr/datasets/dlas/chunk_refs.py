@@ -27,11 +27,20 @@ BUDGET = 512 << 20  # bytes of references kept
 
 
 def box_means(x: np.ndarray, factor: int) -> np.ndarray:
-    """HWC values (8-bit or float) -> float32 means of their `factor` x `factor` blocks (sides multiples of it)."""
+    """HWC values (8-bit or float) -> float32 means of their `factor` x `factor` blocks (sides multiples of it):
+    cv2's INTER_AREA by a whole factor, on the float values."""
+    import cv2
+
+    x = x.astype(np.float32, copy=False)
     if factor == 1:
-        return x.astype(np.float32, copy=False)
+        return x
     h, w, c = x.shape
-    return x.reshape(h // factor, factor, w // factor, factor, c).mean(axis=(1, 3), dtype=np.float32)
+    return cv2.resize(x, (w // factor, h // factor), interpolation=cv2.INTER_AREA).reshape(h // factor, w // factor, c)
+
+
+def at_hq_side(x: np.ndarray, tile_side: int, target_side: int, hq_side: int) -> np.ndarray:
+    """A tile-sized HWC image at the HQ side, float32: box means to `target_side`, cut to `hq_side`."""
+    return box_means(x, tile_side // target_side)[:hq_side, :hq_side]
 
 
 def tile_square(side: int, center: tuple[int, int], width: int) -> np.ndarray:
@@ -59,10 +68,6 @@ class ReferenceImages:
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
-    def _hq(self, x: np.ndarray, tile_side: int) -> np.ndarray:
-        """A tile-sized HWC image at the HQ side: box means to `target_side`, cut to `hq_side`."""
-        return box_means(x, tile_side // self.target_side)[:self.hq_side, :self.hq_side]
-
     def _make(self, folder: TileFolder) -> tuple[np.ndarray, np.ndarray]:
         """The folder's reference (HWC float32 in [0, 1]) at the HQ side and at the LQ side."""
         key = folder.key(REF_NAME)
@@ -71,7 +76,7 @@ class ReferenceImages:
         if hw != (folder.side, folder.side):
             raise DatasetError(f"{name} is {hw[0]}x{hw[1]}, not the {folder.side}x{folder.side} of its folder's "
                                f"tiles; re-create the folder with dali-sr extract-chunks")
-        hq = self._hq(decode_rgb(value, name, hw), folder.side) / np.float32(255.0)
+        hq = at_hq_side(decode_rgb(value, name, hw), folder.side, self.target_side, self.hq_side) / np.float32(255.0)
         return hq, box_means(hq, self.scale)
 
     def load(self, folders: Iterable[tuple[int, TileFolder]]) -> None:
@@ -94,7 +99,7 @@ class ReferenceImages:
         if number not in self._kept:
             self.load([(number, folder)])
         out = []
-        mask = self._hq(tile_square(folder.side, center, width), folder.side)
+        mask = at_hq_side(tile_square(folder.side, center, width), folder.side, self.target_side, self.hq_side)
         mask = mask * np.float32(1.0 - MASK_OUTSIDE) + np.float32(MASK_OUTSIDE)
         for image, square in zip(self._kept[number], (mask, box_means(mask, self.scale))):
             both = np.empty((4,) + image.shape[:2], np.float32)

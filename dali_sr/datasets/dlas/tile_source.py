@@ -1,10 +1,11 @@
-"""The external source of SingleImageDataset and MultiFrameDataset: per sample and frame the tile's bytes, with
+"""The external source of SingleImageDataset and MultiFrameDataset: per sample and frame the tile's bytes (or,
+`make_pixels`, its HQ pixels), with
 `need_ref` the finished references (`chunk_refs`: made once per folder, the tile's mask added), the reshape that
 makes the `target_size` box mean; the tiles' centres in the HQ and LQ images, and the chain's draws (one set per
 sample: every frame of a sample is corrupted alike)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -13,10 +14,12 @@ from ...config import Config
 from ...degrade.chain import Chain, Resize
 from ...degrade.draws import chain_columns, draw_sample
 from ...errors import DatasetError
+from ...parallel import ordered_map
 from ...storage.codecs import encode
+from ..decoded import decode_rgb
 from ..plan import EpochPlan, Sampling
 from ..source import Batch, PlanSource
-from .chunk_refs import ReferenceImages
+from .chunk_refs import ReferenceImages, at_hq_side
 from .tile_index import TileIndex, resize_point
 
 _STREAM = 0xD1A5  # tells a sample's corruption generator apart from any other use of its seed
@@ -36,6 +39,7 @@ class TileOutputs:
     frames: int = 0  # MultiFrameDataset's num_frames: `tile_0` .. of each frame; 0: one image, no time axis
     folds: bool = True  # each tile's `fold` (tiles of several sides); without, the graph knows the one side
     lq_fold: bool = False  # the LQ resize's `lq_fold` (a chain with steps before it, which may resample)
+    decoded: bool = False  # each `tile` column holds the tile's HQ pixels, made by the source
 
     @property
     def frame_names(self) -> tuple[str, ...]:
@@ -45,7 +49,7 @@ class TileOutputs:
     @property
     def columns(self) -> tuple[str, ...]:
         names = ("tile", "gt_ref", "lq_ref") if self.need_ref else ("tile",)
-        names += ("fold",) if self.folds else ()
+        names += ("fold",) if self.folds and not self.decoded else ()
         per_frame = tuple(name + k for k in self.frame_names for name in names)
         return per_frame + ("gt_center", "lq_center") + self.corrupt_columns + ("idx",)
 
@@ -71,6 +75,17 @@ class TileSource(PlanSource):
                                    self.chain is not None and lq_resize(self.chain) > 0)
         self.refs = ReferenceImages(index.target_side, index.hq_side, cfg.scale, cfg.num_threads)
 
+    def make_pixels(self, on: bool) -> None:
+        """With `on`, hand DALI each tile's HQ pixels (decoded, box means to `target_size`, cut, in [0, 1]; made on
+        `num_threads` worker threads) instead of its bytes: on the CPU the graph's operators cost more than the
+        same arithmetic in OpenCV and NumPy. Set before the pipeline is built."""
+        self.outputs = replace(self.outputs, decoded=on)
+
+    def _tile_pixels(self, value: np.ndarray, name: str, side: int) -> np.ndarray:
+        """A tile's HQ pixels, float32 HWC in [0, 1], as the graph makes them from its bytes."""
+        ix = self.index
+        return at_hq_side(decode_rgb(value, name, (side, side)), side, ix.target_side, ix.hq_side) / np.float32(255.0)
+
     def _draw_columns(self) -> tuple[str, ...]:
         """The chain's draw columns but those of its resize to the LQ size (a box mean by `lq_fold`)."""
         if self.chain is None:
@@ -92,14 +107,19 @@ class TileSource(PlanSource):
         columns: dict[str, list] = {name: [] for name in self.outputs.columns}
         if self.need_ref:
             self.refs.load((f, ix.folders[f]) for i in indices for f in ix.samples[int(i)][0])
-        row_images = []
+        row_images, tiles = [], []
         for i in indices:
             frames, t = ix.samples[int(i)]
             images, centers = [], []
             for suffix, f in zip(self.outputs.frame_names, frames):
                 folder = ix.folders[f]
-                images.append((folder.store, folder.key(folder.tiles[t])))
-                columns["tile" + suffix].append(folder.store.get(images[-1][1]))
+                key = folder.key(folder.tiles[t])
+                columns["tile" + suffix].append(folder.store.get(key))
+                if self.outputs.decoded:
+                    tiles.append(("tile" + suffix, len(columns["tile" + suffix]) - 1, folder.store.describe(key),
+                                  folder.side))
+                else:
+                    images.append((folder.store, key))
                 center, width = folder.squares[t]
                 if self.need_ref:
                     gt_ref, lq_ref = self.refs.pair(f, folder, center, width)
@@ -107,13 +127,17 @@ class TileSource(PlanSource):
                     columns["lq_ref" + suffix].append(lq_ref)
                 else:
                     center = (0, 0)
-                if self.outputs.folds:
+                if "fold" + suffix in columns:
                     columns["fold" + suffix].append(self._fold(folder.side))
                 centers.append(self.centers(center, folder.side))
             hq_centers, lq_centers = (np.array(c, np.int64) for c in zip(*centers))
             columns["gt_center"].append(hq_centers if ix.frames else hq_centers[0])
             columns["lq_center"].append(lq_centers if ix.frames else lq_centers[0])
             row_images.append(images)
+        made = ordered_map(lambda j: self._tile_pixels(columns[j[0]][j[1]], j[2], j[3]), tiles,
+                           min(self.cfg.num_threads, max(1, len(tiles))))
+        for (name, k, _, _), pixels in zip(tiles, made):
+            columns[name][k] = pixels
         columns.update(self._draws(plan, rows))
         columns["idx"] = indices.astype(np.int64)
         return Batch(columns, row_images)
@@ -154,8 +178,8 @@ class TileSource(PlanSource):
         centers = np.zeros((1, self.index.frames, 2) if self.index.frames else (1, 2), np.int64)
         columns: dict[str, Any] = {"gt_center": centers, "lq_center": centers, "idx": np.full((1,), -1, np.int64)}
         for suffix in self.outputs.frame_names:
-            columns.update({"tile" + suffix: [blank], "fold" + suffix: [self._fold(side)],
-                            "gt_ref" + suffix: [np.zeros((4, hq, hq), np.float32)],
+            columns.update({"tile" + suffix: [np.zeros((hq, hq, 3), np.float32) if self.outputs.decoded else blank],
+                            "fold" + suffix: [self._fold(side)], "gt_ref" + suffix: [np.zeros((4, hq, hq), np.float32)],
                             "lq_ref" + suffix: [np.zeros((4, lq, lq), np.float32)]})
         if self.chain is not None:
             draws = self._sample_draws(np.random.default_rng(0))
