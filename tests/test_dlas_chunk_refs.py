@@ -54,6 +54,7 @@ def test_a_reference_changed_after_indexing_is_named(tmp_path, damage, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow  # worker processes
 def test_source_workers_make_the_same_references(tmp_path):
     """A source copied into worker processes starts with no kept references and gives the same batches."""
     write_chunks(tmp_path, 32)

@@ -141,6 +141,7 @@ def test_mirrored_halvings_and_quarters_are_dlas_samples(tmp_path, target):
     assert {f for f, _ in taken} == {True, False}
 
 
+@pytest.mark.slow  # worker processes
 def test_source_workers_make_the_same_hq_pixels(tmp_path):
     """On the CPU with target_size the source makes the HQ pixels; in worker processes it makes the same."""
     root = make_folder(tmp_path / "imgs", SIZES)
