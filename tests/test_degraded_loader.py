@@ -116,6 +116,7 @@ def test_batches_hold_lq_levels_gt_windows_and_sharpened_gt(gts, tmp_path):
             assert np.abs(got_usm - ref_usm).max() < 1e-4  # BasicSR sharpens the cropped GT patch
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_batches_on_any_thread_count(gts):
     a = batches(realesrgan_cfg(gts), 3)
     assert_same(a, batches(realesrgan_cfg(gts), 3))

@@ -345,6 +345,7 @@ def test_corrupt_image_in_a_folder_is_named(tmp_path):
         batches({"dataset": "imagefolder", "kwargs": {"root": str(tmp_path)}, "image_size": 8})
 
 
+@pytest.mark.slow
 def test_source_workers_give_the_same_batches(tmp_path):
     """The source in DALI's worker processes (index and random crops included) gives the training thread's batches."""
     make_cifar(tmp_path, hundred=True, per_batch=8)

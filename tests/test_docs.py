@@ -173,6 +173,7 @@ def test_the_readme_lists_every_dali_sr_command(parser: argparse.ArgumentParser)
     assert sorted(set(subcommands(parser)) - shown) == []
 
 
+@pytest.mark.slow
 def test_the_architecture_pages_dataset_type_example_runs_and_prints_what_it_says(tmp_path: Path) -> None:
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     [example] = re.findall(r"^```python\n(.*?)^```", page, re.M | re.S)

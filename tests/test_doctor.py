@@ -86,6 +86,7 @@ def test_reads_a_cache_would_speed_up_ask_for_warm(tmp_path, monkeypatch):
     assert warm["setting"] == "dali-sr warm CONFIG (or more RAM for the page cache)" and warm["gain"] > 1.5
 
 
+@pytest.mark.slow
 def test_large_pngs_for_a_small_crop_are_named_decode(tmp_path, capsys):
     path = tmp_path / "large.yml"
     path.write_text(json.dumps(paired_cfg(make_nn_pairs(tmp_path, 2, [(448, 448)] * 8), 2, gt_size=8,
@@ -126,6 +127,7 @@ def test_a_source_that_decodes_for_patches_per_image_is_named_decode(tmp_path):
     assert {f["fix"]: f["setting"] for f in r["fixes"]}.get("patches_per_image") == "patches_per_image: 4"
 
 
+@pytest.mark.slow
 def test_a_fast_loader_beside_a_long_step_waits_little(small_pairs):
     r = report(small_pairs, "--seconds", "2", "--step-ms", "100")
     assert r["wait_fraction"] < 0.2

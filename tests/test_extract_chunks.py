@@ -311,6 +311,7 @@ def test_sixteen_bit_images_are_scaled_to_eight(tmp_path):
     assert _written(tmp_path / "flat_out") == _reference_tree([tmp_path / "flat" / "a.png"], _opts())
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_dst_and_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
     src, dst, fresh = tmp_path / "src", tmp_path / "dst", tmp_path / "fresh"
     _photo_source(src)
@@ -335,6 +336,7 @@ def test_a_killed_run_leaves_no_dst_and_resumes_to_the_bytes_of_an_uninterrupted
     assert not partial.exists()
 
 
+@pytest.mark.slow
 def test_resume_redoes_every_folder_whose_ids_moved(tmp_path):
     src, dst, fresh = tmp_path / "src", tmp_path / "dst", tmp_path / "fresh"
     _photo_source(src)

@@ -16,6 +16,7 @@ from conftest import make_nn_pairs, paired_cfg
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_a_truncated_data_mdb_is_named_not_a_crash(tmp_path):
     roots = make_nn_pairs(tmp_path, 2, [(16, 16)] * 6, lmdb=True)
     data = Path(roots["gt_lmdb"]) / "data.mdb"

@@ -121,6 +121,7 @@ def test_a_hung_endpoint_fails_within_the_deadline_naming_the_url(credentials, m
             f"s3: s3://datasets/hung/shards.txt: the S3 endpoint {endpoint} did not answer")
 
 
+@pytest.mark.slow
 def test_an_endpoint_that_stops_answering_mid_epoch_fails_the_loader_within_twice_the_deadline(
         server, credentials, monkeypatch):
     endpoint, urls = server

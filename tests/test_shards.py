@@ -168,6 +168,7 @@ def test_clip_batches_from_shards_equal_the_lmdbs(tmp_path, fmt):
     assert_same(batches(cfg, epochs=2), batches(ref, epochs=2))
 
 
+@pytest.mark.slow
 def test_source_workers_read_shards(packed):
     assert_same(batches(shard_cfg(packed, "tfrecord", source_workers=2)), batches(shard_cfg(packed, "tfrecord")))
 

@@ -45,6 +45,7 @@ def failing_reads(monkeypatch, fails) -> list[str]:
     return failed
 
 
+@pytest.mark.slow
 def test_a_transient_failure_is_read_again_and_no_batch_is_lost(cfg, monkeypatch):
     want = all_batches(cfg)
     budget = {"img005.png": 2, "img010.png": 1}  # two reads of one GT fail, then one of another

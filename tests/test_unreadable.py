@@ -119,6 +119,7 @@ def _real_permissions_command() -> list[str]:
     return command if probe.returncode == 0 else []
 
 
+@pytest.mark.slow
 def test_a_real_chmod_000_dataroot_is_named_by_show(tmp_path):
     command = _real_permissions_command()
     if not command:

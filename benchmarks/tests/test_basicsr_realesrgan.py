@@ -391,6 +391,7 @@ def test_degradation_sizes_levels_and_determinism(tmp_path, gt_lmdb, model):
                    for t in range(0, 65, 4) for l in range(0, 65, 4))
 
 
+@pytest.mark.slow
 def test_degradation_training_pair_pool(tmp_path, gt_lmdb):
     root, _ = gt_lmdb
     batch = batch_of_two(tmp_path, root)

@@ -5,10 +5,12 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 
 from benchmarks import fidelity
 
 
+@pytest.mark.slow
 def test_fidelity_compares_each_step_with_basicsrs(tmp_path):
     rng = np.random.default_rng(0)
     for k in range(2):

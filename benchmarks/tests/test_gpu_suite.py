@@ -147,6 +147,7 @@ def _checkout(root, tests: str) -> None:
     (root / "tests" / "test_x.py").write_text(textwrap.dedent(tests))
 
 
+@pytest.mark.slow
 def test_the_gpu_tests_step_counts_what_pytest_ran_with_the_gpu_marker(tmp_path):
     _checkout(tmp_path / "repo", """
         import pytest
@@ -168,6 +169,7 @@ def test_the_gpu_tests_step_counts_what_pytest_ran_with_the_gpu_marker(tmp_path)
     assert len(ElementTree.parse(tmp_path / "gpu-tests.xml").getroot().findall(".//testcase")) == 2
 
 
+@pytest.mark.slow
 def test_a_failing_gpu_test_fails_the_step(tmp_path):
     _checkout(tmp_path / "repo", """
         import pytest

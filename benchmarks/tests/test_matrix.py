@@ -61,6 +61,7 @@ def _small_matrix(out, name: str, codecs: str, *extra: str) -> int:
                         "--prefetch", "2", "--workers", "1", "--batch", "4", "--pairs", "12", "--runs", "1",
                         "--batches", "2", "--warmup", "1", "--out", str(out), "--name", name, *extra])
 
+@pytest.mark.slow
 def test_a_grid_split_over_runs_merges_into_one_report(small_pairs, tmp_path, capsys):
     assert _small_matrix(tmp_path, "a", "png") == 0
     assert _small_matrix(tmp_path, "b", "raw", "--threads", "2") == 0
@@ -96,6 +97,7 @@ def test_merge_refuses_runs_that_cannot_share_a_table(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and needle in err, err
 
 
+@pytest.mark.slow
 def test_a_stopped_run_keeps_the_groups_it_finished(small_pairs, tmp_path, monkeypatch):
     measured = matrix.run_group
 

@@ -24,6 +24,7 @@ def config(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_bench_measures_dali_sr_against_basicsrs_dataset_and_feed_data(config, tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert realesrgan.main([str(config), "--runs", "1", "--batches", "2", "--warmup", "1", "--workers", "1",

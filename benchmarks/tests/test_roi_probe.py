@@ -27,6 +27,7 @@ def test_cpu_roi_paths_equal_whole_decode_and_cut(tmp_path, capsys):
     assert "| jpeg | image_random_crop | ok |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_failing_case_is_reported_with_its_error():
     case = roi_probe.child_case("png", "no_such_operator_xyz", on_gpu=False, iterations=1, timeout=60)
     assert case["status"] == "crashed" and case["detail"] == "exit code 1"

@@ -14,6 +14,7 @@ from memcached_server import memcached_server
 from s3_server import CREDENTIALS, s3_client, s3_server
 
 
+@pytest.mark.slow
 def test_every_backend_is_measured_on_the_same_values(tmp_path, monkeypatch, capsys):
     pytest.importorskip("pylibmc", reason="the memcached backend's client: pip install 'dali_sr[memcached]'")
     monkeypatch.setenv("DALI_SR_CACHE", str(tmp_path / "cache"))
