@@ -11,7 +11,7 @@ worker process starts with none.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterable
+from typing import Callable, Hashable, Iterable
 
 import numpy as np
 
@@ -34,6 +34,19 @@ def decode_rgb(value: np.ndarray, name: str, hw: tuple[int, int]) -> np.ndarray:
         raise DatasetError(f"{name}: cannot be decoded to the {hw[0]}x{hw[1]} of its header (corrupt or "
                            f"truncated); re-create the file")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def keep_made(kept: OrderedDict, wanted: list[Hashable], make: Callable, capacity: int, workers: int) -> None:
+    """Make every key of `wanted` (one batch's) present in `kept` (least recently used first), the missing ones
+    together by `make` on `workers` threads, and keep at most `capacity` others besides them."""
+    for key in wanted:
+        if key in kept:
+            kept.move_to_end(key)
+    missing = [key for key in wanted if key not in kept]
+    for key, value in zip(missing, ordered_map(make, missing, min(workers, max(1, len(missing))))):
+        kept[key] = value
+    while len(kept) > max(capacity, len(wanted)):
+        kept.popitem(last=False)
 
 
 class DecodedImages:
@@ -59,15 +72,7 @@ class DecodedImages:
     def load(self, keys: Iterable[str]) -> None:
         """Make every image of `keys` (one batch's) present, decoding the missing ones together, and keep at most
         `capacity` others besides them."""
-        wanted = list(dict.fromkeys(keys))
-        for key in wanted:
-            if key in self._images:
-                self._images.move_to_end(key)
-        missing = [key for key in wanted if key not in self._images]
-        for key, image in zip(missing, ordered_map(self._decode, missing, min(self.workers, max(1, len(missing))))):
-            self._images[key] = image
-        while len(self._images) > max(self.capacity, len(wanted)):
-            self._images.popitem(last=False)
+        keep_made(self._images, list(dict.fromkeys(keys)), self._decode, self.capacity, self.workers)
 
     def read(self, key: str) -> tuple[np.ndarray, tuple[int, int]]:
         """The decoded pixels of `key` and their (h, w)."""

@@ -16,8 +16,7 @@ from typing import Iterable
 import numpy as np
 
 from ...errors import DatasetError
-from ...parallel import ordered_map
-from ..decoded import decode_rgb
+from ..decoded import decode_rgb, keep_made
 from ..source import read_value
 from .chunks import REF_NAME
 from .tile_index import TileFolder
@@ -83,15 +82,7 @@ class ReferenceImages:
         """Make the references of `folders` ((number, folder) of one batch) present, the missing ones together,
         keeping at most `capacity` others besides them."""
         wanted = dict(folders)
-        for number in wanted:
-            if number in self._kept:
-                self._kept.move_to_end(number)
-        missing = [number for number in wanted if number not in self._kept]
-        made = ordered_map(lambda n: self._make(wanted[n]), missing, min(self.workers, max(1, len(missing))))
-        for number, pair in zip(missing, made):
-            self._kept[number] = pair
-        while len(self._kept) > max(self.capacity, len(wanted)):
-            self._kept.popitem(last=False)
+        keep_made(self._kept, list(wanted), lambda n: self._make(wanted[n]), self.capacity, self.workers)
 
     def pair(self, number: int, folder: TileFolder, center: tuple[int, int], width: int) -> tuple[np.ndarray, ...]:
         """`gt_fullsize_ref` and `lq_fullsize_ref` of one tile of folder `number` (loaded): CHW float32, the
